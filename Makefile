@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine: `make demo` (set up, then generate a clip with the default
+# model) and `make test` (set up, then run the test suite). Each creates .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# PyTorch is installed first and on its own: the pinned CPU build keeps a CPU machine from pulling
+# several GB of CUDA wheels. Override on a GPU machine, e.g. `make demo TORCH_SPEC=torch`.
+TORCH_SPEC ?= torch==2.13.0
+PROMPT ?= a small red rubber ball bounces on the left of a room. Audio: boings, quiet room.
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/duetto generate "$(PROMPT)" -o demo.mp4
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) demo.mp4 .pytest_cache

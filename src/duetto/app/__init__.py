@@ -1,0 +1,1 @@
+"""The studio server and social app."""

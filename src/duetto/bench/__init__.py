@@ -1,0 +1,1 @@
+"""Scores any generated clip against the facts of its prompt (Toybox benchmark)."""

@@ -1,0 +1,1 @@
+"""Importers for official checkpoints; key maps are data."""

@@ -1,0 +1,1 @@
+"""Model classes, one model family per file (diffusers ModelMixin + ConfigMixin)."""

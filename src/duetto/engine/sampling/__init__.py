@@ -1,0 +1,1 @@
+"""Flow-matching sigma schedules, solvers (UniPC, Euler) and per-modality guidance."""

@@ -1,0 +1,1 @@
+"""Clips to files and back: MP4 (H.264 + AAC), WAV, thumbnails, spritesheets."""

@@ -1,0 +1,1 @@
+"""Trainers that turn Toybox data into a model folder."""

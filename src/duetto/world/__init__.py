@@ -1,0 +1,1 @@
+"""Toybox: a synthetic audiovisual world where every sound has a visible cause."""
