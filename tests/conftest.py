@@ -1,0 +1,24 @@
+"""Shared test fixtures: where the Ovi parity data lives, and a scratch directory per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def ovi_fixture_dir() -> Path:
+    """The Ovi reference tensors: $DUETTO_OVI_FIXTURES, else shared/fixtures/ovi beside the repo."""
+    override = os.environ.get("DUETTO_OVI_FIXTURES")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "fixtures" / "ovi"
+
+
+@pytest.fixture(scope="session")
+def ovi_fixtures() -> Path:
+    path = ovi_fixture_dir()
+    if not (path / "fusion_tiny_weights.safetensors").exists():
+        pytest.fail(f"Ovi parity fixtures not found in {path}; set DUETTO_OVI_FIXTURES")
+    return path
