@@ -1,10 +1,116 @@
 """`duetto generate` and `duetto convert …`: the engine's command-line face."""
 
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 convert_app = typer.Typer(help="Import official checkpoints into Duetto's model-folder layout.", no_args_is_help=True)
 
+DEFAULT_MODEL_NAME = "toybox-v1"
 
-def generate(prompt: str = typer.Argument(..., help="What to make.")) -> None:
-    """Generate a video with its sound from a prompt."""
-    raise typer.Exit(code=2)
+
+def default_model_dir() -> Path:
+    """$DUETTO_MODEL, else the shipped default model beside the source tree (models/toybox-v1)."""
+    if os.environ.get("DUETTO_MODEL"):
+        return Path(os.environ["DUETTO_MODEL"])
+    return Path(__file__).resolve().parents[3] / "models" / DEFAULT_MODEL_NAME
+
+
+def fail(message: str) -> typer.Exit:
+    """Prints a one-line error and returns the exit to raise (code 2: the user's input was wrong)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def check_writable(path: Path) -> None:
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise fail(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise fail(f"cannot write {path}: permission denied; choose another -o path")
+
+
+def _read_clip(path: Path, what: str):
+    from duetto.media import read_mp4, read_wav
+
+    if not path.is_file():
+        raise fail(f"{what} file {path} does not exist")
+    try:
+        if path.suffix.lower() == ".wav":
+            import numpy as np
+
+            from duetto.clip import Clip
+
+            audio, rate = read_wav(path)
+            return Clip(frames=np.zeros((1, 2, 2, 3), np.uint8), audio=audio, fps=1.0, sample_rate=rate)
+        return read_mp4(path)
+    except ValueError as err:
+        raise fail(str(err)) from err
+
+
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What to make; the sound after 'Audio:', speech in <S>…<E>.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4.")] = Path("out.mp4"),
+    model: Annotated[Path | None, typer.Option(help="Model folder (default: the shipped toybox-v1).")] = None,
+    image: Annotated[Path | None, typer.Option(help="First frame (image→video+audio).")] = None,
+    video: Annotated[Path | None, typer.Option(help="A silent video to make sound for (video→audio).")] = None,
+    audio: Annotated[Path | None, typer.Option(help="A sound (WAV/MP4) to make a picture for (audio→video).")] = None,
+    remix: Annotated[Path | None, typer.Option(help="An MP4 to remix with the new prompt.")] = None,
+    strength: Annotated[float, typer.Option(help="Remix strength: 0 keeps the clip, 1 is all new.")] = 0.6,
+    extend: Annotated[Path | None, typer.Option(help="An MP4 to continue by --seconds.")] = None,
+    seconds: Annotated[float | None, typer.Option(help="Duration in seconds.")] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, one the model supports.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Denoising steps.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed; the same seed gives the same clip.")] = None,
+    solver: Annotated[str | None, typer.Option(help="unipc (default) or euler.")] = None,
+    memory: Annotated[str | None, typer.Option(help="Memory profile: full, bf16, offload, fp8.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, …")] = "cpu",
+    wav: Annotated[Path | None, typer.Option(help="Also write the sound as WAV here.")] = None,
+) -> None:
+    """Generate a video with its synchronized sound from a prompt."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    model_dir = model or default_model_dir()
+    if model is None and not (model_dir / "model_index.json").is_file():
+        raise fail(f"no default model is installed ({DEFAULT_MODEL_NAME} not found at {model_dir}); "
+                   "name a model folder with --model DIR")
+    check_writable(output)
+    if wav is not None:
+        check_writable(wav)
+    inputs = {}
+    if image is not None:
+        if not image.is_file():
+            raise fail(f"image file {image} does not exist")
+        inputs["image"] = image
+    for key, path in (("video", video), ("audio", audio), ("remix_of", remix), ("extend", extend)):
+        if path is not None:
+            inputs[key] = _read_clip(path, key)
+
+    from duetto.engine.pipeline import Pipeline
+    from duetto.media import write_mp4, write_wav
+
+    try:
+        pipe = Pipeline.from_pretrained(model_dir, device=device, memory_profile=memory)
+        with Progress(TextColumn("[bold]denoising"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("denoise", total=None)
+
+            def progress(step: int, total: int) -> None:
+                bar.update(task, completed=step, total=total)
+
+            clip = pipe(prompt, seconds=seconds, size=size, steps=steps, seed=seed, solver=solver,
+                        strength=strength, callback=progress, **inputs)
+        write_mp4(clip, output)
+        if wav is not None:
+            write_wav(clip, wav, clip.sample_rate)
+    except ValueError as err:
+        raise fail(str(err).splitlines()[0]) from err
+    timings = clip.metadata.get("timings", {})
+    total = sum(timings.values())
+    typer.echo(f"wrote {output} ({clip.num_frames} frames at {clip.fps:g} fps, {clip.audio_seconds:.2f} s of sound, "
+               f"seed {clip.metadata['seed']}, {total:.1f} s)")

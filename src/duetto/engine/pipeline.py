@@ -1,0 +1,497 @@
+"""`Pipeline`: prompt (and optionally an image, a video, a sound or a clip) in, a `Clip` with synchronized audio out."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from duetto.clip import Clip
+from duetto.engine.model_folder import ModelFolder, load_model_folder, save_model_folder
+from duetto.engine.text_encoder import PromptEncoder, pad_contexts
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class GenerationConfig:
+    """A model's generation settings, stored in its `model_index.json`; defaults are Ovi's."""
+
+    fps: float = 24.0
+    sample_rate: int = 16000
+    sizes: list[str] = field(default_factory=lambda: ["720x720"])
+    default_size: str = "720x720"
+    min_seconds: float = 1.0
+    max_seconds: float = 5.04
+    default_seconds: float = 5.0
+    steps: int = 50
+    shift: float = 5.0
+    solver: str = "unipc"
+    video_guidance_scale: float = 4.0
+    audio_guidance_scale: float = 3.0
+    skip_blocks: list[int] = field(default_factory=lambda: [11])
+    video_negative_prompt: str = "jitter, bad hands, blur, distortion"
+    audio_negative_prompt: str = "robotic, muffled, echo, distorted"
+    # How the checkpoint expects the audio description: "Audio: …" (Ovi 1.1, Toybox) or
+    # "<AUDCAP>…<ENDAUDCAP>" (Ovi 1.0). Prompts in the other form are rewritten.
+    audio_caption_format: str = "audio"
+    text_max_length: int = 512
+    mel_hop: int = 256
+    audio_latent_stride: int = 2
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def samples_per_audio_latent(self) -> int:
+        return self.mel_hop * self.audio_latent_stride
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """'WxH' → (width, height)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", size)
+    if not match:
+        raise ValueError(f"size must look like WIDTHxHEIGHT (e.g. 128x128), got {size!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def rewrite_audio_caption(prompt: str, style: str) -> str:
+    """Rewrites the audio description into the syntax the checkpoint was trained with."""
+    if style == "audcap":
+        return re.sub(r"Audio:\s*(.*)$", r"<AUDCAP>\1<ENDAUDCAP>", prompt, flags=re.DOTALL)
+    return re.sub(r"<AUDCAP>(.*?)<ENDAUDCAP>", r"Audio: \1", prompt, flags=re.DOTALL)
+
+
+@dataclass
+class _Conditioning:
+    """What is held clean during sampling, and where sampling starts."""
+
+    video_clean: torch.Tensor | None = None  # (1, C, F, h, w)
+    video_clean_frames: torch.Tensor | None = None  # (F,) bool
+    audio_clean: torch.Tensor | None = None  # (1, L, C)
+    audio_clean_frames: torch.Tensor | None = None  # (L,) bool
+    video_start: torch.Tensor | None = None  # clean latents to noise up to the start sigma (remix)
+    audio_start: torch.Tensor | None = None
+    start_step: int = 0
+    keep_frames: np.ndarray | None = None  # output frames to return instead of decoding (video→audio)
+    keep_audio: np.ndarray | None = None  # output waveform to return instead of vocoding (audio→video)
+    prefix: Clip | None = None  # the clip an extension continues; the output is prefix + new part
+    prefix_frames: int = 0  # how many generated frames repeat the prefix's tail (dropped when stitching)
+
+
+class Pipeline:
+    """Joint video+audio generation with a twin-tower transformer.
+
+    Components (diffusers layout, one subfolder each): `transformer` (TwinDiT), `vae` (AutoencoderKLWan),
+    `audio_vae` (AudioVAE), `vocoder` (BigVGANVocoder), `text_encoder` (UMT5EncoderModel), `tokenizer`.
+    """
+
+    def __init__(self, folder: ModelFolder, *, device: str | torch.device = "cpu", name: str | None = None):
+        self.folder = folder
+        self.config: GenerationConfig = folder.generation
+        self.device = torch.device(device)
+        self.name = name or folder.name
+        self.prompts = PromptEncoder(folder.tokenizer, folder.text_encoder, self.config.text_max_length)
+        self.offload = False  # set by memory profiles: keep components on the CPU between uses
+        from duetto.engine.audio_features import LogMelSpectrogram
+
+        self.mel = LogMelSpectrogram(sample_rate=self.config.sample_rate, hop_length=self.config.mel_hop)
+
+    # -- loading and saving -------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str | torch.device = "cpu",
+                        dtype: torch.dtype | None = None, memory_profile: str | None = None) -> Pipeline:
+        """Loads a model folder; `ValueError` with a one-line message when it is missing or incomplete."""
+        folder = load_model_folder(Path(path), dtype=dtype)
+        pipe = cls(folder, device=device)
+        if memory_profile:
+            from duetto.engine.memory import apply_memory_profile
+
+            apply_memory_profile(pipe, memory_profile)
+        else:
+            pipe.to(device)
+        return pipe
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        return save_model_folder(self.folder, Path(path))
+
+    def to(self, device: str | torch.device) -> Pipeline:
+        self.device = torch.device(device)
+        for module in self.folder.modules().values():
+            module.to(self.device)
+        return self
+
+    @property
+    def sizes(self) -> list[str]:
+        return list(self.config.sizes)
+
+    @property
+    def seconds_range(self) -> tuple[float, float]:
+        return (self.config.min_seconds, self.config.max_seconds)
+
+    @contextmanager
+    def _using(self, *names: str):
+        """Puts the named components on the compute device for the duration (memory profiles offload)."""
+        modules = [self.folder.modules()[n] for n in names]
+        if self.offload:
+            for m in modules:
+                m.to(self.device)
+        try:
+            yield
+        finally:
+            if self.offload:
+                for m in modules:
+                    m.to("cpu")
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+
+    # -- geometry -----------------------------------------------------------------------------------------
+    @property
+    def _vae_stride(self) -> tuple[int, int]:
+        vae = self.folder.vae.config
+        return int(vae.scale_factor_temporal), int(vae.scale_factor_spatial)
+
+    @property
+    def _size_multiple(self) -> int:
+        patch = self.folder.transformer.config.video_config["patch_size"]
+        return self._vae_stride[1] * int(patch[1])
+
+    def num_frames(self, seconds: float) -> int:
+        """Frames for a duration: the causal VAE needs 1 + a multiple of its temporal stride."""
+        stride = self._vae_stride[0]
+        return stride * max(1, round(seconds * self.config.fps / stride)) + 1
+
+    def num_audio_latents(self, num_frames: int) -> int:
+        return int(num_frames / self.config.fps * self.config.sample_rate / self.config.samples_per_audio_latent)
+
+    def num_samples(self, num_frames: int) -> int:
+        return round(num_frames / self.config.fps * self.config.sample_rate)
+
+    # -- checks -------------------------------------------------------------------------------------------
+    def check_inputs(self, prompt: str, seconds: float, size: str, steps: int, strength: float) -> tuple[int, int]:
+        """Raises `ValueError` with a one-line, actionable message for anything the model cannot do."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("the prompt is empty; describe the video and its sound")
+        width, height = parse_size(size)
+        if size not in self.config.sizes and f"{width}x{height}" not in self.config.sizes:
+            raise ValueError(f"size {size} is not supported by {self.name}; choose one of: {', '.join(self.sizes)}")
+        lo, hi = self.seconds_range
+        if not (lo <= seconds <= hi) or math.isnan(seconds):
+            raise ValueError(f"seconds must be between {lo:g} and {hi:g} for {self.name}, got {seconds:g}")
+        if steps < 1 or steps > 1000:
+            raise ValueError(f"steps must be between 1 and 1000, got {steps}")
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength:g}")
+        self.prompts.check(prompt)
+        return width, height
+
+    # -- encoding helpers ---------------------------------------------------------------------------------
+    def _latent_stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.folder.vae.config
+        mean = torch.tensor(cfg.latents_mean, dtype=like.dtype, device=like.device).view(1, -1, 1, 1, 1)
+        std = torch.tensor(cfg.latents_std, dtype=like.dtype, device=like.device).view(1, -1, 1, 1, 1)
+        return mean, std
+
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (T, H, W, 3) → normalised video latents (1, C, F, h, w)."""
+        vae = self.folder.vae
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, vae.dtype)
+        x = x.permute(3, 0, 1, 2).unsqueeze(0) / 127.5 - 1.0  # (1, 3, T, H, W) in [-1, 1]
+        with self._using("vae"):
+            z = vae.encode(x).latent_dist.mode()
+        mean, std = self._latent_stats(z)
+        return (z - mean) / std
+
+    @torch.no_grad()
+    def decode_frames(self, latents: torch.Tensor) -> np.ndarray:
+        """Normalised video latents (1, C, F, h, w) → uint8 (T, H, W, 3)."""
+        vae = self.folder.vae
+        mean, std = self._latent_stats(latents)
+        with self._using("vae"):
+            video = vae.decode((latents * std + mean).to(vae.dtype)).sample  # (1, 3, T, H, W)
+        video = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return video.permute(1, 2, 3, 0).cpu().numpy()
+
+    @torch.no_grad()
+    def encode_audio(self, waveform: np.ndarray, num_latents: int) -> torch.Tensor:
+        """Mono float waveform → audio latents (1, L, C), padded or trimmed to `num_latents`."""
+        samples = num_latents * self.config.samples_per_audio_latent
+        wav = np.zeros(samples, dtype=np.float32)
+        wav[: min(samples, len(waveform))] = waveform[:samples]
+        audio_vae = self.folder.audio_vae
+        x = torch.from_numpy(wav).unsqueeze(0)
+        with self._using("audio_vae"):
+            mel = self.mel(x).to(self.device, audio_vae.dtype)  # (1, n_mels, 2L)
+            z = audio_vae.encode(mel)  # (1, C, L)
+        return z.transpose(1, 2)[:, :num_latents]
+
+    @torch.no_grad()
+    def decode_audio(self, latents: torch.Tensor) -> np.ndarray:
+        """Audio latents (1, L, C) → mono float32 waveform."""
+        audio_vae, vocoder = self.folder.audio_vae, self.folder.vocoder
+        with self._using("audio_vae", "vocoder"):
+            mel = audio_vae.decode(latents.transpose(1, 2).to(audio_vae.dtype))  # (1, n_mels, 2L)
+            wav = vocoder(mel.to(vocoder.dtype))  # (1, 1, samples)
+        return wav[0, 0].float().clamp(-1, 1).cpu().numpy()
+
+    def _encode_prompts(self, prompt: str, video_negative: str, audio_negative: str):
+        with self._using("text_encoder"):
+            pos, vneg, aneg = self.prompts.encode([prompt, video_negative, audio_negative], device=self.device)
+        dtype = self.folder.transformer.dtype
+        return tuple(pad_contexts([c]).to(dtype) for c in (pos, vneg, aneg))
+
+    # -- conditioning -------------------------------------------------------------------------------------
+    def _fit_frames(self, frames: np.ndarray, width: int, height: int, num_frames: int | None = None) -> np.ndarray:
+        """Resizes frames to the model size (and pads/trims to `num_frames`, repeating the last one)."""
+        from PIL import Image
+
+        if frames.shape[1:3] != (height, width):
+            frames = np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BICUBIC)) for f in frames])
+        if num_frames is not None:
+            if len(frames) >= num_frames:
+                frames = frames[:num_frames]
+            else:
+                frames = np.concatenate([frames, np.repeat(frames[-1:], num_frames - len(frames), axis=0)])
+        return frames
+
+    def _mono(self, clip: Clip) -> np.ndarray:
+        audio = clip.mono.astype(np.float32)
+        if clip.sample_rate != self.config.sample_rate:
+            from scipy.signal import resample_poly
+
+            g = math.gcd(int(clip.sample_rate), int(self.config.sample_rate))
+            audio = resample_poly(audio, self.config.sample_rate // g, clip.sample_rate // g).astype(np.float32)
+        return audio
+
+    # -- generation ---------------------------------------------------------------------------------------
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        seconds: float | None = None,
+        size: str | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        audio_negative_prompt: str | None = None,
+        image: Any = None,
+        video: Clip | None = None,
+        audio: Clip | None = None,
+        remix_of: Clip | None = None,
+        strength: float = 0.6,
+        extend: Clip | None = None,
+        solver: str | None = None,
+        shift: float | None = None,
+        video_guidance_scale: float | None = None,
+        audio_guidance_scale: float | None = None,
+        callback: ProgressCallback | None = None,
+    ) -> Clip:
+        """Generates a clip. Give at most one of `image`, `video` (sound for a silent video), `audio`
+        (picture for a sound), `remix_of` (a new take on a clip, `strength` 1 = all new) or `extend`
+        (continue a clip by `seconds`)."""
+        from duetto.engine.sampling.denoise import LatentStream, denoise_joint
+        from duetto.engine.sampling.guidance import GuidanceConfig
+        from duetto.engine.sampling.schedules import flow_sigmas
+
+        cfg = self.config
+        timings: dict[str, float] = {}
+        given = [n for n, v in (("image", image), ("video", video), ("audio", audio), ("remix_of", remix_of),
+                                ("extend", extend)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of image, video, audio, remix_of, extend (got {', '.join(given)})")
+
+        # 1. Check inputs. A given video or sound fixes the duration.
+        if video is not None:
+            seconds = video.video_seconds if seconds is None else seconds
+        elif audio is not None:
+            seconds = audio.audio_seconds if seconds is None else seconds
+        elif remix_of is not None and seconds is None:
+            seconds = min(remix_of.video_seconds, cfg.max_seconds)
+        seconds = float(cfg.default_seconds if seconds is None else seconds)
+        size = size or cfg.default_size
+        steps = int(steps or cfg.steps)
+        width, height = self.check_inputs(prompt, seconds, size, steps, strength)
+        window_seconds = seconds
+        if extend is not None:
+            # The new window starts with the clip's last second held clean, then `seconds` of new material.
+            window_seconds = seconds + (self._extend_prefix_frames(extend) - 1) / cfg.fps
+            if window_seconds > cfg.max_seconds + 1e-6:
+                raise ValueError(f"an extension can add at most {cfg.max_seconds - (window_seconds - seconds):.2f}"
+                                 f" seconds with {self.name}, got {seconds:g}")
+        prompt = rewrite_audio_caption(prompt, cfg.audio_caption_format)
+        seed = int(seed if seed is not None else torch.randint(0, 2**31 - 1, (1,)).item())
+
+        # 2. Encode the prompt and the two negative prompts (one per tower).
+        t0 = time.perf_counter()
+        ctx_pos, ctx_vneg, ctx_aneg = self._encode_prompts(
+            prompt, negative_prompt or cfg.video_negative_prompt, audio_negative_prompt or cfg.audio_negative_prompt
+        )
+        timings["text_s"] = time.perf_counter() - t0
+
+        # 3. Latent geometry and starting noise (one generator per modality, as Ovi).
+        t0 = time.perf_counter()
+        num_frames = self.num_frames(window_seconds)
+        num_audio = self.num_audio_latents(num_frames)
+        t_stride, s_stride = self._vae_stride
+        z_dim = self.folder.transformer.config.video_config["in_dim"]
+        a_dim = self.folder.transformer.config.audio_config["in_dim"]
+        video_shape = (1, z_dim, (num_frames - 1) // t_stride + 1, height // s_stride, width // s_stride)
+        dtype = self.folder.transformer.dtype
+        video_noise = torch.randn(video_shape, generator=torch.Generator("cpu").manual_seed(seed)).to(self.device, dtype)
+        audio_noise = torch.randn((1, num_audio, a_dim), generator=torch.Generator("cpu").manual_seed(seed)).to(
+            self.device, dtype)
+
+        # 4. Conditioning: what is held clean, where sampling starts.
+        cond = self._conditioning(image=image, video=video, audio=audio, remix_of=remix_of, extend=extend,
+                                  strength=strength, steps=steps, width=width, height=height,
+                                  num_frames=num_frames, num_audio=num_audio)
+        timings["encode_s"] = time.perf_counter() - t0
+
+        # 5. Sigmas, then the joint denoising loop.
+        sigmas = flow_sigmas(steps, shift=shift if shift is not None else cfg.shift).to(self.device)
+        video_start, audio_start = video_noise, audio_noise
+        if cond.start_step > 0:
+            sigma = sigmas[cond.start_step].to(dtype)
+            video_start = (1 - sigma) * cond.video_start.to(dtype) + sigma * video_noise
+            audio_start = (1 - sigma) * cond.audio_start.to(dtype) + sigma * audio_noise
+        guidance = GuidanceConfig(
+            video_scale=cfg.video_guidance_scale if video_guidance_scale is None else video_guidance_scale,
+            audio_scale=cfg.audio_guidance_scale if audio_guidance_scale is None else audio_guidance_scale,
+            skip_blocks=tuple(cfg.skip_blocks),
+        )
+        t0 = time.perf_counter()
+        with self._using("transformer"):
+            video_latents, audio_latents = denoise_joint(
+                self.folder.transformer,
+                LatentStream(video_start, ctx_pos, ctx_vneg, _to(cond.video_clean, dtype), cond.video_clean_frames),
+                LatentStream(audio_start, ctx_pos, ctx_aneg, _to(cond.audio_clean, dtype), cond.audio_clean_frames),
+                sigmas=sigmas, solver=solver or cfg.solver, guidance=guidance, start_step=cond.start_step,
+                callback=callback,
+            )
+        timings["denoise_s"] = time.perf_counter() - t0
+
+        # 6. Decode: the VAE for frames, the audio VAE + vocoder for sound (or keep what was given).
+        t0 = time.perf_counter()
+        frames = cond.keep_frames if cond.keep_frames is not None else self.decode_frames(video_latents)
+        timings["vae_decode_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        wav = cond.keep_audio if cond.keep_audio is not None else self.decode_audio(audio_latents)
+        timings["vocoder_s"] = time.perf_counter() - t0
+        wav = _fit_length(wav, self.num_samples(len(frames)))
+
+        metadata = {"prompt": prompt, "seed": seed, "model": self.name, "steps": steps, "size": f"{width}x{height}",
+                    "seconds": seconds, "mode": given[0] if given else "text", "timings": timings}
+        clip = Clip(frames=frames, audio=wav, fps=cfg.fps, sample_rate=cfg.sample_rate, metadata=metadata)
+        if cond.prefix is not None:
+            clip = _stitch(cond.prefix, clip, cond.prefix_frames, self)
+        return clip
+
+    def _conditioning(self, *, image, video, audio, remix_of, extend, strength, steps, width, height,
+                      num_frames, num_audio) -> _Conditioning:
+        cond = _Conditioning()
+        n_latent_frames = (num_frames - 1) // self._vae_stride[0] + 1
+        if image is not None:
+            frame = self._fit_frames(_image_array(image)[None], width, height)
+            cond.video_clean = self.encode_frames(frame)  # (1, C, 1, h, w)
+            cond.video_clean = _pad_frames(cond.video_clean, n_latent_frames)
+            cond.video_clean_frames = _mask(n_latent_frames, first=1)
+        elif video is not None:
+            frames = self._fit_frames(video.frames, width, height, num_frames)
+            cond.video_clean = self.encode_frames(frames)
+            cond.video_clean_frames = _mask(n_latent_frames, first=n_latent_frames)
+            cond.keep_frames = frames
+        elif audio is not None:
+            wav = self._mono(audio)
+            cond.audio_clean = self.encode_audio(wav, num_audio)
+            cond.audio_clean_frames = _mask(num_audio, first=num_audio)
+            cond.keep_audio = wav
+        elif remix_of is not None:
+            frames = self._fit_frames(remix_of.frames, width, height, num_frames)
+            cond.video_start = self.encode_frames(frames)
+            cond.audio_start = self.encode_audio(self._mono(remix_of), num_audio)
+            cond.start_step = min(steps - 1, int(round(steps * (1.0 - strength))))
+        elif extend is not None:
+            # Continue from the clip's last second: its tail becomes a clean prefix of the new window.
+            prefix_frames = self._extend_prefix_frames(extend)
+            tail = self._fit_frames(extend.frames[-prefix_frames:], width, height)
+            video_prefix = self.encode_frames(tail)
+            k = video_prefix.shape[2]
+            cond.video_clean = _pad_frames(video_prefix, n_latent_frames)
+            cond.video_clean_frames = _mask(n_latent_frames, first=k)
+            wav = self._mono(extend)
+            tail_samples = self.num_samples(prefix_frames)
+            a_k = self.num_audio_latents(prefix_frames)
+            audio_prefix = self.encode_audio(wav[-tail_samples:], a_k)
+            cond.audio_clean = torch.cat([audio_prefix, audio_prefix.new_zeros(1, num_audio - a_k,
+                                                                                audio_prefix.shape[2])], dim=1)
+            cond.audio_clean_frames = _mask(num_audio, first=a_k)
+            cond.prefix = extend
+            cond.prefix_frames = prefix_frames
+        return cond
+
+    def _extend_prefix_frames(self, clip: Clip) -> int:
+        """Frames of a clip's tail that an extension holds clean: about one second, 1 + k·stride."""
+        t_stride = self._vae_stride[0]
+        frames = min(t_stride * max(1, round(self.config.fps / t_stride)) + 1, clip.num_frames)
+        return (frames - 1) // t_stride * t_stride + 1
+
+    def generation_defaults(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+
+def _to(x: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    return None if x is None else x.to(dtype)
+
+
+def _mask(n: int, *, first: int) -> torch.Tensor:
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[:first] = True
+    return mask
+
+
+def _pad_frames(latents: torch.Tensor, n: int) -> torch.Tensor:
+    """Zero-pads video latents (1, C, k, h, w) along frames to n (the padded part is never held clean)."""
+    pad = latents.new_zeros(latents.shape[0], latents.shape[1], n - latents.shape[2], *latents.shape[3:])
+    return torch.cat([latents, pad], dim=2)
+
+
+def _fit_length(wav: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.float32)
+    out[: min(n, len(wav))] = wav[:n]
+    return out
+
+
+def _image_array(image: Any) -> np.ndarray:
+    """PIL image, path or uint8 array → uint8 (H, W, 3)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(image, np.ndarray):
+        return image.astype(np.uint8)
+    if isinstance(image, str | Path):
+        try:
+            with Image.open(image) as img:
+                return np.asarray(img.convert("RGB"))
+        except (OSError, UnidentifiedImageError) as err:
+            raise ValueError(f"cannot read image {image}: not a readable PNG/JPEG/WebP file") from err
+    return np.asarray(image.convert("RGB"))
+
+
+def _stitch(prefix: Clip, new: Clip, overlap_frames: int, pipe: Pipeline) -> Clip:
+    """Original clip + the generated continuation (whose first `overlap_frames` repeat the original's tail)."""
+    frames = np.concatenate([pipe._fit_frames(prefix.frames, new.width, new.height), new.frames[overlap_frames:]])
+    start = pipe.num_samples(overlap_frames)
+    audio = np.concatenate([pipe._mono(prefix)[: pipe.num_samples(prefix.num_frames)], new.audio[start:]])
+    audio = _fit_length(audio, pipe.num_samples(len(frames)))
+    meta = dict(new.metadata, mode="extend", seconds=len(frames) / new.fps)
+    return Clip(frames=frames, audio=audio, fps=new.fps, sample_rate=new.sample_rate, metadata=meta)
