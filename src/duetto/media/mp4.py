@@ -19,6 +19,7 @@ Choices, so that every caller gets the same file:
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 import tempfile
@@ -119,6 +120,20 @@ def _temp_beside(path: Path) -> Path:
     return Path(temp)
 
 
+def _muxer_options(rate: Fraction, audio_rate: int) -> dict[str, str]:
+    """Fast start, plus timescales in which every frame, sample and edit-list duration is a whole tick.
+
+    The muxer's default movie timescale is 1000, so edit lists (which carry the AAC priming and the
+    B-frame delay) round track lengths to milliseconds: 25 frames at 30000/1001 would last 0.834 s.
+    """
+    options = {"movflags": "+faststart"}
+    # A multiple of the rate's numerator gives whole ticks per frame; of the audio rate, per sample.
+    ticks = math.lcm(rate.numerator, audio_rate)
+    if ticks <= 2**31 - 1:
+        options["video_track_timescale"] = options["movie_timescale"] = str(ticks)
+    return options
+
+
 def _encode(clip: Clip, target: str, crf: int, audio_bitrate: int, sample_rate: int | None,
             tags: dict[str, str]) -> None:
     rate = exact_rate(clip.fps)
@@ -127,7 +142,7 @@ def _encode(clip: Clip, target: str, crf: int, audio_bitrate: int, sample_rate: 
     channels = audio.shape[0]
     layout = layout_for(channels)
 
-    with av.open(target, "w", format="mp4", options={"movflags": "+faststart"}) as container:
+    with av.open(target, "w", format="mp4", options=_muxer_options(rate, audio_rate)) as container:
         container.metadata.update(tags)
         video = container.add_stream("libx264", rate=rate, options={"crf": str(crf)})
         video.width, video.height = frames.shape[2], frames.shape[1]
