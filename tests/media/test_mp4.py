@@ -105,6 +105,13 @@ def test_rate_that_aac_lacks_is_resampled_to_48k(tmp_path: Path) -> None:
     assert np.max(np.abs(np.subtract(found, CLICK_SECONDS))) <= 0.002
 
 
+def test_audio_sample_rate_forces_the_aac_rate(tmp_path: Path) -> None:
+    clip = synthetic_clip(num_frames=12)
+    path = write_mp4(clip, tmp_path / "forced.mp4", audio_sample_rate=48000)
+    assert probe_mp4(path)["audio"]["sample_rate"] == 48000
+    assert read_mp4(path).sample_rate == 48000
+
+
 def test_read_resamples_on_request(tmp_path: Path) -> None:
     path = write_mp4(synthetic_clip(num_frames=24), tmp_path / "clip.mp4")
     back = read_mp4(path, sample_rate=44100)
@@ -231,6 +238,9 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         write_mp4(clip, tmp_path / "x.mp4", audio_bitrate="loud")
     with pytest.raises(ValueError, match="AAC rate"):
         write_mp4(clip, tmp_path / "x.mp4", audio_sample_rate=12345)
+    empty = Clip(clip.frames[:0], clip.audio, clip.fps, clip.sample_rate)
+    with pytest.raises(ValueError, match="no frames"):
+        write_mp4(empty, tmp_path / "x.mp4")
     surround = Clip(clip.frames, np.zeros((6, clip.num_samples), np.float32), clip.fps, clip.sample_rate)
     with pytest.raises(ValueError, match="mono or stereo"):
         write_mp4(surround, tmp_path / "x.mp4")
