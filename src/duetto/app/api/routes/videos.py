@@ -1,0 +1,232 @@
+"""`/v1/videos`: OpenAI's video endpoints (create, retrieve, list, delete, content, remix, extensions, edits)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal, TypeVar
+
+from anyio import to_thread
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sse_starlette.sse import EventSourceResponse
+
+from duetto.app.api.body import read_body
+from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
+from duetto.app.core.db import session_scope
+from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
+from duetto.app.db.models import User, Video
+from duetto.app.videos import service
+from duetto.app.videos.schemas import CreateVideo, RemixVideo, VideoDeleted, VideoList, VideoObject, VideoParams
+from duetto.app.videos.service import NewVideo
+from duetto.app.videos.probe import probe_upload
+from duetto.app.videos.uploads import decode_data_url, require_image, require_mp4
+
+router = APIRouter(prefix="/v1/videos", tags=["videos"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def _parse(model: type[T], fields: dict[str, Any]) -> T:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise InvalidRequest(f"Invalid {param or 'request'}: {first['msg']}.", param=param) from None
+
+
+def _video_response(response: Response, video: Video, services: ServicesDep) -> VideoObject:
+    if video.status in service.ACTIVE:
+        response.headers["openai-poll-after-ms"] = str(services.settings.poll_after_ms)
+    return VideoObject.of(video)
+
+
+def _extras(params: VideoParams | RemixVideo) -> dict[str, Any]:
+    extras = {
+        "audio_prompt": params.audio_prompt,
+        "negative_prompt": params.negative_prompt,
+        "seed": params.seed,
+        "steps": params.steps,
+    }
+    if isinstance(params, VideoParams):
+        extras["audio_negative_prompt"] = params.audio_negative_prompt
+    if isinstance(params, RemixVideo):
+        extras["strength"] = params.strength
+    return extras
+
+
+def _submit(services: ServicesDep, session: SessionDep, user: User, new: NewVideo, key: str | None) -> Video:
+    video, created = service.submit(
+        session=session,
+        settings=services.settings,
+        catalog=services.catalog,
+        storage=services.storage,
+        user=user,
+        new=new,
+        idempotency_key=key,
+    )
+    if created:
+        services.queue.enqueue(video.id)
+    return video
+
+
+def _source(
+    fields: dict[str, Any], files: dict[str, bytes], *, session: SessionDep, user: User, services: ServicesDep
+) -> tuple[Video | None, tuple[bytes, float, str] | None]:
+    """The `video` to work from: an uploaded MP4, or `{id}` of one of the user's completed videos."""
+    if "video" in files:
+        data = files["video"]
+        require_mp4(data, param="video")
+        seconds, size = probe_upload(data)
+        return None, (data, seconds, size)
+    ref = fields.get("video")
+    video_id = ref.get("id") if isinstance(ref, dict) else ref if isinstance(ref, str) else None
+    if not video_id:
+        raise InvalidRequest("video is required: upload an MP4 or give {\"id\": \"video_...\"}.", param="video")
+    return service.get_completed_video(session=session, user=user, video_id=video_id, param="video"), None
+
+
+@router.post("", response_model=VideoObject)
+async def create_video(
+    request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> VideoObject:
+    fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
+    image = None
+    if "input_reference" in files:
+        data = files["input_reference"]
+        image = (data, require_image(data, param="input_reference"))
+    elif isinstance(ref := fields.get("input_reference"), dict):
+        if ref.get("file_id"):
+            raise InvalidRequest("input_reference.file_id is not supported; upload the image instead.",
+                                 param="input_reference")
+        data = decode_data_url(str(ref.get("image_url", "")), param="input_reference.image_url")
+        if len(data) > services.settings.max_upload_bytes:
+            raise PayloadTooLarge("input_reference is larger than the upload limit.", param="input_reference")
+        image = (data, require_image(data, param="input_reference"))
+    fields.pop("input_reference", None)
+    params = _parse(CreateVideo, fields)
+    new = NewVideo(kind="create", prompt=params.prompt, model=params.model, seconds=params.seconds,
+                   size=params.size, params=_extras(params), webhook_url=params.webhook_url, image=image)
+    video = await to_thread.run_sync(_submit, services, session, user, new, idempotency_key)
+    return _video_response(response, video, services)
+
+
+@router.get("", response_model=VideoList)
+def list_videos(
+    session: SessionDep, user: CurrentUser, after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20, order: Literal["asc", "desc"] = "desc",
+) -> VideoList:
+    videos, has_more = service.list_videos(session=session, user=user, after=after, limit=limit, order=order)
+    data = [VideoObject.of(v) for v in videos]
+    return VideoList(data=data, first_id=data[0].id if data else None, last_id=data[-1].id if data else None,
+                     has_more=has_more)
+
+
+@router.post("/extensions", response_model=VideoObject)
+async def extend_video(
+    request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> VideoObject:
+    fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
+    source, upload = await to_thread.run_sync(
+        lambda: _source(fields, files, session=session, user=user, services=services))
+    fields.pop("video", None)
+    params = _parse(VideoParams, fields)
+    if params.seconds is None:
+        raise InvalidRequest("seconds is required: how many seconds to add.", param="seconds")
+    new = NewVideo(kind="extend", prompt=params.prompt, model=params.model, seconds=params.seconds,
+                   size=params.size, params=_extras(params), webhook_url=params.webhook_url, source=source,
+                   source_upload=upload)
+    video = await to_thread.run_sync(_submit, services, session, user, new, idempotency_key)
+    return _video_response(response, video, services)
+
+
+@router.post("/edits", response_model=VideoObject)
+async def edit_video(
+    request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> VideoObject:
+    fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
+    source, upload = await to_thread.run_sync(
+        lambda: _source(fields, files, session=session, user=user, services=services))
+    fields.pop("video", None)
+    params = _parse(RemixVideo, fields)
+    new = NewVideo(kind="edit", prompt=params.prompt, params=_extras(params), webhook_url=params.webhook_url,
+                   source=source, source_upload=upload)
+    video = await to_thread.run_sync(_submit, services, session, user, new, idempotency_key)
+    return _video_response(response, video, services)
+
+
+@router.get("/{video_id}", response_model=VideoObject)
+def retrieve_video(video_id: str, response: Response, services: ServicesDep, session: SessionDep,
+                   user: CurrentUser) -> VideoObject:
+    return _video_response(response, service.get_video(session=session, user=user, video_id=video_id), services)
+
+
+@router.delete("/{video_id}", response_model=VideoDeleted)
+def delete_video(video_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser) -> VideoDeleted:
+    video = service.delete_video(session=session, storage=services.storage, user=user, video_id=video_id)
+    return VideoDeleted(id=video.id)
+
+
+@router.get("/{video_id}/content")
+def download_content(
+    video_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser,
+    variant: Literal["video", "thumbnail", "spritesheet"] = "video",
+) -> StreamingResponse:
+    video = service.get_video(session=session, user=user, video_id=video_id)
+    key, media_type = service.content_key(storage=services.storage, video=video, variant=variant)
+    headers = {"content-length": str(services.storage.size(key))}
+    return StreamingResponse(services.storage.iter_bytes(key), media_type=media_type, headers=headers)
+
+
+@router.post("/{video_id}/remix", response_model=VideoObject)
+async def remix_video(
+    video_id: str, request: Request, response: Response, services: ServicesDep, session: SessionDep,
+    user: CurrentUser, idempotency_key: IdempotencyKey = None,
+) -> VideoObject:
+    fields, _ = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
+    params = _parse(RemixVideo, fields)
+    source = await to_thread.run_sync(
+        lambda: service.get_completed_video(session=session, user=user, video_id=video_id))
+    new = NewVideo(kind="remix", prompt=params.prompt, params=_extras(params), webhook_url=params.webhook_url,
+                   source=source)
+    video = await to_thread.run_sync(_submit, services, session, user, new, idempotency_key)
+    return _video_response(response, video, services)
+
+
+@router.get("/{video_id}/events")
+async def video_events(video_id: str, services: ServicesDep, session: SessionDep,
+                       user: CurrentUser) -> EventSourceResponse:
+    """Server-Sent Events: a `video` event each time the status or progress changes, until it finishes."""
+    await to_thread.run_sync(lambda: service.get_video(session=session, user=user, video_id=video_id))
+    session.close()  # the stream polls with short sessions of its own; don't hold this one open
+
+    def snapshot() -> VideoObject | None:
+        with session_scope(services.sessions) as s:
+            found = s.scalar(select(Video).where(Video.id == video_id))
+            return VideoObject.of(found) if found is not None and found.deleted_at is None else None
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        last = None
+        while True:
+            current = await to_thread.run_sync(snapshot)
+            if current is None:
+                yield {"event": "error", "data": '{"code":"not_found","message":"The video was deleted."}'}
+                return
+            if (current.status, current.progress) != last:
+                last = (current.status, current.progress)
+                yield {"event": "video", "id": f"{current.progress}-{current.status}",
+                       "data": current.model_dump_json()}
+            if current.status in ("completed", "failed"):
+                return
+            await asyncio.sleep(0.25)
+
+    return EventSourceResponse(events(), ping=15)

@@ -1,0 +1,58 @@
+"""An ASGI middleware that refuses request bodies over the upload limit before reading them whole."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from duetto.app.core.errors import PayloadTooLarge
+
+# Multipart framing and the other form fields ride on top of the file itself.
+FRAMING_SLACK = 64 * 1024
+
+
+class UploadLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes + FRAMING_SLACK
+
+    def _message(self) -> str:
+        return f"The request body is larger than the {self.max_bytes - FRAMING_SLACK} byte upload limit; send a smaller file."
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # Raised inside the route's body read, so the app's error handler answers 413.
+                    raise PayloadTooLarge(self._message())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _reject(self, send: Send) -> None:
+        body = json.dumps(
+            {"error": {"message": self._message(), "type": "invalid_request_error", "param": None,
+                       "code": "payload_too_large"}}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Settings, database sessions, key hashing and the errors every layer shares."""

@@ -1,0 +1,77 @@
+"""The studio server's one validated settings object, read from DUETTO_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the server, its workers and the CLI need to agree on.
+
+    Defaults give the embedded set: a SQLite file and media on local disk under `data_dir`, and one
+    in-process worker. Setting `database_url`, `queue="celery"` with `redis_url`, and `s3_bucket`
+    gives the scale-out set.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DUETTO_", extra="forbid")
+
+    data_dir: Path = Path("data")
+    models_dir: Path = Path("models")
+    default_model: str = "toybox-v1"
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir")
+
+    queue: Literal["inprocess", "celery"] = "inprocess"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_queue: str = "duetto-videos"
+    device: str = "cpu"
+    # Threads torch may use in a worker; the embedded set leaves a core for the API when this is set.
+    torch_threads: int | None = Field(default=None, ge=1)
+
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_prefix: str = ""
+
+    # A job whose heartbeat is older than this is taken to have lost its worker.
+    heartbeat_timeout_s: float = Field(default=60.0, gt=0)
+    reaper_interval_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=2, ge=1)
+    poll_after_ms: int = Field(default=1000, ge=0)
+    retention_days: float = Field(default=30.0, gt=0)
+
+    daily_quota: float = Field(default=400.0, ge=0, description="credits per user per UTC day")
+    # One credit is one second of video at this many pixels per frame; bigger frames cost more.
+    credit_pixels: int = Field(default=128 * 128, gt=0)
+    rate_limit: str = "600/minute"
+    # Where rate-limit counters live; default: in memory (embedded) or the Redis broker (celery).
+    rate_limit_storage: str | None = None
+    auto_migrate: bool = True
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_prompt_chars: int = Field(default=32000, gt=0)
+
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_attempts: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _check_scale_out(self) -> Settings:
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("DUETTO_STORAGE=s3 needs DUETTO_S3_BUCKET")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'duetto.db').resolve()}"
+
+    @property
+    def resolved_rate_limit_storage(self) -> str:
+        if self.rate_limit_storage:
+            return self.rate_limit_storage
+        return self.redis_url if self.queue == "celery" else "memory://"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

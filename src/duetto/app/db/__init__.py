@@ -1,0 +1,1 @@
+"""Tables (SQLAlchemy 2) and their Alembic migrations: the database is the record of every job."""

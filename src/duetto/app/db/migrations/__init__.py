@@ -1,0 +1,1 @@
+"""Alembic migrations for the studio's tables; they run on SQLite and PostgreSQL alike."""

@@ -1,0 +1,269 @@
+"""The one job function: take a queued video, generate it, store its files, record the outcome.
+
+It runs the same way under the embedded in-process queue and under a Celery worker. It takes a video ID
+and opens its own sessions; the database row is the only record of the job's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from duetto.app.core.config import Settings
+from duetto.app.core.db import session_scope
+from duetto.app.db.models import User, Video
+from duetto.app.storage import Storage
+from duetto.app.videos.service import VARIANTS, asset_key
+from duetto.app.webhooks import deliver, video_event
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What a generator needs, free of database rows and HTTP."""
+
+    kind: str  # create | remix | extend | edit
+    model_path: Path
+    prompt: str
+    seconds: float
+    size: str
+    params: dict[str, Any]
+    image: bytes | None = None  # the input reference image
+    source_mp4: bytes | None = None  # the video to remix, edit or extend
+
+
+class Generator(Protocol):
+    def __call__(self, request: GenerationRequest, progress: Progress) -> Any: ...
+
+
+class Renderer(Protocol):
+    def __call__(self, clip: Any) -> dict[str, bytes]: ...
+
+
+@dataclass
+class JobContext:
+    """What a worker process holds between jobs: settings, sessions, storage, and the engine."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    storage: Storage
+    generate: Generator
+    render: Renderer  # clip -> {"video": mp4, "thumbnail": ..., "spritesheet": ...}
+    models_dir: Path
+    worker_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.worker_id:
+            # The random part keeps ids unique when a restarted process reuses a pid.
+            self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class JobStopped(Exception):
+    """The job was cancelled (its video deleted) or taken over by the reaper while running."""
+
+
+class GenerationError(Exception):
+    """A failure to report on the video as error.code / error.message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _claim(ctx: JobContext, video_id: str) -> bool:
+    now = time.time()
+    with session_scope(ctx.sessions) as session:
+        result = session.execute(
+            update(Video)
+            .where(Video.id == video_id, Video.status == "queued", Video.deleted_at.is_(None))
+            .values(
+                status="in_progress",
+                progress=0,
+                attempts=Video.attempts + 1,
+                worker_id=ctx.worker_id,
+                heartbeat_at=now,
+                started_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+
+def _touch(ctx: JobContext, video_id: str, **values: Any) -> None:
+    """Record progress or a heartbeat; raises JobStopped when the job is no longer ours to run."""
+    with session_scope(ctx.sessions) as session:
+        result = session.execute(
+            update(Video)
+            .where(
+                Video.id == video_id,
+                Video.worker_id == ctx.worker_id,
+                Video.status == "in_progress",
+                Video.deleted_at.is_(None),
+            )
+            .values(heartbeat_at=time.time(), **values)
+        )
+        if result.rowcount != 1:
+            raise JobStopped(video_id)
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps the job's heartbeat fresh while long steps (model loading, encoding) run."""
+
+    def __init__(self, ctx: JobContext, video_id: str) -> None:
+        super().__init__(name=f"heartbeat-{video_id}", daemon=True)
+        self.ctx, self.video_id = ctx, video_id
+        self.stopped = threading.Event()
+        self.lost = threading.Event()
+
+    def run(self) -> None:
+        interval = max(self.ctx.settings.heartbeat_timeout_s / 4, 0.05)
+        while not self.stopped.wait(interval):
+            try:
+                _touch(self.ctx, self.video_id)
+            except JobStopped:
+                self.lost.set()
+                return
+            except Exception:  # a transient database error must not kill the heartbeat
+                log.exception("heartbeat for %s failed", self.video_id)
+
+
+def _load_inputs(ctx: JobContext, video: Video) -> GenerationRequest:
+    image = source = None
+    if video.input_key:
+        data = ctx.storage.get_bytes(video.input_key)
+        if video.input_key.endswith("source.mp4"):
+            source = data
+        else:
+            image = data
+    if video.source_video_id:
+        source = ctx.storage.get_bytes(asset_key(video.source_video_id, "video"))
+    return GenerationRequest(
+        kind=video.kind,
+        model_path=ctx.models_dir / video.model,
+        prompt=video.prompt,
+        seconds=video.generate_seconds,
+        size=video.size,
+        params=dict(video.params or {}),
+        image=image,
+        source_mp4=source,
+    )
+
+
+def _finish(ctx: JobContext, video_id: str, **values: Any) -> bool:
+    with session_scope(ctx.sessions) as session:
+        result = session.execute(
+            update(Video)
+            .where(Video.id == video_id, Video.worker_id == ctx.worker_id, Video.status == "in_progress")
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+
+def run_video_job(video_id: str, ctx: JobContext) -> str | None:
+    """Run one job to its end; returns the final status, or None when there was nothing to run."""
+    if not _claim(ctx, video_id):
+        log.info("video %s is not queued (taken, finished or deleted); skipping", video_id)
+        return None
+    with session_scope(ctx.sessions) as session:
+        video = session.scalar(select(Video).where(Video.id == video_id))
+        assert video is not None
+        session.expunge(video)
+    heartbeat = _Heartbeat(ctx, video_id)
+    heartbeat.start()
+    log.info("video %s: started (attempt %d) on %s", video_id, video.attempts, ctx.worker_id)
+    try:
+        request = _load_inputs(ctx, video)
+
+        def progress(step: int, total: int) -> None:
+            if heartbeat.lost.is_set():
+                raise JobStopped(video_id)
+            _touch(ctx, video_id, progress=min(5 + int(85 * step / max(total, 1)), 90))
+
+        clip = ctx.generate(request, progress)
+        _touch(ctx, video_id, progress=92)
+        assets = ctx.render(clip)
+        for variant, data in assets.items():
+            ctx.storage.put_bytes(asset_key(video_id, variant), data, VARIANTS[variant][1])
+        now = time.time()
+        done = _finish(
+            ctx,
+            video_id,
+            status="completed",
+            progress=100,
+            completed_at=now,
+            expires_at=now + ctx.settings.retention_days * 86400,
+            heartbeat_at=now,
+        )
+        if not done:
+            raise JobStopped(video_id)
+        status = "completed"
+    except JobStopped:
+        log.info("video %s: stopped (deleted or taken over)", video_id)
+        _cleanup_if_deleted(ctx, video_id)
+        return None
+    except Exception as exc:
+        code, message = _describe_failure(exc)
+        log.exception("video %s failed: %s", video_id, message)
+        if not _finish(ctx, video_id, status="failed", error_code=code, error_message=message, completed_at=time.time()):
+            _cleanup_if_deleted(ctx, video_id)
+            return None
+        status = "failed"
+    finally:
+        heartbeat.stopped.set()
+    send_webhook(ctx.sessions, ctx.settings, video_id)
+    return status
+
+
+def _describe_failure(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, GenerationError):
+        return exc.code, exc.message
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
+    if isinstance(exc, ValueError):
+        # The engine raises ValueError for inputs it cannot use (a size, a length, an image).
+        return "invalid_request", first_line
+    return "generation_failed", f"Generation failed: {type(exc).__name__}: {first_line}"
+
+
+def _cleanup_if_deleted(ctx: JobContext, video_id: str) -> None:
+    with session_scope(ctx.sessions) as session:
+        deleted = session.scalar(select(Video.deleted_at).where(Video.id == video_id))
+    if deleted is not None:
+        ctx.storage.delete_prefix(f"videos/{video_id}")
+        ctx.storage.delete_prefix(f"inputs/{video_id}")
+
+
+def send_webhook(sessions: sessionmaker[Session], settings: Settings, video_id: str) -> None:
+    """Tell the video's webhook URL, if any, that the job finished, and record how that went."""
+    with session_scope(sessions) as session:
+        row = session.execute(
+            select(Video.webhook_url, Video.status, User.webhook_secret)
+            .join(User, User.id == Video.user_id)
+            .where(Video.id == video_id)
+        ).one_or_none()
+    if row is None or not row.webhook_url or row.status not in ("completed", "failed"):
+        return
+    event_id, body = video_event(video_id=video_id, status=row.status)
+    outcome = deliver(
+        url=row.webhook_url,
+        secret=row.webhook_secret,
+        event_id=event_id,
+        body=body,
+        attempts=settings.webhook_attempts,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    with session_scope(sessions) as session:
+        session.execute(update(Video).where(Video.id == video_id).values(webhook_status=outcome))

@@ -1,0 +1,100 @@
+"""The studio server's app factory: wires settings, database, storage, queue and reaper into FastAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from duetto.app.api.deps import Services
+from duetto.app.api.errors import install_error_handlers
+from duetto.app.api.routes import models as models_routes
+from duetto.app.api.routes import videos as videos_routes
+from duetto.app.api.upload_limit import UploadLimitMiddleware
+from duetto.app.core.config import Settings
+from duetto.app.core.db import make_engine, make_sessionmaker, upgrade_database
+from duetto.app.jobs.queue import JobQueue
+from duetto.app.jobs.reaper import Reaper
+from duetto.app.jobs.runner import Generator, JobContext, Renderer, run_video_job, send_webhook
+from duetto.app.limits import RateLimiter
+from duetto.app.storage import make_storage
+from duetto.app.videos.catalog import ModelCatalog
+
+log = logging.getLogger(__name__)
+
+
+def _make_queue(settings: Settings, ctx: JobContext | None) -> JobQueue:
+    if settings.queue == "celery":
+        from duetto.app.jobs.celery_app import CeleryQueue
+
+        return CeleryQueue(settings)
+    from duetto.app.jobs.inprocess import InProcessQueue
+
+    assert ctx is not None
+    return InProcessQueue(lambda video_id: run_video_job(video_id, ctx), sessions=ctx.sessions)
+
+
+def create_app(
+    settings: Settings | None = None, *, generate: Generator | None = None, render: Renderer | None = None
+) -> FastAPI:
+    """The FastAPI app. `generate`/`render` replace the engine in the embedded worker (tests of the queue)."""
+    settings = settings or Settings()
+    engine = make_engine(settings)
+    sessions = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            upgrade_database(engine)
+        storage = make_storage(settings)
+        ctx = None
+        if settings.queue == "inprocess":
+            from duetto.app.jobs.engine import EngineGenerator, render_clip
+
+            ctx = JobContext(
+                settings=settings,
+                sessions=sessions,
+                storage=storage,
+                generate=generate or EngineGenerator(device=settings.device, torch_threads=settings.torch_threads),
+                render=render or render_clip,
+                models_dir=settings.models_dir,
+            )
+        queue = _make_queue(settings, ctx)
+        app.state.services = Services(
+            settings=settings,
+            sessions=sessions,
+            storage=storage,
+            catalog=ModelCatalog(settings.models_dir, default=settings.default_model),
+            rate_limiter=RateLimiter(settings.rate_limit, storage_uri=settings.resolved_rate_limit_storage),
+            queue=queue,
+        )
+        reaper = Reaper(
+            sessions=sessions,
+            settings=settings,
+            enqueue=queue.enqueue,
+            notify_failed=lambda video_id: send_webhook(sessions, settings, video_id),
+        )
+        reaper.sweep()  # jobs orphaned while the server was down are handled before new work
+        queue.start()
+        reaper.start()
+        log.info("duetto server ready (queue=%s, storage=%s)", settings.queue, settings.storage)
+        try:
+            yield
+        finally:
+            reaper.stop()
+            queue.stop()
+            engine.dispose()
+
+    app = FastAPI(title="Duetto studio", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    install_error_handlers(app)
+    app.include_router(videos_routes.router)
+    app.include_router(models_routes.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

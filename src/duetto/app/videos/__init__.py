@@ -1,0 +1,1 @@
+"""Videos: the model catalog, request validation, and the service the `/v1/videos` routes call."""

@@ -1,0 +1,104 @@
+"""Which models the server offers under which `model` names, and the sizes and lengths each allows."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from duetto.app.core.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: Path
+    sizes: tuple[str, ...]
+    seconds_range: tuple[float, float]
+    default_size: str
+    default_seconds_value: float
+
+    @property
+    def seconds_choices(self) -> tuple[str, ...]:
+        """Whole-second lengths the model can make, as the API's string `seconds` values."""
+        low, high = self.seconds_range
+        return tuple(str(s) for s in range(max(1, math.ceil(low)), math.floor(high) + 1))
+
+    @property
+    def default_seconds(self) -> str:
+        choices = self.seconds_choices
+        wanted = str(max(1, round(self.default_seconds_value)))
+        return wanted if wanted in choices else choices[-1]
+
+
+def describe_model(path: Path) -> ModelInfo:
+    """A model's sizes and lengths, read from its `model_index.json` without loading any weights.
+
+    The API process validates requests with this and never imports torch; only workers load models.
+    """
+    try:
+        index = json.loads((path / "model_index.json").read_text())
+        generation = index.get("generation", {})
+        sizes = tuple(generation["sizes"])
+        low, high = float(generation["min_seconds"]), float(generation["max_seconds"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InvalidRequest(f"Model folder {path.name} is unreadable ({error}); ask the operator to fix it.") from None
+    return ModelInfo(
+        name=path.name,
+        path=path,
+        sizes=sizes,
+        seconds_range=(low, high),
+        default_size=str(generation.get("default_size", sizes[0])),
+        default_seconds_value=float(generation.get("default_seconds", low)),
+    )
+
+
+class ModelCatalog:
+    """Maps `model` names to the folders under a models directory; each subfolder is one model."""
+
+    def __init__(self, models_dir: Path, *, default: str) -> None:
+        self.models_dir = models_dir
+        self.default = default
+        self._cache: dict[str, ModelInfo] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        if not self.models_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.models_dir.iterdir() if (p / "model_index.json").is_file())
+
+    def get(self, name: str | None) -> ModelInfo:
+        """The model called `name` (the default when None), or a 400 naming the ones there are."""
+        name = name or self.default
+        with self._lock:
+            if name in self._cache:
+                return self._cache[name]
+            names = self.names()
+            if name not in names:
+                available = ", ".join(names) or f"none (put model folders in {self.models_dir})"
+                raise InvalidRequest(f"Unknown model {name!r}; available models: {available}.", param="model")
+            info = describe_model(self.models_dir / name)
+            self._cache[name] = info
+            return info
+
+    def check_size(self, info: ModelInfo, size: str | None) -> str:
+        if size is None:
+            return info.default_size
+        if size not in info.sizes:
+            raise InvalidRequest(
+                f"Invalid size {size!r} for model {info.name}; allowed sizes: {', '.join(info.sizes)}.", param="size"
+            )
+        return size
+
+    def check_seconds(self, info: ModelInfo, seconds: str | None) -> str:
+        if seconds is None:
+            return info.default_seconds
+        if seconds not in info.seconds_choices:
+            raise InvalidRequest(
+                f"Invalid seconds {seconds!r} for model {info.name}; allowed values: "
+                f"{', '.join(info.seconds_choices)}.",
+                param="seconds",
+            )
+        return seconds

@@ -1,0 +1,115 @@
+"""The `/v1/videos` request and response shapes (OpenAI's, plus a few namespaced extensions)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from duetto.app.db.models import Video
+
+
+class VideoParams(BaseModel):
+    """Fields every create-like request shares. Unknown fields are ignored, as OpenAI's SDK may add some."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str = Field(min_length=1)
+    model: str | None = None
+    seconds: str | None = None
+    size: str | None = None
+    # Extensions that OpenAI clients can send through `extra_body`.
+    audio_prompt: str | None = None
+    negative_prompt: str | None = None
+    audio_negative_prompt: str | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    steps: int | None = Field(default=None, ge=1, le=1000)
+    webhook_url: str | None = None
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def _seconds_as_string(cls, value: Any) -> Any:
+        # OpenAI's `seconds` is a string enum, but JSON clients often send numbers.
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float):
+            return str(int(value)) if float(value).is_integer() else str(value)
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http(s) URL")
+        return value
+
+
+class CreateVideo(VideoParams):
+    input_reference: dict[str, str] | None = None
+
+
+class RemixVideo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str = Field(min_length=1)
+    audio_prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    steps: int | None = Field(default=None, ge=1, le=1000)
+    strength: float | None = Field(default=None, gt=0, le=1)
+    webhook_url: str | None = None
+
+
+class VideoError(BaseModel):
+    code: str
+    message: str
+
+
+class VideoObject(BaseModel):
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int
+    created_at: int
+    completed_at: int | None
+    expires_at: int | None
+    prompt: str | None
+    size: str
+    seconds: str
+    remixed_from_video_id: str | None
+    error: VideoError | None
+
+    @classmethod
+    def of(cls, video: Video) -> VideoObject:
+        error = None
+        if video.error_code is not None:
+            error = VideoError(code=video.error_code, message=video.error_message or "")
+        return cls(
+            id=video.id,
+            model=video.model,
+            status=video.status,  # type: ignore[arg-type]
+            progress=video.progress,
+            created_at=int(video.created_at),
+            completed_at=int(video.completed_at) if video.completed_at else None,
+            expires_at=int(video.expires_at) if video.expires_at else None,
+            prompt=video.prompt,
+            size=video.size,
+            seconds=video.seconds,
+            remixed_from_video_id=video.remixed_from_video_id,
+            error=error,
+        )
+
+
+class VideoList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[VideoObject]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool = True

@@ -1,0 +1,234 @@
+"""The videos service: create, read, list and delete video jobs for one user at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from duetto.app.core.config import Settings
+from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
+from duetto.app.core.security import new_id
+from duetto.app.db.models import IdempotencyKey, User, Video
+from duetto.app.limits import check_quota, generation_cost
+from duetto.app.storage import Storage
+from duetto.app.videos.catalog import ModelCatalog
+from duetto.app.videos.uploads import IMAGE_TYPES
+
+VARIANTS = {
+    "video": ("video.mp4", "video/mp4"),
+    "thumbnail": ("thumbnail.webp", "image/webp"),
+    "spritesheet": ("spritesheet.jpg", "image/jpeg"),
+}
+ACTIVE = ("queued", "in_progress")
+
+
+def asset_key(video_id: str, variant: str) -> str:
+    return f"videos/{video_id}/{VARIANTS[variant][0]}"
+
+
+@dataclass
+class NewVideo:
+    """A validated-shape request to make a video; `submit` checks it against the model and the user's limits."""
+
+    kind: str  # create | remix | extend | edit
+    prompt: str
+    model: str | None = None
+    seconds: str | None = None
+    size: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    webhook_url: str | None = None
+    image: tuple[bytes, str] | None = None  # (bytes, media type)
+    source: Video | None = None  # a completed video of the same user
+    source_upload: tuple[bytes, float, str] | None = None  # (mp4 bytes, seconds, "WxH")
+
+    def fingerprint(self) -> str:
+        """A hash of everything that shapes the result, so a reused idempotency key can be checked."""
+        digest = hashlib.sha256()
+        fields = [self.kind, self.prompt, self.model, self.seconds, self.size, self.params, self.webhook_url]
+        digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
+        digest.update(self.source.id.encode() if self.source else b"-")
+        for blob in (self.image[0] if self.image else b"", self.source_upload[0] if self.source_upload else b""):
+            digest.update(hashlib.sha256(blob).digest())
+        return digest.hexdigest()
+
+
+def _compose_prompt(prompt: str, audio_prompt: str | None) -> str:
+    # The Ovi-style prompt carries its sound description after "Audio:".
+    return f"{prompt.rstrip()} Audio: {audio_prompt.strip()}" if audio_prompt else prompt
+
+
+def submit(
+    *,
+    session: Session,
+    settings: Settings,
+    catalog: ModelCatalog,
+    storage: Storage,
+    user: User,
+    new: NewVideo,
+    idempotency_key: str | None = None,
+) -> tuple[Video, bool]:
+    """Record a new job (committed), or the earlier one for a repeated idempotency key.
+
+    Returns the video and whether it is new (and so must be enqueued).
+    """
+    fingerprint = new.fingerprint()
+    if idempotency_key:
+        earlier = _idempotent_replay(session=session, user=user, key=idempotency_key, fingerprint=fingerprint)
+        if earlier is not None:
+            return earlier, False
+
+    if len(new.prompt) > settings.max_prompt_chars:
+        raise InvalidRequest(f"prompt is too long: at most {settings.max_prompt_chars} characters.", param="prompt")
+    source = new.source
+    info = catalog.get(new.model or (source.model if source else None))
+    size = catalog.check_size(info, new.size or (source.size if source else None) or (new.source_upload[2] if new.source_upload else None))
+    if new.kind == "extend":
+        extension = catalog.check_seconds(info, new.seconds)
+        generate_seconds = float(extension)
+        base = float(source.seconds) if source else new.source_upload[1] if new.source_upload else 0.0
+        seconds = f"{base + generate_seconds:g}"
+    elif new.kind in ("remix", "edit") and new.seconds is None and (source or new.source_upload):
+        base = float(source.seconds) if source else new.source_upload[1]  # type: ignore[index]
+        seconds = catalog.check_seconds(info, f"{round(base):d}")
+        generate_seconds = float(seconds)
+    else:
+        seconds = catalog.check_seconds(info, new.seconds)
+        generate_seconds = float(seconds)
+
+    cost = generation_cost(seconds=generate_seconds, size=size, settings=settings)
+    check_quota(session=session, user=user, cost=cost, settings=settings)
+
+    now = time.time()
+    video_id = new_id("video")
+    params = {k: v for k, v in new.params.items() if v is not None}
+    input_key = None
+    if new.image is not None:
+        input_key = f"inputs/{video_id}/reference{IMAGE_TYPES[new.image[1]]}"
+        storage.put_bytes(input_key, new.image[0], new.image[1])
+    source_video_id = source.id if source else None
+    if new.source_upload is not None:
+        input_key = f"inputs/{video_id}/source.mp4"
+        storage.put_bytes(input_key, new.source_upload[0], "video/mp4")
+    video = Video(
+        id=video_id,
+        user_id=user.id,
+        kind=new.kind,
+        model=info.name,
+        status="queued",
+        progress=0,
+        prompt=_compose_prompt(new.prompt, params.pop("audio_prompt", None)),
+        size=size,
+        seconds=seconds,
+        generate_seconds=generate_seconds,
+        params=params,
+        source_video_id=source_video_id,
+        remixed_from_video_id=source_video_id if new.kind == "remix" else None,
+        input_key=input_key,
+        webhook_url=new.webhook_url,
+        cost=cost,
+        attempts=0,
+        created_at=now,
+    )
+    session.add(video)
+    if idempotency_key:
+        session.add(
+            IdempotencyKey(
+                user_id=user.id, key=idempotency_key, request_hash=fingerprint, video_id=video_id, created_at=now
+            )
+        )
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another request with the same idempotency key won the race; answer with its video.
+        session.rollback()
+        storage.delete_prefix(f"inputs/{video_id}")
+        if idempotency_key:
+            earlier = _idempotent_replay(session=session, user=user, key=idempotency_key, fingerprint=fingerprint)
+            if earlier is not None:
+                return earlier, False
+        raise
+    return video, True
+
+
+def _idempotent_replay(*, session: Session, user: User, key: str, fingerprint: str) -> Video | None:
+    record = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key))
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was already used with different parameters; use a new key for a new request.",
+            code="idempotency_key_reused",
+        )
+    return session.scalar(select(Video).where(Video.id == record.video_id))
+
+
+def get_video(*, session: Session, user: User, video_id: str) -> Video:
+    """The user's video; someone else's or a deleted one is as unknown as one that never existed."""
+    video = session.scalar(
+        select(Video).where(Video.id == video_id, Video.user_id == user.id, Video.deleted_at.is_(None))
+    )
+    if video is None:
+        raise NotFound(f"No video found with id {video_id!r}.", param="video_id")
+    return video
+
+
+def get_completed_video(*, session: Session, user: User, video_id: str, param: str = "video_id") -> Video:
+    video = get_video(session=session, user=user, video_id=video_id)
+    if video.status != "completed":
+        raise InvalidRequest(
+            f"Video {video_id} is {video.status}, not completed; wait for it to complete first.", param=param
+        )
+    return video
+
+
+def list_videos(
+    *, session: Session, user: User, after: str | None, limit: int, order: str
+) -> tuple[list[Video], bool]:
+    if not 1 <= limit <= 100:
+        raise InvalidRequest("limit must be between 1 and 100.", param="limit")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("order must be 'asc' or 'desc'.", param="order")
+    query = select(Video).where(Video.user_id == user.id, Video.deleted_at.is_(None))
+    if after:
+        cursor = session.scalar(select(Video.seq).where(Video.id == after, Video.user_id == user.id))
+        if cursor is None:
+            raise InvalidRequest(f"after: no video with id {after!r}.", param="after")
+        query = query.where(Video.seq > cursor if order == "asc" else Video.seq < cursor)
+    query = query.order_by(Video.seq.asc() if order == "asc" else Video.seq.desc()).limit(limit + 1)
+    rows = list(session.scalars(query))
+    return rows[:limit], len(rows) > limit
+
+
+def delete_video(*, session: Session, storage: Storage, user: User, video_id: str) -> Video:
+    """Delete a video and its files; a queued or running job is cancelled (its worker stops at the next step)."""
+    video = get_video(session=session, user=user, video_id=video_id)
+    now = time.time()
+    was_active = video.status in ACTIVE
+    values: dict[str, Any] = {"deleted_at": now}
+    if video.status == "queued":
+        values |= {"status": "failed", "error_code": "cancelled", "error_message": "Cancelled by the user."}
+    session.execute(update(Video).where(Video.id == video.id).values(**values))
+    session.commit()
+    if not was_active or video.status == "queued":
+        storage.delete_prefix(f"videos/{video.id}")
+        storage.delete_prefix(f"inputs/{video.id}")
+    return video
+
+
+def content_key(*, storage: Storage, video: Video, variant: str) -> tuple[str, str]:
+    """The storage key and media type of a completed video's asset."""
+    if variant not in VARIANTS:
+        raise InvalidRequest(f"Invalid variant {variant!r}; allowed: {', '.join(VARIANTS)}.", param="variant")
+    if video.status != "completed":
+        raise NotFound(f"Video {video.id} is {video.status}; its content exists once it is completed.", param="video_id")
+    key = asset_key(video.id, variant)
+    if not storage.exists(key):
+        raise NotFound(f"Video {video.id} has no {variant}.", param="variant")
+    return key, VARIANTS[variant][1]
