@@ -1,4 +1,4 @@
-"""Sigma schedules against the Ovi reference, and properties of the flow solvers that a wrong step would break."""
+"""Sigma schedules against the Ovi reference, flow-solver properties a wrong step would break, and the joint loop's wiring."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import torch
 from diffusers import UniPCMultistepScheduler
 from safetensors.torch import load_file
 
+from duetto.engine.sampling.denoise import LatentStream, denoise_joint
+from duetto.engine.sampling.guidance import GuidanceConfig, guided
 from duetto.engine.sampling.schedules import flow_sigmas, shift_sigmas, timesteps_from_sigmas
 from duetto.engine.sampling.solvers import FlowEulerSolver, FlowUniPCSolver, make_solver
 
@@ -68,7 +70,9 @@ def test_shift_moves_steps_towards_noise():
     # The helper is the same map on arrays and tensors, and fixes 0 and 1.
     values = np.array([0.0, 0.25, 0.5, 1.0])
     np.testing.assert_allclose(shift_sigmas(values, 3.0), [0.0, 0.5, 0.75, 1.0])
-    torch.testing.assert_close(shift_sigmas(torch.tensor(values), 3.0), torch.tensor([0.0, 0.5, 0.75, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        shift_sigmas(torch.tensor(values), 3.0), torch.tensor([0.0, 0.5, 0.75, 1.0], dtype=torch.float64)
+    )
 
 
 def test_schedule_rejects_bad_arguments():
@@ -227,3 +231,167 @@ def test_solver_argument_errors():
         FlowEulerSolver(torch.tensor([0.5, 0.6, 0.0]))  # not decreasing
     with pytest.raises(ValueError):
         make_solver("euler", sigmas).step(torch.zeros(3), torch.zeros(4))
+
+
+# --- the joint loop, with a stand-in model that records what it is given -------------------------
+
+
+class _RecordingModel(torch.nn.Module):
+    """Stands in for TwinDiT: velocities depend on the latents and the text, every call is recorded."""
+
+    dtype = torch.float32
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[object, object, tuple[int, ...]]] = []
+
+    def forward(self, video, audio, *, skip_blocks=()):
+        self.calls.append((video, audio, tuple(skip_blocks)))
+        return 0.5 * video.latents + video.context.mean(), 0.5 * audio.latents + audio.context.mean()
+
+
+def _streams(frames: int = 4, audio_len: int = 6, **video_kwargs):
+    gen = torch.Generator().manual_seed(7)
+    video = LatentStream(
+        latents=torch.randn(2, 3, frames, 2, 2, generator=gen),
+        context_pos=torch.ones(2, 5, 8),
+        context_neg=-torch.ones(2, 3, 8),
+        **video_kwargs,
+    )
+    audio = LatentStream(
+        latents=torch.randn(2, audio_len, 4, generator=gen),
+        context_pos=torch.ones(2, 5, 8),
+        context_neg=2 * torch.ones(2, 4, 8),
+    )
+    return video, audio
+
+
+def test_loop_runs_two_passes_per_step_with_negative_prompts_and_skipped_blocks():
+    model, (video, audio) = _RecordingModel(), _streams()
+    sigmas = flow_sigmas(5)
+    progress = []
+    denoise_joint(
+        model,
+        video,
+        audio,
+        sigmas=sigmas,
+        guidance=GuidanceConfig(skip_blocks=(1,)),
+        callback=lambda done, total: progress.append((done, total)),
+    )
+    assert progress == [(i, 5) for i in range(1, 6)]
+    assert len(model.calls) == 10
+    timesteps = timesteps_from_sigmas(sigmas)
+    for step in range(5):
+        (pos_v, pos_a, pos_skip), (neg_v, neg_a, neg_skip) = model.calls[2 * step : 2 * step + 2]
+        assert pos_skip == () and neg_skip == (1,)
+        assert torch.equal(pos_v.context, video.context_pos) and torch.equal(pos_a.context, audio.context_pos)
+        assert torch.equal(neg_v.context, video.context_neg) and torch.equal(neg_a.context, audio.context_neg)
+        # One timestep per sample, the same for both modalities and both passes.
+        for inputs in (pos_v, pos_a, neg_v, neg_a):
+            assert inputs.timestep.shape == (2,) and (inputs.timestep == timesteps[step]).all()
+
+
+def test_guidance_off_skips_the_negative_pass_and_equals_plain_sampling():
+    sigmas = flow_sigmas(4)
+    model, (video, audio) = _RecordingModel(), _streams()
+    off = denoise_joint(model, video, audio, sigmas=sigmas, guidance=GuidanceConfig(1.0, 1.0))
+    assert len(model.calls) == 4 and all(skip == () for *_, skip in model.calls)
+    no_negatives = _RecordingModel()
+    plain = denoise_joint(
+        no_negatives,
+        LatentStream(video.latents, video.context_pos),
+        LatentStream(audio.latents, audio.context_pos),
+        sigmas=sigmas,
+        guidance=GuidanceConfig(),
+    )
+    assert len(no_negatives.calls) == 4
+    for a, b in zip(off, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    guided_run = denoise_joint(_RecordingModel(), video, audio, sigmas=sigmas, guidance=GuidanceConfig())
+    assert not torch.allclose(guided_run[0], off[0])
+
+
+def test_guided_mixes_towards_the_positive_prediction():
+    cond, uncond = torch.tensor([2.0, 0.0]), torch.tensor([1.0, 1.0])
+    torch.testing.assert_close(guided(cond, uncond, 4.0), torch.tensor([5.0, -3.0]))
+    assert guided(cond, uncond, 1.0) is cond
+    torch.testing.assert_close(guided(cond, uncond, 0.0), uncond)
+
+
+def test_clean_prefix_is_held_and_gets_timestep_zero():
+    frames = 5
+    clean = torch.full((2, 3, frames, 2, 2), 7.0)
+    prefix = torch.arange(frames) < 2
+    model = _RecordingModel()
+    video, audio = _streams(frames=frames, clean=clean, clean_frames=prefix)
+    out_video, _ = denoise_joint(
+        model, video, audio, sigmas=flow_sigmas(3), guidance=GuidanceConfig(skip_blocks=())
+    )
+    assert torch.equal(out_video[:, :, :2], clean[:, :, :2])
+    assert not torch.equal(out_video[:, :, 2:], clean[:, :, 2:])
+    for video_in, audio_in, _ in model.calls:
+        assert torch.equal(video_in.latents[:, :, :2], clean[:, :, :2])  # overwritten before every step
+        assert video_in.timestep.shape == (2, frames)
+        assert (video_in.timestep[:, :2] == 0).all() and (video_in.timestep[:, 2:] > 0).all()
+        assert audio_in.timestep.shape == (2,)
+
+
+def test_fully_clean_audio_conditions_video_without_moving():
+    # video-to-audio's mirror: audio given, video generated.
+    model, (video, _) = _RecordingModel(), _streams()
+    known = torch.randn(2, 6, 4, generator=torch.Generator().manual_seed(8))
+    audio = LatentStream(
+        torch.randn(2, 6, 4),
+        torch.ones(2, 5, 8),
+        None,
+        clean=known,
+        clean_frames=torch.ones(6, dtype=torch.bool),
+    )
+    _, out_audio = denoise_joint(
+        model, video, audio, sigmas=flow_sigmas(3), guidance=GuidanceConfig(skip_blocks=())
+    )
+    assert torch.equal(out_audio, known)
+    assert all(torch.equal(a.latents, known) and (a.timestep == 0).all() for _, a, _ in model.calls)
+
+
+def test_start_step_runs_the_tail_of_the_schedule():
+    sigmas = flow_sigmas(8)
+    model, (video, audio) = _RecordingModel(), _streams()
+    progress = []
+    denoise_joint(
+        model,
+        video,
+        audio,
+        sigmas=sigmas,
+        guidance=GuidanceConfig(1.0, 1.0),
+        start_step=5,
+        callback=lambda done, total: progress.append((done, total)),
+    )
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    seen = [int(v.timestep[0]) for v, _, _ in model.calls]
+    assert seen == timesteps_from_sigmas(sigmas)[5:].tolist()
+    with pytest.raises(ValueError, match="start_step"):
+        denoise_joint(model, video, audio, sigmas=sigmas, guidance=GuidanceConfig(), start_step=8)
+
+
+def test_latent_stream_rejects_inconsistent_clean_inputs():
+    latents = torch.zeros(1, 3, 4, 2, 2)
+    with pytest.raises(ValueError):
+        LatentStream(latents, torch.zeros(1, 2, 8), clean=latents)  # mask missing
+    with pytest.raises(ValueError):
+        LatentStream(
+            latents,
+            torch.zeros(1, 2, 8),
+            clean=torch.zeros(1, 3, 3, 2, 2),
+            clean_frames=torch.ones(3, dtype=torch.bool),
+        )
+    with pytest.raises(ValueError):
+        LatentStream(latents, torch.zeros(1, 2, 8), clean=latents, clean_frames=torch.ones(4))
+    video = LatentStream(
+        latents, torch.zeros(1, 2, 8), clean=latents, clean_frames=torch.ones(3, dtype=torch.bool)
+    )
+    audio = LatentStream(torch.zeros(1, 6, 4), torch.zeros(1, 2, 8))
+    with pytest.raises(ValueError, match="clean_frames"):
+        denoise_joint(
+            _RecordingModel(), video, audio, sigmas=flow_sigmas(2), guidance=GuidanceConfig(1.0, 1.0)
+        )

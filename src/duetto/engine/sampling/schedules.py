@@ -51,5 +51,7 @@ def timesteps_from_sigmas(sigmas: Tensor, num_train_timesteps: int = 1000) -> Te
     products occasionally land one below.
     """
     if sigmas.ndim != 1 or sigmas.numel() < 2:
-        raise ValueError(f"sigmas must be a 1-D schedule of at least 2 values, got shape {tuple(sigmas.shape)}")
+        raise ValueError(
+            f"sigmas must be a 1-D schedule of at least 2 values, got shape {tuple(sigmas.shape)}"
+        )
     return (sigmas[:-1].to(torch.float64) * num_train_timesteps).to(torch.int64)

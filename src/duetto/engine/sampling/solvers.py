@@ -21,12 +21,16 @@ class FlowSolver(ABC):
 
     def __init__(self, sigmas: Tensor) -> None:
         if sigmas.ndim != 1 or sigmas.numel() < 2:
-            raise ValueError(f"sigmas must be a 1-D schedule of at least 2 values, got shape {tuple(sigmas.shape)}")
+            raise ValueError(
+                f"sigmas must be a 1-D schedule of at least 2 values, got shape {tuple(sigmas.shape)}"
+            )
         # Kept on the CPU in float32 as the reference keeps them: the coefficients are then computed at the
         # same precision, and 0-d CPU tensors combine with latents on any device without a transfer.
         sigmas = sigmas.detach().to("cpu", torch.float32)
         if not bool((sigmas[1:] < sigmas[:-1]).all()):
-            raise ValueError("sigmas must be strictly decreasing (noisy to clean); build them with flow_sigmas")
+            raise ValueError(
+                "sigmas must be strictly decreasing (noisy to clean); build them with flow_sigmas"
+            )
         if float(sigmas[-1]) < 0.0 or float(sigmas[0]) > 1.0:
             raise ValueError("sigmas must lie in [0, 1]; build them with flow_sigmas")
         self.sigmas = sigmas
@@ -49,9 +53,13 @@ class FlowSolver(ABC):
     def step(self, velocity: Tensor, sample: Tensor) -> Tensor:
         """Advance `sample` from sigmas[i] to sigmas[i + 1] given the network's velocity at sigmas[i]."""
         if self.step_index >= self.num_steps:
-            raise ValueError(f"the solver has already taken all {self.num_steps} steps; call reset() to start over")
+            raise ValueError(
+                f"the solver has already taken all {self.num_steps} steps; call reset() to start over"
+            )
         if velocity.shape != sample.shape:
-            raise ValueError(f"velocity {tuple(velocity.shape)} and sample {tuple(sample.shape)} must have one shape")
+            raise ValueError(
+                f"velocity {tuple(velocity.shape)} and sample {tuple(sample.shape)} must have one shape"
+            )
         out = self._step(velocity.to(sample.dtype), sample)
         self.step_index += 1
         return out
@@ -88,7 +96,9 @@ class FlowUniPCSolver(FlowSolver):
         if not 1 <= order <= 3:
             raise ValueError(f"UniPC order must be 1, 2 or 3, got {order}")
         if float(self.sigmas[0]) >= 1.0:
-            raise ValueError("UniPC needs sigmas below 1 (log-SNR is infinite at σ = 1); flow_sigmas starts at 0.999")
+            raise ValueError(
+                "UniPC needs sigmas below 1 (log-SNR is infinite at σ = 1); flow_sigmas starts at 0.999"
+            )
         self.order = order
         self.reset()
 
@@ -105,9 +115,7 @@ class FlowUniPCSolver(FlowSolver):
         x0 = sample - self.sigmas[i] * velocity
         if self._last_sample is not None:
             # UniC: redo the previous step (i - 1 -> i) with the x0 now known at i as an extra node.
-            sample = self._update(
-                self._last_sample, i - 1, self._history, self._last_order, corrector_x0=x0
-            )
+            sample = self._update(self._last_sample, i - 1, self._history, self._last_order, corrector_x0=x0)
         self._history = (self._history + [x0])[-self.order :]
         order = min(self.order, self.num_steps - i, len(self._history))
         self._last_sample = sample
@@ -158,11 +166,11 @@ class FlowUniPCSolver(FlowSolver):
                 return base
             # Order 2 uses the fixed weight 1/2 (UniPC's simplified predictor), higher orders the solve.
             rhos = torch.full((1,), 0.5) if order == 2 else torch.linalg.solve(r_mat[:-1, :-1], b_vec[:-1])
-            residual = sum(rho * d for rho, d in zip(rhos, d1s))
+            residual = sum(rho * d for rho, d in zip(rhos, d1s, strict=True))
             return base - alpha_t * b_h * residual
 
         rhos = torch.full((1,), 0.5) if order == 1 else torch.linalg.solve(r_mat, b_vec)
-        residual = sum(rho * d for rho, d in zip(rhos[:-1], d1s))
+        residual = sum(rho * d for rho, d in zip(rhos[:-1], d1s, strict=True))
         return base - alpha_t * b_h * (residual + rhos[-1] * (corrector_x0 - m0))
 
 
