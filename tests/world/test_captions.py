@@ -29,17 +29,35 @@ def test_captions_vary_but_follow_the_ovi_format():
 
 
 def test_speech_is_wrapped_in_s_e_tags():
-    facts = SceneFacts("stage", "hum", toys=[ToyFacts("yellow", "purple", "sleepy", "high", "soft", "center", ["ba", "lomi"])])
+    facts = SceneFacts(
+        "stage",
+        "hum",
+        toys=[ToyFacts("yellow", "purple", "sleepy", "high", "soft", "center", ["ba", "lomi"])],
+    )
     assert "<S>ba lomi<E>" in caption(facts, np.random.default_rng(0))
 
 
 def test_spec_examples_parse():
-    ball = parse_caption("A small red rubber ball bounces on the left of a room. Audio: bouncy boings on each hit, quiet room.")
-    assert ball == SceneFacts("room", "quiet", [ObjectFacts("ball", "red", "small", "rubber", "bounces", "left")])
-    box = parse_caption("In a field, a big blue wooden box slides to the right and hits the wall. Audio: a scrape, then a knock, wind blowing.")
-    assert box == SceneFacts("field", "wind", [ObjectFacts("box", "blue", "big", "wood", "slides", "center", "right")])
-    toy = parse_caption("On a stage, a yellow toy with a purple hat and sleepy eyes says <S>ba lo mi<E>. Audio: a high soft voice, low hum.")
-    assert toy == SceneFacts("stage", "hum", toys=[ToyFacts("yellow", "purple", "sleepy", "high", "soft", "center", ["ba", "lo", "mi"])])
+    ball = parse_caption(
+        "A small red rubber ball bounces on the left of a room. Audio: bouncy boings on each hit, quiet room."
+    )
+    assert ball == SceneFacts(
+        "room", "quiet", [ObjectFacts("ball", "red", "small", "rubber", "bounces", "left")]
+    )
+    box = parse_caption(
+        "In a field, a big blue wooden box slides to the right and hits the wall. Audio: a scrape, then a knock, wind blowing."
+    )
+    assert box == SceneFacts(
+        "field", "wind", [ObjectFacts("box", "blue", "big", "wood", "slides", "center", "right")]
+    )
+    toy = parse_caption(
+        "On a stage, a yellow toy with a purple hat and sleepy eyes says <S>ba lo mi<E>. Audio: a high soft voice, low hum."
+    )
+    assert toy == SceneFacts(
+        "stage",
+        "hum",
+        toys=[ToyFacts("yellow", "purple", "sleepy", "high", "soft", "center", ["ba", "lo", "mi"])],
+    )
 
 
 @pytest.mark.parametrize(
@@ -67,7 +85,11 @@ def test_spec_examples_parse():
         (
             "on the right, a green puppet wearing a red cap with big round eyes speaks <s>DU pa<e> in a deep raspy voice; "
             "outdoors in a meadow. audio: gusty wind",
-            SceneFacts("field", "wind", toys=[ToyFacts("green", "red", "wide", "low", "buzzy", "right", ["du", "pa"])]),
+            SceneFacts(
+                "field",
+                "wind",
+                toys=[ToyFacts("green", "red", "wide", "low", "buzzy", "right", ["du", "pa"])],
+            ),
         ),
         (
             "A glass block sits still in the middle of the stage, and on the left a yellow character without a hat says <S>nena<E>. "

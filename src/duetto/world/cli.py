@@ -28,8 +28,15 @@ def parse_size(size: str) -> tuple[int, int]:
 
 @world_app.command("render")
 def render_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the MP4; the ground truth goes beside it as .json.")],
-    prompt: Annotated[str | None, typer.Option(help="A caption to render; a random scene when left out.")] = None,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write the MP4; the ground truth goes beside it as .json."
+        ),
+    ],
+    prompt: Annotated[
+        str | None, typer.Option(help="A caption to render; a random scene when left out.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the scene and the render.")] = 0,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT.")] = "128x128",
     fps: Annotated[float, typer.Option(help="Frames per second.")] = 24.0,
@@ -47,7 +54,14 @@ def render_command(
         width, height = parse_size(size)
         facts = parse_caption(prompt) if prompt is not None else random_scene(np.random.default_rng(seed))
         result = render(
-            facts, width=width, height=height, fps=fps, seconds=seconds, sample_rate=sample_rate, seed=seed, caption=prompt
+            facts,
+            width=width,
+            height=height,
+            fps=fps,
+            seconds=seconds,
+            sample_rate=sample_rate,
+            seed=seed,
+            caption=prompt,
         )
     except ValueError as err:
         raise _fail(str(err)) from None
@@ -57,21 +71,27 @@ def render_command(
     write_mp4(result.clip, output)
     truth_path = output.with_suffix(".json")
     truth_path.write_text(json.dumps(result.truth, indent=1))
-    typer.echo(f"{output}  ({result.clip.num_frames} frames, {len(result.truth['events'])} events)  {result.truth['caption']}")
+    typer.echo(
+        f"{output}  ({result.clip.num_frames} frames, {len(result.truth['events'])} events)  {result.truth['caption']}"
+    )
 
 
 @world_app.command("dataset")
 def dataset_command(
     out: Annotated[Path, typer.Argument(help="Folder for the shards (created if missing; reruns resume).")],
     n: Annotated[int, typer.Option("--n", help="Number of clips.")],
-    workers: Annotated[int | None, typer.Option(help="Processes to render with (default: all cores).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes to render with (default: all cores).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Dataset seed.")] = 0,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT.")] = "128x128",
     fps: Annotated[float, typer.Option(help="Frames per second.")] = 24.0,
     seconds: Annotated[float, typer.Option(help="Duration of each clip in seconds.")] = 4.0,
     sample_rate: Annotated[int, typer.Option(help="Audio sample rate in Hz.")] = 16000,
     shard_size: Annotated[int, typer.Option(help="Clips per shard.")] = 256,
-    mp4: Annotated[bool, typer.Option("--mp4", help="Also write every clip as an MP4 with its truth JSON.")] = False,
+    mp4: Annotated[
+        bool, typer.Option("--mp4", help="Also write every clip as an MP4 with its truth JSON.")
+    ] = False,
 ) -> None:
     """Write N random clips with captions and ground truth as resumable shards."""
     from rich.progress import Progress
@@ -88,4 +108,6 @@ def dataset_command(
             )  # fmt: skip
     except ValueError as err:
         raise _fail(str(err)) from None
-    typer.echo(f"{out}: {n} clips, {len(report.written)} shards written, {len(report.skipped)} already complete")
+    typer.echo(
+        f"{out}: {n} clips, {len(report.written)} shards written, {len(report.skipped)} already complete"
+    )

@@ -89,7 +89,7 @@ def _sos(kind: str, sample_rate: int) -> np.ndarray | None:
             None if lo >= hi else signal.butter(3, (lo, hi), btype="bandpass", fs=sample_rate, output="sos")
         )
     if kind == "wind":
-        return signal.butter(2, min(500.0, nyq), btype="lowpass", fs=sample_rate, output="sos")
+        return signal.butter(4, min(500.0, nyq), btype="lowpass", fs=sample_rate, output="sos")
     raise KeyError(kind)
 
 

@@ -15,15 +15,16 @@ from scipy import signal
 from duetto.world import vocab
 from duetto.world.scene import SyllablePlan, ToyPlan
 
-_F3, _BANDWIDTHS = 2500.0, (90.0, 110.0, 170.0)
+# F3 and above are fixed: they give the voice its presence; bandwidths per formant (Hz).
+_HIGH_FORMANTS, _BANDWIDTHS = (2500.0, 3500.0, 4500.0), (90.0, 110.0, 170.0, 250.0, 300.0)
 _NASAL = {"m": (250.0, 1000.0), "n": (250.0, 2200.0)}
-_LIQUID = (360.0, 1300.0, 2700.0)
+_LIQUID = (360.0, 1300.0, 2700.0, 3500.0, 4500.0)
 _BURST_BAND = {"b": (400.0, 1500.0), "p": (400.0, 1500.0), "d": (2500.0, 5000.0), "t": (2500.0, 5000.0)}
 # Mouth opening while the consonant sounds: lips shut for b, p, m; a little open otherwise.
 _CONSONANT_OPENING = {"b": 0.0, "p": 0.0, "m": 0.0, "d": 0.15, "t": 0.15, "n": 0.15, "l": 0.3}
 # Glottal pulse shape (Rosenberg): opening and closing phase as a share of the period. A fast
 # closure makes a bright, buzzy source; a slow one a soft source.
-_PULSE = {"soft": (0.45, 0.30), "buzzy": (0.40, 0.06)}
+_PULSE = {"soft": (0.50, 0.40), "buzzy": (0.35, 0.03)}
 VOWEL_RMS = 0.12  # RMS of a full-gain vowel "a"; other vowels scale with their mouth opening
 _ATTACK_S, _RELEASE_S = 0.025, 0.040
 
@@ -132,7 +133,7 @@ def synthesize(
         # 2. Vowel: the source through the vowel's formants, levelled so louder means wider open.
         f1, f2 = vocab.FORMANTS[syl.vowel]
         warm = min(int(0.01 * sample_rate), v - a)  # let the resonators ring up on the consonant's tail
-        vowel = _filter((f1, f2, _F3), source[v - warm - first : b - first], sample_rate)[warm:]
+        vowel = _filter((f1, f2, *_HIGH_FORMANTS), source[v - warm - first : b - first], sample_rate)[warm:]
         env = _envelope(b - v, sample_rate, _ATTACK_S, _RELEASE_S)
         open_v = vocab.MOUTH_OPENING[syl.vowel]
         level = VOWEL_RMS * syl.gain * (0.5 + 0.5 * open_v)
