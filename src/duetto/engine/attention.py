@@ -25,9 +25,7 @@ def _flash3_func() -> Callable[..., object] | None:
 
 def flash3_usable(q: Tensor) -> bool:
     """Whether FlashAttention 3 is installed and can take this query (CUDA, bf16/fp16)."""
-    return (
-        q.is_cuda and q.dtype in (torch.bfloat16, torch.float16) and _flash3_func() is not None
-    )
+    return q.is_cuda and q.dtype in (torch.bfloat16, torch.float16) and _flash3_func() is not None
 
 
 def resolve_backend(q: Tensor, backend: str | None = None) -> str:

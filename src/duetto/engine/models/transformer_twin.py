@@ -27,11 +27,9 @@ SINUSOID_BASE = 10_000.0
 _ROPE_CACHE_SIZE = 8
 
 # Keys of Ovi's video.json / audio.json; the values the code does not implement are refused below.
-_CONFIG_KEYS = {
-    "model_type", "patch_size", "text_len", "in_dim", "dim", "ffn_dim", "freq_dim", "text_dim",
-    "out_dim", "num_heads", "num_layers", "window_size", "qk_norm", "cross_attn_norm", "eps",
-    "temporal_rope_scaling_factor",
-}
+_SIZE_KEYS = tuple("in_dim out_dim dim ffn_dim freq_dim num_heads num_layers text_dim text_len".split())
+_CONFIG_KEYS = {*_SIZE_KEYS, *"model_type patch_size window_size qk_norm cross_attn_norm eps".split()}
+_CONFIG_KEYS.add("temporal_rope_scaling_factor")
 _OPTIONAL_NONE_KEYS = {"additional_emb_dim", "additional_emb_length"}
 
 
@@ -287,7 +285,9 @@ class TowerBlock(nn.Module):
         self.self_attn = SelfAttention(dim, num_heads, eps)
         self.norm3 = nn.LayerNorm(dim, eps=eps)
         self.cross_attn = FusedCrossAttention(dim, num_heads, eps, fusion)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(ffn_dim, dim))
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(ffn_dim, dim)
+        )
         self.modulation = Modulation(dim)
 
     def self_attention(self, x: Tensor, mod: Sequence[Tensor], rope: tuple[Tensor, Tensor]) -> Tensor:
@@ -299,12 +299,10 @@ class TowerBlock(nn.Module):
         x: Tensor,
         mod: Sequence[Tensor],
         state: TowerState,
-        other: TowerState | None,
+        other: TowerState,
     ) -> Tensor:
-        other_tokens = other.tokens if other is not None else None
-        other_rope = other.rope if other is not None else None
         # The cross-attention residual is un-gated, as in Wan.
-        x = x + self.cross_attn(self.norm3(x), state.context, other_tokens, state.rope, other_rope)
+        x = x + self.cross_attn(self.norm3(x), state.context, other.tokens, state.rope, other.rope)
         shift, scale, gate = mod[3], mod[4], mod[5]
         return gated_residual(x, self.ffn(modulate(layer_norm(x, self.eps), shift, scale)), gate)
 
@@ -332,10 +330,14 @@ class Tower(nn.Module):
         self.dim, self.num_heads, self.freq_dim = dim, num_heads, freq_dim
         self.in_dim, self.out_dim, self.text_len, self.text_dim = in_dim, out_dim, text_len, text_dim
         self.head_dim = dim // num_heads
-        self.text_embedding = nn.Sequential(nn.Linear(text_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim))
+        self.text_embedding = nn.Sequential(
+            nn.Linear(text_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim)
+        )
         self.time_embedding = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-        self.blocks = nn.ModuleList(TowerBlock(dim, ffn_dim, num_heads, eps, fusion) for _ in range(num_layers))
+        self.blocks = nn.ModuleList(
+            TowerBlock(dim, ffn_dim, num_heads, eps, fusion) for _ in range(num_layers)
+        )
         self.head = Head(dim, out_features, eps)
         self._rope_cache: dict[tuple[Any, ...], tuple[Tensor, Tensor]] = {}
 
@@ -371,7 +373,9 @@ class Tower(nn.Module):
         tokens, grid = self.patchify(inputs.latents.to(dtype))
 
         # 1. Time: sinusoid in float64 per group, then the tower's MLPs.
-        groups = self.timestep_groups(inputs.timestep, batch, grid, name)  # (B, G)
+        # A timestep left on the CPU is moved here, which costs a host sync on GPUs.
+        timestep = inputs.timestep.to(tokens.device)
+        groups = self.timestep_groups(timestep, batch, grid, name)  # (B, G)
         time = self.time_embedding(timestep_sinusoid(groups, self.freq_dim).to(dtype))  # (B, G, D)
         time_proj = self.time_projection(time).unflatten(-1, (6, self.dim))  # (B, G, 6, D)
 
@@ -401,7 +405,9 @@ def _per_sample_or_per_frame(timestep: Tensor, batch: int, frames: int, name: st
         return timestep[:, None]  # (B, 1): one group
     if timestep.ndim == 2 and timestep.shape == (batch, frames):
         return timestep
-    raise ValueError(f"{name}.timestep must be ({batch},) or ({batch}, {frames}), got {tuple(timestep.shape)}")
+    raise ValueError(
+        f"{name}.timestep must be ({batch},) or ({batch}, {frames}), got {tuple(timestep.shape)}"
+    )
 
 
 class VideoTower(Tower):
@@ -419,7 +425,9 @@ class VideoTower(Tower):
             raise ValueError(f"video.latents must be (B, {self.in_dim}, F, h, w), got {tuple(latents.shape)}")
         sizes = latents.shape[2:]
         if any(s % p for s, p in zip(sizes, self.patch_size, strict=True)):
-            raise ValueError(f"video.latents (F, h, w) = {tuple(sizes)} must be multiples of {self.patch_size}")
+            raise ValueError(
+                f"video.latents (F, h, w) = {tuple(sizes)} must be multiples of {self.patch_size}"
+            )
         grid = tuple(s // p for s, p in zip(sizes, self.patch_size, strict=True))
         return self.patch_embedding(latents), grid
 
@@ -434,8 +442,10 @@ class VideoTower(Tower):
         splits = rope_pair_split(self.head_dim)
         parts = []
         for axis, (size, pairs) in enumerate(zip(grid, splits, strict=True)):
-            angles = torch.outer(torch.arange(size, dtype=torch.float64, device=device),
-                                 rope_inverse_frequencies(2 * pairs, device))  # (size, pairs)
+            angles = torch.outer(
+                torch.arange(size, dtype=torch.float64, device=device),
+                rope_inverse_frequencies(2 * pairs, device),
+            )  # (size, pairs)
             shape = [1, 1, 1, pairs]
             shape[axis] = size
             parts.append(angles.view(shape).expand(f, h, w, pairs))
@@ -487,42 +497,47 @@ def _require(ok: bool, message: str) -> None:
 def _tower_kwargs(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Check one Ovi tower config and turn it into constructor arguments."""
     _require(isinstance(config, Mapping), f"{name}_config must be a dict like Ovi's {name}.json")
+    where = f"{name}_config"
     unknown = set(config) - _CONFIG_KEYS - _OPTIONAL_NONE_KEYS
-    _require(not unknown, f"{name}_config has unsupported keys {sorted(unknown)}; remove them")
-    needed = _CONFIG_KEYS - {"temporal_rope_scaling_factor"}
-    missing = needed - set(config)
-    _require(not missing, f"{name}_config lacks {sorted(missing)}; use Ovi's {name}.json layout")
+    _require(not unknown, f"{where} has unsupported keys {sorted(unknown)}; remove them")
+    missing = _CONFIG_KEYS - {"temporal_rope_scaling_factor"} - set(config)
+    _require(not missing, f"{where} lacks {sorted(missing)}; use Ovi's {name}.json layout")
     for key in _OPTIONAL_NONE_KEYS & set(config):
-        _require(config[key] is None, f"{name}_config.{key} (image embeddings) is not supported; set it to null")
-    for key in ("in_dim", "out_dim", "dim", "ffn_dim", "freq_dim", "num_heads", "num_layers", "text_dim", "text_len"):
-        value = config[key]
-        _require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-                 f"{name}_config.{key} must be a positive integer, got {value!r}")
-    _require(config["qk_norm"] is True, f"{name}_config.qk_norm must be true (only RMSNorm q/k is implemented)")
-    _require(config["cross_attn_norm"] is True, f"{name}_config.cross_attn_norm must be true (only norm3 is implemented)")
-    _require(list(config["window_size"]) == [-1, -1], f"{name}_config.window_size must be [-1, -1] (global attention)")
-    _require(float(config["eps"]) > 0, f"{name}_config.eps must be positive")
-    _require(config["freq_dim"] % 2 == 0, f"{name}_config.freq_dim must be even")
-    dim, heads = config["dim"], config["num_heads"]
-    _require(dim % heads == 0 and (dim // heads) % 2 == 0 and dim // heads >= 6,
-             f"{name}_config: dim / num_heads must be an even head size of at least 6")
+        _require(config[key] is None, f"{where}.{key} (image embeddings) is not supported; set it to null")
+    kwargs = {key: config[key] for key in _SIZE_KEYS}
+    for key, value in kwargs.items():
+        _require(type(value) is int and value > 0, f"{where}.{key} must be a positive integer, got {value!r}")
+    head_dim, rest = divmod(config["dim"], config["num_heads"])
+    checks = [
+        (config["qk_norm"] is True, "qk_norm must be true (only RMSNorm on q/k is implemented)"),
+        (
+            config["cross_attn_norm"] is True,
+            "cross_attn_norm must be true (only the affine norm3 is implemented)",
+        ),
+        (list(config["window_size"]) == [-1, -1], "window_size must be [-1, -1] (global attention)"),
+        (float(config["eps"]) > 0, "eps must be positive"),
+        (config["freq_dim"] % 2 == 0, "freq_dim must be even"),
+        (rest == 0 and head_dim % 2 == 0 and head_dim >= 6, "dim / num_heads must be an even head size >= 6"),
+    ]
     patch = [int(p) for p in config["patch_size"]]
     rope_scale = float(config.get("temporal_rope_scaling_factor", 1.0))
-    _require(rope_scale > 0, f"{name}_config.temporal_rope_scaling_factor must be positive")
     if name == "video":
-        _require(config["model_type"] in ("t2v", "ti2v"), "video_config.model_type must be 't2v' or 'ti2v'")
-        _require(len(patch) == 3 and min(patch) > 0, "video_config.patch_size must be three positive integers")
-        _require(rope_scale == 1.0, "video_config.temporal_rope_scaling_factor must be 1 (only audio scales RoPE)")
-    else:
-        _require(config["model_type"] == "t2a", "audio_config.model_type must be 't2a'")
-        _require(patch == [1], "audio_config.patch_size must be [1] (the audio tower does not patchify)")
-    kwargs = {key: config[key] for key in
-              ("in_dim", "out_dim", "dim", "ffn_dim", "freq_dim", "num_heads", "num_layers", "text_dim", "text_len")}
-    kwargs["eps"] = float(config["eps"])
-    if name == "video":
+        checks += [
+            (config["model_type"] in ("t2v", "ti2v"), "model_type must be 't2v' or 'ti2v'"),
+            (len(patch) == 3 and min(patch) > 0, "patch_size must be three positive integers"),
+            (rope_scale == 1.0, "temporal_rope_scaling_factor must be 1 (only the audio tower scales RoPE)"),
+        ]
         kwargs["patch_size"] = patch
     else:
+        checks += [
+            (config["model_type"] == "t2a", "model_type must be 't2a'"),
+            (patch == [1], "patch_size must be [1] (the audio tower does not patchify)"),
+            (rope_scale > 0, "temporal_rope_scaling_factor must be positive"),
+        ]
         kwargs["temporal_rope_scaling_factor"] = rope_scale
+    for ok, message in checks:
+        _require(ok, f"{where}.{message}")
+    kwargs["eps"] = float(config["eps"])
     return kwargs
 
 
@@ -548,7 +563,10 @@ class TwinDiT(ModelMixin, ConfigMixin):
         super().__init__()
         video, audio = _tower_kwargs(video_config, "video"), _tower_kwargs(audio_config, "audio")
         for key in ("dim", "num_heads", "num_layers"):
-            _require(video[key] == audio[key], f"the towers must share {key} (video {video[key]}, audio {audio[key]})")
+            _require(
+                video[key] == audio[key],
+                f"the towers must share {key} (video {video[key]}, audio {audio[key]})",
+            )
         self.video_model = VideoTower(**video, fusion=fusion)
         self.audio_model = AudioTower(**audio, fusion=fusion)
         self.num_layers = video["num_layers"]
@@ -587,7 +605,9 @@ class TwinDiT(ModelMixin, ConfigMixin):
     def fused_block(self, index: int, video: TowerState, audio: TowerState) -> tuple[TowerState, TowerState]:
         """Run fused block `index` (checkpointed when gradient checkpointing is on)."""
         if torch.is_grad_enabled() and self.gradient_checkpointing:
-            video_tokens, audio_tokens = self._gradient_checkpointing_func(self._fused_block, index, video, audio)
+            video_tokens, audio_tokens = self._gradient_checkpointing_func(
+                self._fused_block, index, video, audio
+            )
         else:
             video_tokens, audio_tokens = self._fused_block(index, video, audio)
         return replace(video, tokens=video_tokens), replace(audio, tokens=audio_tokens)
