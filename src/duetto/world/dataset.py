@@ -105,7 +105,8 @@ def _changed_pixels(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raw = np.zeros((t, padded), dtype=np.uint8)
         raw[:, :size] = frames.reshape(t, size)
     words = np.ascontiguousarray(raw).view(np.uint64)
-    frame_of, word = np.nonzero(words[1:] != words[:-1])
+    changed = np.flatnonzero(words[1:] != words[:-1])  # flat: much faster than a 2-D nonzero()
+    frame_of, word = np.divmod(changed, words.shape[1])
     byte = (word[:, None] * 8 + np.arange(8)).reshape(-1)
     cand_frame = np.repeat(frame_of, 8)
     keep = byte < size

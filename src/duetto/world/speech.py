@@ -42,6 +42,11 @@ def _resonators(formants: tuple[float, ...], sample_rate: int) -> np.ndarray | N
     return np.array(sections) if sections else None
 
 
+@lru_cache(maxsize=64)
+def _butter(order: int, band: tuple[float, ...], btype: str, sample_rate: int) -> np.ndarray:
+    return signal.butter(order, band if len(band) > 1 else band[0], btype=btype, fs=sample_rate, output="sos")
+
+
 def _filter(formants: tuple[float, ...], x: np.ndarray, sample_rate: int) -> np.ndarray:
     sos = _resonators(formants, sample_rate)
     return x if sos is None else signal.sosfilt(sos, x).astype(np.float32)
@@ -51,7 +56,7 @@ def _glottal_source(n: int, f0: float, timbre: str, sample_rate: int, rng: np.ra
     """Differentiated Rosenberg pulses at a jittered, gently falling f0."""
     t = np.arange(n) / sample_rate
     # Natural jitter: slow random wobble of about 1.5 %, plus a 6 % fall over the utterance.
-    wobble = signal.sosfilt(signal.butter(1, 8.0, fs=sample_rate, output="sos"), rng.standard_normal(n))
+    wobble = signal.sosfilt(_butter(1, (8.0,), "lowpass", sample_rate), rng.standard_normal(n))
     wobble *= 0.015 / max(float(np.std(wobble)), 1e-9)
     f = f0 * (1.0 + wobble) * (1.0 - 0.06 * t / max(t[-1], 1e-9))
     p = np.cumsum(f / sample_rate) % 1.0
@@ -99,9 +104,7 @@ def _consonant(
     hi = min(hi, 0.45 * sample_rate)
     burst = rng.standard_normal(n - burst_at).astype(np.float32)
     if lo < hi and len(burst) > 12:
-        burst = signal.sosfilt(
-            signal.butter(2, (lo, hi), btype="bandpass", fs=sample_rate, output="sos"), burst
-        )
+        burst = signal.sosfilt(_butter(2, (lo, hi), "bandpass", sample_rate), burst)
     decay = np.exp(-np.arange(len(burst)) / (0.008 * sample_rate)).astype(np.float32)
     strength = 0.5 if c in ("p", "t") else 0.3
     out[burst_at:] = strength * burst * decay
