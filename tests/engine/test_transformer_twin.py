@@ -200,9 +200,6 @@ def test_debug_intermediates_match_ovi(model, config, reference):
             assert name in ours, f"no intermediate {name} for {key}"
             assert_close(ours[name], reference[key], key)
             checked += 1
-        # A skipped block leaves no trace, as in the reference.
-        for index in skip:
-            assert f"video.after_block{index}" not in ours
     assert checked == sum(1 for key in reference if key.startswith("debug."))
 
 
