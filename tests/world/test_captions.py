@@ -101,6 +101,15 @@ def test_spec_examples_parse():
                 [ToyFacts("yellow", "none", "dots", "high", "soft", "left", ["nena"])],
             ),
         ),
+        (
+            'A green cube slides left into the wall and lands with a thud. A red toy says "ba lomi". Sound: scraping, rain.',
+            SceneFacts(
+                "room",
+                "rain",
+                [ObjectFacts("box", "green", "small", "wood", "slides", "left", "left")],
+                [ToyFacts("red", "none", "dots", "mid", "soft", "right", ["ba", "lomi"])],
+            ),
+        ),
     ],
 )
 def test_peoples_phrasings_parse(text, expected):
@@ -148,6 +157,7 @@ def test_bad_spoken_words_are_named():
         ("", "empty"),
         ("red and bouncing", "ball, a box or a toy"),
         ("a red ball bounces. Audio: a high voice, a low voice", "voices"),
+        ("a red toy. Audio: it says <S>ba<E>", "before 'Audio:'"),
     ],
 )
 def test_impossible_captions_raise_one_line_caption_errors(text, message):

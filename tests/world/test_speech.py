@@ -127,3 +127,17 @@ def test_speech_at_other_sample_rates(rate):
     mouth = result.tracks["mouth"][0]
     env = _envelope_per_frame(audio, rate, 24.0, len(mouth))
     assert np.corrcoef(mouth, env)[0, 1] > 0.8
+
+
+def test_character_card_shows_the_toy_and_carries_its_voice():
+    from duetto.world.cards import character_card
+
+    toy = ToyFacts("blue", "yellow", "sleepy", "high", "buzzy", "left")
+    card = character_card(toy, width=96, height=96, seed=3)
+    assert card.image.shape == (96, 96, 3) and card.audio.shape == (32000,)
+    colours = {tuple(int(v) for v in px) for px in card.image.reshape(-1, 3)}
+    assert vocab.COLOURS["blue"] in colours and vocab.COLOURS["yellow"] in colours
+    assert np.abs(card.audio).max() > 0.05 and card.toy.position == "center" and card.toy.words
+    assert _f0(card.audio, 16000) == pytest.approx(vocab.PITCHES["high"], rel=0.15)
+    again = character_card(toy, width=96, height=96, seed=3)
+    assert np.array_equal(again.audio, card.audio) and np.array_equal(again.image, card.image)

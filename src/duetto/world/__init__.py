@@ -1,6 +1,7 @@
 """Toybox: a synthetic audiovisual world where every sound has a visible cause."""
 
 from duetto.world.captions import CaptionError, caption, parse_caption
+from duetto.world.cards import CharacterCard, character_card
 from duetto.world.dataset import DatasetItem, iter_dataset, load_shard, write_dataset
 from duetto.world.facts import ObjectFacts, SceneFacts, ToyFacts
 from duetto.world.render import RenderResult, render
@@ -9,6 +10,7 @@ from duetto.world.scene import Scene, realize
 
 __all__ = [
     "CaptionError",
+    "CharacterCard",
     "DatasetItem",
     "ObjectFacts",
     "RenderResult",
@@ -16,6 +18,7 @@ __all__ = [
     "SceneFacts",
     "ToyFacts",
     "caption",
+    "character_card",
     "iter_dataset",
     "load_shard",
     "parse_caption",

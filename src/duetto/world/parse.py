@@ -166,6 +166,7 @@ _FILLERS = set(
     s with says say said saying speaks speak speaking sings sing singing talks talk talking calls call calling
     out chirps whispers shouts utters the words word goes go each every time times dark inside outside
     living empty quiet calm nothing then where when first toward towards away sound sounds noise noises
+    top above air mid there's theres
     """.split()
 )
 # Words allowed after "Audio:" that describe sounds the parser has no need to read.
@@ -179,6 +180,9 @@ _SOUND_WORDS = set(
     no none nothing silence silent quiet calm low high soft gentle
     """.split()
 )
+# Sound words may also appear in the narration ("lands with a clang"), except those that could be
+# misread there as describing a thing ("a soft ball").
+_NARRATION_SOUND_WORDS = _SOUND_WORDS - {"low", "high", "soft", "no", "none", "voice", "voices", "speech"}
 _WHERE_FILLERS = {"on", "in", "at", "near", "by", "of", "side", "hand", "inside", "outside", "dark"}
 _QUIET_WORDS = {"quiet", "silence", "silent", "calm", "nothing"}
 _DIR_PREPS = {"to", "toward", "towards", "into", "onto"}
@@ -236,9 +240,11 @@ def _merge_phrases(words: list[str]) -> list[_Tok]:
             out.append(_Tok("direction", at(j), " ".join(words[i : j + 1])))
             i = j + 1
             continue
-        if w in ("left", "right") and at(i + 1) == "wall":
-            out.append(_Tok("direction", w, f"{w} wall"))
-            i += 2
+        moving = out and out[-1].kind == "motion" and out[-1].value in ("rolls", "slides")
+        if w in ("left", "right") and (at(i + 1) == "wall" or moving):  # "the left wall", "slides left"
+            wall = at(i + 1) == "wall"
+            out.append(_Tok("direction", w, f"{w} wall" if wall else w))
+            i += 2 if wall else 1
             continue
         # "no hat", "without a hat", "hatless"
         if w == "hatless" or (
@@ -341,9 +347,24 @@ def _extract_speech(text: str) -> tuple[str, list[list[str]]]:
         return f" {_SPEECH}{len(spans) - 1} "
 
     text = re.sub(r"<\s*s\s*>(.*?)<\s*e\s*>", keep, text, flags=re.IGNORECASE | re.DOTALL)
+
+    def keep_quoted(match: re.Match[str]) -> str:
+        # Quoted words count as speech only when they are all Toybox syllables ("ba lo mi").
+        words = re.findall(r"[a-z]+", match.group(1).lower())
+        return keep(match) if words and all(_is_spoken(w) for w in words) else match.group(0)
+
+    text = re.sub(r"[\"\u201c](.*?)[\"\u201d]", keep_quoted, text, flags=re.DOTALL)
     if re.search(r"<\s*[se]\s*>", text, flags=re.IGNORECASE):
         raise CaptionError("every <S> needs a closing <E> around the spoken words")
     return text, spans
+
+
+def _is_spoken(word: str) -> bool:
+    try:
+        split_syllables(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _unique(values: list, what: str, who: str) -> object | None:
@@ -357,8 +378,8 @@ def _motion(values: list[str], who: str) -> str | None:
     kinds = set(values)
     if len(kinds) > 1:
         kinds.discard("rests")  # "falls and stays there"
-    if "bounces" in kinds:
-        kinds.discard("falls")  # "is dropped and bounces"
+    if kinds & {"bounces", "rolls", "slides"}:
+        kinds.discard("falls")  # "is dropped and bounces", "slides and lands with a thud"
     return _unique(sorted(kinds), "motion", who)
 
 
@@ -398,12 +419,14 @@ def parse_caption(text: str) -> SceneFacts:
     if not text or not text.strip():
         raise CaptionError("the caption is empty; describe a scene, e.g. 'a red ball bounces in a room'")
     body, spans = _extract_speech(text)
-    match = re.search(r"\baudio\s*:", body, flags=re.IGNORECASE)
+    match = re.search(r"\b(?:audio|sounds?)\s*:", body, flags=re.IGNORECASE)
     narration, audio = (body[: match.start()], body[match.end() :]) if match else (body, "")
     ntoks = _merge_phrases(_tokenize(narration))
     atoks = _merge_phrases(_tokenize(audio))
 
-    unknown = [t.word for t in ntoks if t.kind == "unknown"]
+    if any(t.kind == "speech" for t in atoks):
+        raise CaptionError("put spoken words <S>…<E> in the narration, before 'Audio:'")
+    unknown = [t.word for t in ntoks if t.kind == "unknown" and t.word not in _NARRATION_SOUND_WORDS]
     unknown += [t.word for t in atoks if t.kind == "unknown" and t.word not in _SOUND_WORDS]
     if unknown:
         words = list(dict.fromkeys(unknown))
