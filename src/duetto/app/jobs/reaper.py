@@ -29,12 +29,12 @@ def reap_stale_jobs(*, session: Session, settings: Settings, now: float | None =
     now = time.time() if now is None else now
     cutoff = now - settings.heartbeat_timeout_s
     stale = session.execute(
-        select(Video.id, Video.attempts, Video.worker_id).where(
+        select(Video.id, Video.attempts, Video.worker_id, Video.deleted_at).where(
             Video.status == "in_progress", Video.heartbeat_at < cutoff
         )
     ).all()
     requeued, failed = [], []
-    for video_id, attempts, worker_id in stale:
+    for video_id, attempts, worker_id, deleted_at in stale:
         unchanged = (
             Video.id == video_id,
             Video.status == "in_progress",
@@ -42,6 +42,13 @@ def reap_stale_jobs(*, session: Session, settings: Settings, now: float | None =
             Video.worker_id == worker_id,
             Video.heartbeat_at < cutoff,
         )
+        if deleted_at is not None:
+            # Deleted while its worker was dying: nothing to retry, and no one to tell.
+            session.execute(
+                update(Video).where(*unchanged).values(status="failed", error_code="cancelled",
+                                                       error_message="Cancelled by the user.", completed_at=now)
+            )
+            continue
         if attempts < settings.max_attempts:
             values = dict(status="queued", progress=0, worker_id=None, heartbeat_at=None)
             target = requeued

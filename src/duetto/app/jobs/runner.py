@@ -167,7 +167,12 @@ def _finish(ctx: JobContext, video_id: str, **values: Any) -> bool:
     with session_scope(ctx.sessions) as session:
         result = session.execute(
             update(Video)
-            .where(Video.id == video_id, Video.worker_id == ctx.worker_id, Video.status == "in_progress")
+            .where(
+                Video.id == video_id,
+                Video.worker_id == ctx.worker_id,
+                Video.status == "in_progress",
+                Video.deleted_at.is_(None),
+            )
             .values(**values)
         )
         return result.rowcount == 1
@@ -241,6 +246,14 @@ def _describe_failure(exc: Exception) -> tuple[str, str]:
 def _cleanup_if_deleted(ctx: JobContext, video_id: str) -> None:
     with session_scope(ctx.sessions) as session:
         deleted = session.scalar(select(Video.deleted_at).where(Video.id == video_id))
+        if deleted is not None:
+            # A cancelled job ends as failed/cancelled, so nothing (the reaper included) sees it running.
+            session.execute(
+                update(Video)
+                .where(Video.id == video_id, Video.status == "in_progress")
+                .values(status="failed", error_code="cancelled", error_message="Cancelled by the user.",
+                        completed_at=time.time())
+            )
     if deleted is not None:
         ctx.storage.delete_prefix(f"videos/{video_id}")
         ctx.storage.delete_prefix(f"inputs/{video_id}")

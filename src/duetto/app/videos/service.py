@@ -93,7 +93,8 @@ def submit(
         extension = catalog.check_seconds(info, new.seconds)
         generate_seconds = float(extension)
         base = float(source.seconds) if source else new.source_upload[1] if new.source_upload else 0.0
-        seconds = f"{base + generate_seconds:g}"
+        # OpenAI reports the stitched total as whole seconds.
+        seconds = str(round(base + generate_seconds))
     elif new.kind in ("remix", "edit") and new.seconds is None and (source or new.source_upload):
         base = float(source.seconds) if source else new.source_upload[1]  # type: ignore[index]
         seconds = catalog.check_seconds(info, f"{round(base):d}")
@@ -210,13 +211,15 @@ def delete_video(*, session: Session, storage: Storage, user: User, video_id: st
     """Delete a video and its files; a queued or running job is cancelled (its worker stops at the next step)."""
     video = get_video(session=session, user=user, video_id=video_id)
     now = time.time()
-    was_active = video.status in ACTIVE
-    values: dict[str, Any] = {"deleted_at": now}
-    if video.status == "queued":
-        values |= {"status": "failed", "error_code": "cancelled", "error_message": "Cancelled by the user."}
-    session.execute(update(Video).where(Video.id == video.id).values(**values))
+    session.execute(update(Video).where(Video.id == video.id).values(deleted_at=now))
+    session.execute(
+        update(Video)
+        .where(Video.id == video.id, Video.status == "queued")
+        .values(status="failed", error_code="cancelled", error_message="Cancelled by the user.", completed_at=now)
+    )
     session.commit()
-    if not was_active or video.status == "queued":
+    # A running job's worker removes its files when it notices; anything else is removed here.
+    if session.scalar(select(Video.status).where(Video.id == video.id)) != "in_progress":
         storage.delete_prefix(f"videos/{video.id}")
         storage.delete_prefix(f"inputs/{video.id}")
     return video

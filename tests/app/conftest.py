@@ -1,0 +1,239 @@
+"""Fixtures for the studio server: a tiny real model, servers on loopback, users with keys, and the
+scale-out services (PostgreSQL, Redis, a Celery worker, an S3 server) when `scripts/services.sh` ran."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from duetto.app.core.config import Settings
+from duetto.app.core.db import make_engine, make_sessionmaker, session_scope, upgrade_database
+from duetto.app.users.service import create_api_key, create_user
+
+DATABASE_URL = os.environ.get("DUETTO_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("DUETTO_TEST_REDIS_URL")
+SERVICES_REASON = "PostgreSQL/Redis not started: run `eval \"$(scripts/services.sh)\"` (as .ci/run does)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding the tiny random-weight model under the default name, and a broken one."""
+    from duetto.engine.testing import make_tiny_model
+
+    root = tmp_path_factory.mktemp("models")
+    make_tiny_model(root / "toybox-v1")
+    broken = root / "broken-v0"
+    broken.mkdir()
+    # A catalog entry whose weights are missing: requests validate, generation fails.
+    (broken / "model_index.json").write_text((root / "toybox-v1" / "model_index.json").read_text())
+    return root
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The DUETTO_* variables that recreate `settings` in another process."""
+    env = {}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        env[f"DUETTO_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def add_user(settings: Settings, name: str | None = None, *, daily_quota: float | None = None) -> tuple[str, str]:
+    """(user id, API key) of a new user in the settings' database."""
+    engine = make_engine(settings)
+    upgrade_database(engine)
+    with session_scope(make_sessionmaker(engine)) as session:
+        user = create_user(session=session, name=name or f"user-{secrets.token_hex(4)}", daily_quota=daily_quota)
+        key = create_api_key(session=session, user=user)
+    engine.dispose()
+    return user.id, key.secret
+
+
+class ThreadedServer:
+    """uvicorn serving an app on a loopback port from a background thread."""
+
+    def __init__(self, app, port: int | None = None) -> None:  # noqa: ANN001
+        self.port = port or free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=2)
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=60, what="server start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+class ProcessServer:
+    """`duetto serve` (or `duetto worker`) as a child process, so a test can kill it."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args, self.env, self.log = args, env, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> ProcessServer:
+        env = {**os.environ, **self.env}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "duetto.app.cli", *self.args],
+            env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_http(url: str, timeout: float = 90) -> None:
+    def up() -> bool:
+        try:
+            return httpx.get(url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, timeout=timeout, interval=0.2, what=f"{url} to answer")
+
+
+@dataclass
+class Stack:
+    """A running server: its URL, its settings, and a way to make users on it."""
+
+    name: str
+    url: str
+    settings: Settings
+    extra: dict = field(default_factory=dict)
+
+    def user(self, **kwargs: object) -> tuple[str, str]:
+        return add_user(self.settings, **kwargs)  # type: ignore[arg-type]
+
+
+def embedded_settings(tmp: Path, models_dir: Path, **overrides: object) -> Settings:
+    values = dict(data_dir=tmp / "data", models_dir=models_dir, heartbeat_timeout_s=3.0, reaper_interval_s=0.5,
+                  poll_after_ms=50, torch_threads=1)
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+# -- scale-out services ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def services_available() -> None:
+    if not (DATABASE_URL and REDIS_URL):
+        pytest.skip(SERVICES_REASON)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(services_available: None) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    assert DATABASE_URL
+    base = make_url(DATABASE_URL)
+    name = f"duetto_t_{secrets.token_hex(4)}"
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(services_available: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's standalone S3-compatible server as its own process."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(url + "/moto-api/", timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up, timeout=60, interval=0.2, what="moto S3 server")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def aws_env() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in AWS_ENV}
+    os.environ.update(AWS_ENV)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def scale_out_settings(tmp: Path, models_dir: Path, database_url: str, s3_url: str, **overrides: object) -> Settings:
+    assert REDIS_URL
+    values = dict(
+        data_dir=tmp / "data", models_dir=models_dir, database_url=database_url, queue="celery", redis_url=REDIS_URL,
+        celery_queue=f"duetto-test-{secrets.token_hex(4)}", storage="s3", s3_bucket="duetto-test",
+        s3_endpoint_url=s3_url, s3_prefix=secrets.token_hex(4), heartbeat_timeout_s=3.0, reaper_interval_s=0.5,
+        poll_after_ms=50, torch_threads=1,
+    )
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def start_worker(settings: Settings, log: Path) -> ProcessServer:
+    worker = ProcessServer(["worker", "--log-level", "WARNING"], {**settings_env(settings), **AWS_ENV}, log).start()
+    return worker
