@@ -25,7 +25,7 @@ demo: setup
 	$(BIN)/duetto generate "$(PROMPT)" -o demo.mp4
 
 test: setup
-	$(BIN)/python -m pytest -n 2 -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
