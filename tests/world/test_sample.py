@@ -57,3 +57,20 @@ def test_options_limit_objects_and_toys():
 
 def test_same_generator_state_same_scene():
     assert random_scene(np.random.default_rng(9)) == random_scene(np.random.default_rng(9))
+
+
+def test_objects_beside_a_toy_never_lean_towards_it():
+    from duetto.world.facts import ObjectFacts, SceneFacts, ToyFacts
+    from duetto.world.scene import realize
+
+    toy = ToyFacts("red", "none", "dots", "mid", "soft", "center", ["ba"])
+    left = ObjectFacts("ball", "blue", "big", "rubber", "bounces", "left")
+    right = ObjectFacts("box", "yellow", "big", "wood", "rests", "right")
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        scene = realize(SceneFacts("room", "quiet", [left, right], [toy]), rng)
+        assert (
+            scene.objects[0].x0 <= vocab.POSITIONS["left"] and scene.objects[1].x0 >= vocab.POSITIONS["right"]
+        )
+        # On a square canvas a big object beside a toy at most touches its head.
+        assert scene.objects[0].x0 + 0.09 <= scene.toys[0].x - vocab.TOY_HEAD_RADIUS + 1e-9

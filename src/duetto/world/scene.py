@@ -82,8 +82,21 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return float(rng.uniform(*bounds))
 
 
-def _realize_object(obj: ObjectFacts, rng: np.random.Generator) -> ObjectPlan:
-    x0 = vocab.POSITIONS[obj.position] + _uniform(rng, (-vocab.POSITION_JITTER, vocab.POSITION_JITTER))
+def _jitter(position: str, toy_positions: list[str], rng: np.random.Generator) -> float:
+    """A small random offset from a named position, never towards a neighbouring toy's wide head."""
+    j = _uniform(rng, (-vocab.POSITION_JITTER, vocab.POSITION_JITTER))
+    x = vocab.POSITIONS[position]
+    toy_left = any(vocab.POSITIONS[p] < x for p in toy_positions)
+    toy_right = any(vocab.POSITIONS[p] > x for p in toy_positions)
+    if toy_left and toy_right:
+        return 0.0
+    if toy_left or toy_right:
+        return abs(j) if toy_left else -abs(j)
+    return j
+
+
+def _realize_object(obj: ObjectFacts, toy_positions: list[str], rng: np.random.Generator) -> ObjectPlan:
+    x0 = vocab.POSITIONS[obj.position] + _jitter(obj.position, toy_positions, rng)
     radius = vocab.SIZES[obj.size]
     on_floor = vocab.FLOOR_Y - radius
     if obj.motion in ("bounces", "falls"):
@@ -122,14 +135,16 @@ def plan_speech(words: list[str], start: float, rng: np.random.Generator) -> tup
 def realize(facts: SceneFacts, rng: np.random.Generator) -> Scene:
     """Fill in what `facts` leave open: exact positions, drop heights, speeds, directions, speech timing.
 
-    Toys speak one after another in their order: the first starts 0.2–0.5 s in, each next one
-    0.3–0.6 s after the previous one finishes.
+    Objects sit within POSITION_JITTER of their named position, shifted away from any toy beside
+    them (a toy's head is wide). Toys speak one after another in their order: the first starts
+    0.2–0.5 s in, each next one 0.3–0.6 s after the previous one finishes.
     """
-    objects = tuple(_realize_object(o, rng) for o in facts.objects)
+    toy_positions = [t.position for t in facts.toys]
+    objects = tuple(_realize_object(o, toy_positions, rng) for o in facts.objects)
     toys = []
     t = _uniform(rng, (0.2, 0.5))
     for toy in facts.toys:
-        x = vocab.POSITIONS[toy.position] + _uniform(rng, (-0.02, 0.02))
+        x = vocab.POSITIONS[toy.position]  # exactly on its mark: its head leaves neighbours no room to spare
         syllables = plan_speech(toy.words, t, rng)
         if syllables:
             t = syllables[-1].end + _uniform(rng, (0.3, 0.6))

@@ -46,9 +46,12 @@ def impact_template(material: str, size: str, sample_rate: int) -> np.ndarray:
         freqs, amps, tau = _PARTIALS[material]
         t = np.arange(int(_TEMPLATE_TAUS * tau * sample_rate)) / sample_rate
         wave = np.zeros_like(t)
-        for f, a in zip(freqs, amps, strict=True):
-            if _nyquist_ok(f * scale, sample_rate):
-                wave += a * np.cos(2 * np.pi * f * scale * t)
+        partials = [
+            (f * scale, a) for f, a in zip(freqs, amps, strict=True) if _nyquist_ok(f * scale, sample_rate)
+        ]
+        # At very low sample rates keep one partial just under Nyquist, so an impact is never silent.
+        for f, a in partials or [(0.4 * sample_rate, 1.0)]:
+            wave += a * np.cos(2 * np.pi * f * t)
         wave *= np.exp(-t / tau)
         if material == "wood":
             click = np.random.default_rng(7).standard_normal(max(1, int(0.003 * sample_rate)))
