@@ -11,9 +11,7 @@ import numpy as np
 from duetto.world import vocab
 from duetto.world.scene import ToyPlan
 
-EYE_BLACK = (25, 25, 25)
-EYE_WHITE = (255, 255, 255)
-MOUTH = (70, 20, 30)
+EYE_BLACK, EYE_WHITE, MOUTH = vocab.EYE_BLACK, vocab.EYE_WHITE, vocab.MOUTH_COLOUR
 # Toy face layout, in H relative to the head centre (x to the right, y downwards).
 EYE_DX, EYE_DY = 0.06, -0.04
 MOUTH_DY, MOUTH_HALF_WIDTH, MOUTH_MAX_HALF_HEIGHT = 0.06, 0.055, 0.045

@@ -98,6 +98,10 @@ IMPACT_GAIN = 0.5  # peak amplitude per unit of impact speed (H/s), before clipp
 # --- Toys (spec §4) --------------------------------------------------------------------------------
 
 TOY_HEAD_RADIUS = 0.16  # of H; the head stands on the floor
+# Face colours, kept apart from every object and backdrop colour so segmentation can tell them apart.
+EYE_BLACK: RGB = (25, 25, 25)
+EYE_WHITE: RGB = (255, 255, 255)
+MOUTH_COLOUR: RGB = (70, 20, 30)
 HATS: tuple[str, ...] = ("none", *COLOURS)
 EYES: tuple[str, ...] = ("dots", "wide", "sleepy")
 PITCHES: dict[str, float] = {"low": 110.0, "mid": 170.0, "high": 260.0}
