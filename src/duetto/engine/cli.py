@@ -114,3 +114,23 @@ def generate(
     total = sum(timings.values())
     typer.echo(f"wrote {output} ({clip.num_frames} frames at {clip.fps:g} fps, {clip.audio_seconds:.2f} s of sound, "
                f"seed {clip.metadata['seed']}, {total:.1f} s)")
+
+
+@convert_app.command("ovi")
+def convert_ovi_command(
+    source_dir: Annotated[Path, typer.Argument(metavar="SOURCE_DIR",
+                                               help="Ovi's ckpts/ folder (with Ovi/, Wan2.2-TI2V-5B/, MMAudio/).")],
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT_DIR", help="The Duetto model folder to create.")],
+    variant: Annotated[str, typer.Option(help="960x960_10s, 960x960_5s or 720x720_5s.")] = "960x960_10s",
+    dtype: Annotated[str, typer.Option(help="bf16 or fp32, for the transformer and the text encoder.")] = "bf16",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT_DIR if it exists.")] = False,
+) -> None:
+    """Import the official Ovi checkpoints (with their Wan2.2 and MMAudio files) as a Duetto model folder."""
+    from duetto.engine.convert.ovi import convert_ovi
+
+    try:
+        path = convert_ovi(source_dir, out_dir, variant=variant, dtype=dtype, overwrite=overwrite,
+                           progress=lambda name: typer.echo(f"converting {name}…", err=True))
+    except ValueError as err:
+        raise fail(str(err).splitlines()[0]) from err
+    typer.echo(f"wrote {path} (load it with --model {path})")
