@@ -27,7 +27,9 @@ def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
 def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
     mel = np.asarray(mel, dtype=np.float64)
     linear = mel * _SLANEY_HZ_PER_MEL
-    log = _SLANEY_BREAK_HZ * np.exp(_SLANEY_LOG_STEP * (np.maximum(mel, _SLANEY_BREAK_MEL) - _SLANEY_BREAK_MEL))
+    log = _SLANEY_BREAK_HZ * np.exp(
+        _SLANEY_LOG_STEP * (np.maximum(mel, _SLANEY_BREAK_MEL) - _SLANEY_BREAK_MEL)
+    )
     return np.where(mel >= _SLANEY_BREAK_MEL, log, linear)
 
 
