@@ -188,7 +188,7 @@ def test_prompt_over_the_limit_names_it(tiny_model, tmp_path):
     out = tmp_path / "x.mp4"
     long_prompt = "a red ball bounces " * 40
     result = runner.invoke(app, ["generate", long_prompt, "--model", str(tiny_model), "-o", str(out)])
-    _assert_clean_failure(result, out, "at most 48")
+    _assert_clean_failure(result, out, "at most 64")
 
 
 def test_unreadable_image(tiny_model, tmp_path):

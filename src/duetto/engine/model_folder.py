@@ -68,9 +68,20 @@ class ModelFolder:
         return {n: getattr(self, n) for n in COMPONENTS if n != "tokenizer"}
 
 
+def _quiet_libraries() -> None:
+    """Per-file progress bars from diffusers/transformers would interleave with our own progress output."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
 def load_model_folder(path: Path, *, dtype: torch.dtype | None = None) -> ModelFolder:
     """Loads every component strictly; a missing or foreign folder is a one-line `ValueError`."""
     from duetto.engine.pipeline import GenerationConfig
+
+    _quiet_libraries()
 
     if not path.exists():
         raise ValueError(f"model folder {path} does not exist; name an existing one with --model DIR")
@@ -103,6 +114,7 @@ def load_model_folder(path: Path, *, dtype: torch.dtype | None = None) -> ModelF
 
 def save_model_folder(folder: ModelFolder, path: Path) -> Path:
     """Writes the folder atomically (to a sibling temp folder, then renamed into place)."""
+    _quiet_libraries()
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
     if tmp.exists():

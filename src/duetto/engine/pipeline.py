@@ -206,7 +206,7 @@ class Pipeline:
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (T, H, W, 3) → normalised video latents (1, C, F, h, w)."""
         vae = self.folder.vae
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, vae.dtype)
+        x = torch.from_numpy(np.array(frames, copy=True)).to(self.device, vae.dtype)
         x = x.permute(3, 0, 1, 2).unsqueeze(0) / 127.5 - 1.0  # (1, 3, T, H, W) in [-1, 1]
         with self._using("vae"):
             z = vae.encode(x).latent_dist.mode()

@@ -20,7 +20,7 @@ _TINY_CORPUS = [
 
 def tiny_video_config(*, in_dim: int, text_dim: int, dim: int = 32, num_layers: int = 2) -> dict:
     return {"model_type": "ti2v", "patch_size": [1, 2, 2], "in_dim": in_dim, "out_dim": in_dim, "dim": dim,
-            "ffn_dim": 2 * dim, "freq_dim": 256, "num_heads": 2, "num_layers": num_layers, "text_len": 32,
+            "ffn_dim": 2 * dim, "freq_dim": 256, "num_heads": 2, "num_layers": num_layers, "text_len": 64,
             "text_dim": text_dim, "window_size": [-1, -1], "qk_norm": True, "cross_attn_norm": True, "eps": 1e-6}
 
 
@@ -48,7 +48,7 @@ def build_tiny_folder(*, seed: int = 0, fusion: bool = True, name: str = "tiny")
                            temperal_downsample=[False, True, True], latents_mean=[0.0] * z_dim,
                            latents_std=[1.0] * z_dim)
     audio_vae = AudioVAE(data_dim=80, embed_dim=8, hidden_dim=8)
-    vocoder = BigVGANVocoder(upsample_initial_channel=16)
+    vocoder = BigVGANVocoder(upsample_initial_channel=64)
     transformer = TwinDiT(
         video_config=tiny_video_config(in_dim=z_dim, text_dim=32),
         audio_config=tiny_audio_config(in_dim=8, text_dim=32),
@@ -56,7 +56,7 @@ def build_tiny_folder(*, seed: int = 0, fusion: bool = True, name: str = "tiny")
     )
     generation = GenerationConfig(
         fps=8.0, sample_rate=16000, sizes=["64x64", "96x64", "64x96"], default_size="64x64",
-        min_seconds=0.5, max_seconds=4.0, default_seconds=1.0, steps=2, skip_blocks=[1], text_max_length=48,
+        min_seconds=0.5, max_seconds=4.0, default_seconds=1.0, steps=2, skip_blocks=[1], text_max_length=64,
     )
     return ModelFolder(name=name, transformer=transformer.eval(), vae=vae.eval(), audio_vae=audio_vae.eval(),
                        vocoder=vocoder.eval(), text_encoder=text_encoder.eval(), tokenizer=tokenizer,
