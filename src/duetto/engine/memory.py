@@ -5,12 +5,14 @@
 | `full`    | as loaded (float32 on CPU)        | same    | all on the device       |
 | `bf16`    | bfloat16                          | bf16    | all on the device       |
 | `offload` | bfloat16                          | bf16    | on the CPU, moved in when used |
-| `fp8`     | float8 e4m3 (transformer, text encoder linears), bf16 elsewhere | bf16 | on the CPU, moved in when used |
+| `fp8`     | float8 e4m3 (transformer linears), bf16 elsewhere | bf16 | on the CPU, moved in when used |
 
 For Ovi (11.66 B parameters): `bf16` needs about 23 GB for the transformer alone plus activations; `offload`
 keeps the umT5 encoder (≈ 11 GB in bf16) and the VAEs off the GPU while the transformer runs; `fp8` halves
-the transformer to ≈ 12 GB, which is what lets 24 GB cards run it. The audio codec always stays in
-float32 (it is small and its mel statistics are sensitive).
+the transformer to ≈ 12 GB, which is what lets 24 GB cards run it. The text encoder stays bf16 under `fp8`:
+umT5 casts activations to its output weights' dtype, which would turn them into fp8, and it is offloaded
+while the transformer runs anyway. The audio codec always stays in float32 (it is small and its mel
+statistics are sensitive).
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ def apply_memory_profile(pipe: Pipeline, profile: str) -> Pipeline:
     folder = pipe.folder
     if profile in ("bf16", "offload", "fp8"):
         for name in ("transformer", "text_encoder", "vae"):
-            getattr(folder, name).to(torch.bfloat16)
+            # nn.Module.to, not ModelMixin.to: the latter warns about an empty fp32-module list on every cast.
+            torch.nn.Module.to(getattr(folder, name), torch.bfloat16)
     if profile == "fp8":
         from diffusers.hooks import apply_layerwise_casting
 
-        for name in ("transformer", "text_encoder"):
-            apply_layerwise_casting(getattr(folder, name), storage_dtype=torch.float8_e4m3fn,
-                                    compute_dtype=torch.bfloat16, skip_modules_pattern=_FP8_SKIP)
+        apply_layerwise_casting(folder.transformer, storage_dtype=torch.float8_e4m3fn,
+                                compute_dtype=torch.bfloat16, skip_modules_pattern=_FP8_SKIP)
     pipe.offload = profile in ("offload", "fp8")
     device = pipe.device
     for module in folder.modules().values():
