@@ -153,8 +153,10 @@ class Stack:
 
 
 def embedded_settings(tmp: Path, models_dir: Path, **overrides: object) -> Settings:
+    # A worker thread shares this process's already-imported engine; `duetto serve` itself defaults to a
+    # worker process, which the worker-death tests use.
     values = dict(data_dir=tmp / "data", models_dir=models_dir, heartbeat_timeout_s=3.0, reaper_interval_s=0.5,
-                  poll_after_ms=50, torch_threads=1)
+                  poll_after_ms=50, torch_threads=1, embedded_worker="thread")
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

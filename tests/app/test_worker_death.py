@@ -54,7 +54,7 @@ def running(settings, video_id: str, attempt: int) -> bool:  # noqa: ANN001
 
 
 def test_embedded_server_killed_mid_job(models_dir: Path, tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path, models_dir)
+    settings = embedded_settings(tmp_path, models_dir, embedded_worker="process")
     _, key = add_user(settings)
     port = free_port()
     url = f"http://127.0.0.1:{port}"

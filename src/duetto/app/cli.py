@@ -35,13 +35,14 @@ def _sessions(settings: Settings):  # noqa: ANN202 - a sessionmaker
 
 
 DataDir = typer.Option(None, "--data-dir", help="Where the SQLite file and media live (DUETTO_DATA_DIR).")
+ModelsDir = typer.Option(None, "--models-dir", help="Folder of model folders (DUETTO_MODELS_DIR).")
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     data_dir: Path | None = DataDir,
-    models_dir: Path | None = typer.Option(None, help="Folder of model folders (DUETTO_MODELS_DIR)."),
+    models_dir: Path | None = ModelsDir,
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Run the studio server: the /v1/videos API plus, by default, an in-process worker."""

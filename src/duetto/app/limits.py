@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 
 import limits as limits_lib
@@ -51,19 +53,41 @@ def check_quota(*, session: Session, user: User, cost: float, settings: Settings
 
 
 class RateLimiter:
-    """A moving-window limit per API user; shared through Redis when several API processes serve."""
+    """A per-user request limit: a moving window shared through Redis when several API processes serve,
+    or a cheap in-process sliding log for the embedded server."""
 
     def __init__(self, rate: str, *, storage_uri: str = "memory://") -> None:
         try:
             self.item = limits_lib.parse(rate)
         except ValueError:
             raise ValueError(f"DUETTO_RATE_LIMIT {rate!r} is not a rate like '600/minute'.") from None
-        self.limiter = limits_lib.strategies.MovingWindowRateLimiter(limits_lib.storage.storage_from_string(storage_uri))
+        self.local = storage_uri.startswith("memory")
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        if not self.local:
+            self.limiter = limits_lib.strategies.MovingWindowRateLimiter(
+                limits_lib.storage.storage_from_string(storage_uri)
+            )
+
+    def _refuse(self, retry_after: float) -> LimitExceeded:
+        return LimitExceeded(
+            f"Too many requests: the limit is {self.item}; slow down and retry after the Retry-After delay.",
+            retry_after=int(retry_after) + 1,
+        )
 
     def hit(self, user_id: str) -> None:
-        if not self.limiter.hit(self.item, user_id):
-            reset_at, _ = self.limiter.get_window_stats(self.item, user_id)
-            raise LimitExceeded(
-                f"Too many requests: the limit is {self.item}; slow down and retry after the Retry-After delay.",
-                retry_after=int(reset_at - time.time()) + 1,
-            )
+        if not self.local:
+            if not self.limiter.hit(self.item, user_id):
+                reset_at, _ = self.limiter.get_window_stats(self.item, user_id)
+                raise self._refuse(reset_at - time.time())
+            return
+        # limits' memory storage starts a timer thread per hit; a deque per user is far cheaper.
+        now = time.monotonic()
+        window = self.item.get_expiry()
+        with self._lock:
+            hits = self._hits.setdefault(user_id, deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= self.item.amount:
+                raise self._refuse(hits[0] + window - now)
+            hits.append(now)

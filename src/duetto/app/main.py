@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from duetto.app.api.deps import Services
 from duetto.app.api.errors import install_error_handlers
@@ -19,27 +20,46 @@ from duetto.app.jobs.queue import JobQueue
 from duetto.app.jobs.reaper import Reaper
 from duetto.app.jobs.runner import Generator, JobContext, Renderer, run_video_job, send_webhook
 from duetto.app.limits import RateLimiter
-from duetto.app.storage import make_storage
+from duetto.app.storage import Storage, make_storage
 from duetto.app.videos.catalog import ModelCatalog
 
 log = logging.getLogger(__name__)
 
 
-def _make_queue(settings: Settings, ctx: JobContext | None) -> JobQueue:
+def _make_queue(
+    settings: Settings,
+    *,
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    generate: Generator | None,
+    render: Renderer | None,
+) -> JobQueue:
     if settings.queue == "celery":
         from duetto.app.jobs.celery_app import CeleryQueue
 
         return CeleryQueue(settings)
+    if settings.embedded_worker == "process" and generate is None and render is None:
+        from duetto.app.jobs.process_worker import ProcessQueue
+
+        return ProcessQueue(settings, sessions=sessions)
+    from duetto.app.jobs.engine import EngineGenerator, render_clip
     from duetto.app.jobs.inprocess import InProcessQueue
 
-    assert ctx is not None
-    return InProcessQueue(lambda video_id: run_video_job(video_id, ctx), sessions=ctx.sessions)
+    ctx = JobContext(
+        settings=settings,
+        sessions=sessions,
+        storage=storage,
+        generate=generate or EngineGenerator(device=settings.device, torch_threads=settings.torch_threads),
+        render=render or render_clip,
+        models_dir=settings.models_dir,
+    )
+    return InProcessQueue(lambda video_id: run_video_job(video_id, ctx), sessions=sessions)
 
 
 def create_app(
     settings: Settings | None = None, *, generate: Generator | None = None, render: Renderer | None = None
 ) -> FastAPI:
-    """The FastAPI app. `generate`/`render` replace the engine in the embedded worker (tests of the queue)."""
+    """The FastAPI app. `generate`/`render` replace the engine in a worker thread (tests of the queue)."""
     settings = settings or Settings()
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
@@ -49,19 +69,7 @@ def create_app(
         if settings.auto_migrate:
             upgrade_database(engine)
         storage = make_storage(settings)
-        ctx = None
-        if settings.queue == "inprocess":
-            from duetto.app.jobs.engine import EngineGenerator, render_clip
-
-            ctx = JobContext(
-                settings=settings,
-                sessions=sessions,
-                storage=storage,
-                generate=generate or EngineGenerator(device=settings.device, torch_threads=settings.torch_threads),
-                render=render or render_clip,
-                models_dir=settings.models_dir,
-            )
-        queue = _make_queue(settings, ctx)
+        queue = _make_queue(settings, sessions=sessions, storage=storage, generate=generate, render=render)
         app.state.services = Services(
             settings=settings,
             sessions=sessions,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,6 +20,55 @@ from duetto.app.users.service import authenticate
 from duetto.app.videos.catalog import ModelCatalog
 
 
+class AuthCache:
+    """Recently seen API keys and their users, so a client polling every second costs no key lookup.
+
+    A revoked key keeps working for at most `ttl_s` seconds in each API process.
+    """
+
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 10_000) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._entries: dict[str, tuple[float, User]] = {}
+
+    def get(self, secret: str) -> User | None:
+        entry = self._entries.get(secret)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, secret: str, user: User) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[secret] = (time.monotonic() + self.ttl_s, user)
+
+
+class PollCache:
+    """The last answer to GET /v1/videos/{id} per (user, video) for a fraction of a second.
+
+    Clients poll a running job about once a second; many pollers of one video then cost one database
+    read per `ttl_s`, and an answer is never older than that.
+    """
+
+    def __init__(self, ttl_s: float = 0.25, max_entries: int = 50_000) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._entries: dict[tuple[str, str], tuple[float, bytes, bool]] = {}
+
+    def get(self, user_id: str, video_id: str) -> tuple[bytes, bool] | None:
+        entry = self._entries.get((user_id, video_id))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    def put(self, user_id: str, video_id: str, body: bytes, active: bool) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[(user_id, video_id)] = (time.monotonic() + self.ttl_s, body, active)
+
+    def forget(self, video_id: str) -> None:
+        for key in [k for k in self._entries if k[1] == video_id]:
+            del self._entries[key]
+
+
 @dataclass
 class Services:
     """Everything a route may need, built once per app (kept on `app.state.services`)."""
@@ -29,16 +79,19 @@ class Services:
     catalog: ModelCatalog
     rate_limiter: RateLimiter
     queue: JobQueue
+    auth_cache: AuthCache = field(default_factory=AuthCache)
+    poll_cache: PollCache = field(default_factory=PollCache)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
+async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
+    # Opening and closing a session does no I/O until it is used, so this runs on the event loop.
     session = services.sessions()
     try:
         yield session
@@ -49,13 +102,17 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_current_user(request: Request, services: ServicesDep, session: SessionDep) -> User:
+async def get_current_user(request: Request, services: ServicesDep, session: SessionDep) -> User:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
             "No API key provided; send it as 'Authorization: Bearer <key>' (create one with `duetto keys create`)."
         )
-    user = authenticate(session=session, secret=token.strip())
+    user = services.auth_cache.get(token.strip())
+    if user is None:
+        # One indexed lookup by key hash; cheap enough for the event loop, and cached for the next polls.
+        user = authenticate(session=session, secret=token.strip())
+        services.auth_cache.put(token.strip(), user)
     services.rate_limiter.hit(user.id)
     return user
 

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir")
 
     queue: Literal["inprocess", "celery"] = "inprocess"
+    # The embedded worker: a spawned child process (default; generation never stalls the API) or a
+    # thread in the server process (lighter; what tests that swap the engine use).
+    embedded_worker: Literal["process", "thread"] = "process"
     redis_url: str = "redis://127.0.0.1:6379/0"
     celery_queue: str = "duetto-videos"
     device: str = "cpu"

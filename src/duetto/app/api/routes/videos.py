@@ -19,9 +19,16 @@ from duetto.app.core.db import session_scope
 from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
 from duetto.app.db.models import User, Video
 from duetto.app.videos import service
-from duetto.app.videos.schemas import CreateVideo, RemixVideo, VideoDeleted, VideoList, VideoObject, VideoParams
-from duetto.app.videos.service import NewVideo
 from duetto.app.videos.probe import probe_upload
+from duetto.app.videos.schemas import (
+    CreateVideo,
+    RemixVideo,
+    VideoDeleted,
+    VideoList,
+    VideoObject,
+    VideoParams,
+)
+from duetto.app.videos.service import NewVideo
 from duetto.app.videos.uploads import decode_data_url, require_image, require_mp4
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
@@ -165,14 +172,23 @@ async def edit_video(
 
 
 @router.get("/{video_id}", response_model=VideoObject)
-def retrieve_video(video_id: str, response: Response, services: ServicesDep, session: SessionDep,
-                   user: CurrentUser) -> VideoObject:
-    return _video_response(response, service.get_video(session=session, user=user, video_id=video_id), services)
+async def retrieve_video(video_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser) -> Response:
+    # The poll path: a primary-key lookup run on the event loop (no thread hop), answered from a short
+    # cache when many clients poll the same job, and serialised once.
+    cached = services.poll_cache.get(user.id, video_id)
+    if cached is None:
+        video = service.get_video(session=session, user=user, video_id=video_id)
+        cached = (VideoObject.of(video).model_dump_json().encode(), video.status in service.ACTIVE)
+        services.poll_cache.put(user.id, video_id, *cached)
+    body, active = cached
+    headers = {"openai-poll-after-ms": str(services.settings.poll_after_ms)} if active else None
+    return Response(content=body, media_type="application/json", headers=headers)
 
 
 @router.delete("/{video_id}", response_model=VideoDeleted)
 def delete_video(video_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser) -> VideoDeleted:
     video = service.delete_video(session=session, storage=services.storage, user=user, video_id=video_id)
+    services.poll_cache.forget(video.id)
     return VideoDeleted(id=video.id)
 
 
