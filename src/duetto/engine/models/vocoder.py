@@ -4,8 +4,9 @@ BigVGAN (Lee et al. 2023) is HiFi-GAN with anti-aliased periodic activations: ev
 twice the sample rate, between a Kaiser-windowed sinc interpolator and a matching low-pass decimator
 (StyleGAN3's alias-free recipe, in 1-D). Here both resamplers are written in polyphase form with depthwise
 `conv1d`s, so the doubled-rate signal is kept as its two phases (even and odd samples) and never interleaved
-in memory or padded by copying. The arithmetic is the reference's `conv_transpose1d` + strided `conv1d`,
-including its replicate padding at the edges; one activation costs about half the reference's CPU time.
+in memory or padded by copying (depthwise convs are the fast path of CPU conv kernels; grouped ones with two
+channels per group are not). The arithmetic is the reference's `conv_transpose1d` + strided `conv1d`,
+including its replicate padding at the edges.
 """
 
 from __future__ import annotations
@@ -165,8 +166,8 @@ class AntiAliasedActivation(nn.Module):
 
     The doubled-rate signal is kept as its two phases (even and odd samples), each a (B, C, T) tensor made by
     one depthwise conv of the input, and the decimator is the sum of one depthwise conv per phase; depthwise
-    convs are the fast path of CPU conv kernels. With log-scale parameters α > 0, so the per-channel factor α
-    moves through both linear resamplers: the upsampler yields v = α·u, the activation becomes
+    convs are the fast path of CPU conv kernels. With log-scale parameters α = exp(·) > 0, so the per-channel
+    factor α can move through both linear resamplers: the upsampler yields v = α·u, the activation becomes
     v + (α/β)·sin²(v), and the decimator divides by α, two passes fewer over the doubled-rate signal.
     """
 
@@ -188,9 +189,8 @@ class AntiAliasedActivation(nn.Module):
         down_index, down_left, down_right = _downsample_table(self.downsample.lowpass.filter.numel())
         up_taps = _gather_taps(self.upsample.filter, up_index, _RESAMPLE_RATIO).to(x.dtype)  # (2, taps)
         down_taps = _gather_taps(self.downsample.lowpass.filter, down_index, 1.0).to(x.dtype)  # (2, taps)
-        alpha, inv_magnitude = (
-            t.to(x.dtype) for t in self.act.frequency_and_inverse_magnitude()
-        )  # (C,) each
+        alpha, inv_magnitude = self.act.frequency_and_inverse_magnitude()  # (C,) each
+        alpha, inv_magnitude = alpha.to(x.dtype), inv_magnitude.to(x.dtype)
         fold = self.act.logscale
         in_place = not (torch.is_grad_enabled() and (x.requires_grad or alpha.requires_grad))
 
