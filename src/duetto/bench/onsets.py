@@ -11,21 +11,45 @@ from scipy import ndimage, signal
 #: Every audio measure runs at this rate; other rates are resampled first.
 SAMPLE_RATE = 16_000
 
-# Spectral flux: 32 ms windows every 4 ms; the reference frame lies 3 hops back and is max-filtered
-# across 3 bins (the "SuperFlux" trick), so stationary noise barely registers while onsets do.
-_FLUX_FFT = 512
-_FLUX_HOP = 64
-_FLUX_LAG = 3
+
+@dataclass(frozen=True)
+class Resolution:
+    """One time–frequency view for onset detection.
+
+    The flux compares each frame with the frame `lag` hops back, a whole window earlier, so a knock's
+    full rise counts rather than the sliver two overlapping windows differ by; the earlier frame is
+    max-filtered across 3 bins (the "SuperFlux" trick), so stationary noise barely registers.
+    `spread_s` is how far the true onset may lie from a flux peak's frame centre.
+    """
+
+    n_fft: int
+    hop: int
+    spread_s: float
+
+    @property
+    def lag(self) -> int:
+        return self.n_fft // self.hop
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop / SAMPLE_RATE
+
+
+#: 32 ms windows every 4 ms: onsets placed within a few ms before refinement.
+FINE = Resolution(512, 64, 0.012)
+
 _FLUX_COMPRESSION = 100.0
-_ONSET_BEFORE_PEAK_S = 0.005
 _FLUX_BIN_MARGIN = 0.5
 _FLUX_BIN_SPREADS = 2.0
 _FLUX_SPREADS = 6.0
-_FLUX_FLOOR = 2.0
+#: Least flux over the local median for a peak; digital silence and AAC's faint noise stay under it.
+FLUX_FLOOR = 2.0
+#: The floor for the faint onsets looked for around visual impacts (see `evaluate`).
+FAINT_FLUX_FLOOR = 0.5
 # Onsets closer than this are one event (bounces are ≥ 150 ms apart, syllables ≥ 180 ms).
 _MIN_ONSET_GAP_S = 0.03
-# Rain droplets are clicks of a few ms; an impact carries at least this much energy over the
-# background in the 40 ms after its onset (a 0.1-peak wood knock carries about 6e-5).
+# Rain droplets are clicks of a few ms; an impact carries at least this much in-band energy over
+# the background in the 40 ms after its onset (a 0.1-peak wood knock carries about 2e-5).
 _EVENT_ENERGY_WINDOW_S = 0.040
 MIN_EVENT_ENERGY = 1.0e-5
 MIN_EVENT_SNR = 4.0
@@ -88,44 +112,44 @@ def spectrogram(x: np.ndarray, n_fft: int, hop: int) -> tuple[np.ndarray, np.nda
     return power, times
 
 
-def spectral_flux(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spectral_flux(x: np.ndarray, res: Resolution = FINE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SuperFlux-style novelty curve of a 16 kHz waveform: (flux, frame centre times, power spectrogram).
 
-    A bin counts only by how much it rose beyond `_FLUX_BIN_MARGIN` (in natural-log magnitude), so
-    the random ups and downs of noise ambience and rumble mostly vanish while a knock's partials,
-    tens of dB over the noise in their bins, count fully.
+    A bin counts only by how much it rose beyond a margin (in natural-log magnitude): at least
+    `_FLUX_BIN_MARGIN`, and twice the bin's own typical rise, so ambience flickering in a noisy bin
+    mostly vanishes while a knock's partials, far over the noise in their bins, count fully.
     """
-    power, times = spectrogram(x, _FLUX_FFT, _FLUX_HOP)
+    power, times = spectrogram(x, res.n_fft, res.hop)
     logmag = np.log1p(_FLUX_COMPRESSION * np.sqrt(power))
     reference = ndimage.maximum_filter1d(logmag, size=3, axis=1)
     flux = np.zeros(len(logmag))
-    if len(logmag) > _FLUX_LAG:
-        rise = logmag[_FLUX_LAG:] - reference[:-_FLUX_LAG]
-        # Each bin must also rise beyond its own noise: ambience flickers in a noisy bin, not in a quiet one.
+    if len(logmag) > res.lag:
+        rise = logmag[res.lag :] - reference[: -res.lag]
         spread = 1.4826 * np.median(np.abs(rise - np.median(rise, axis=0)), axis=0)
         margin = np.maximum(_FLUX_BIN_MARGIN, _FLUX_BIN_SPREADS * spread)
-        flux[_FLUX_LAG:] = np.maximum(rise - margin, 0.0).sum(axis=1)
+        flux[res.lag :] = np.maximum(rise - margin, 0.0).sum(axis=1)
     return flux, times, power
 
 
-def _adaptive_threshold(flux: np.ndarray, hop_s: float) -> np.ndarray:
-    """Local median plus a multiple of the local median deviation (±0.3 s), over a fixed floor."""
+def _adaptive_threshold(flux: np.ndarray, hop_s: float, floor: float) -> np.ndarray:
+    """Local median plus a multiple of the local median deviation (±0.3 s), plus a fixed floor."""
     width = max(3, int(round(0.6 / hop_s)) | 1)
     median = ndimage.median_filter(flux, size=width, mode="nearest")
     spread = ndimage.median_filter(np.abs(flux - median), size=width, mode="nearest")
-    return median + _FLUX_SPREADS * spread + _FLUX_FLOOR
+    return median + _FLUX_SPREADS * spread + floor
 
 
-def _rose_bands(power: np.ndarray, frame: int) -> list[tuple[float, float]]:
+def _rose_bands(power: np.ndarray, frame: int, res: Resolution) -> list[tuple[float, float]]:
     """Frequency bands (Hz) that got much louder at the onset near flux frame `frame`.
 
-    The flux peaks about 5 ms after the onset, so frames − 12 … − 7 lie before it and frame + 1 is
-    inside it. A bin of noise exceeds 8× its mean power with probability e⁻⁸, so the 9 dB rule keeps
-    ambience out; a knock on a still-ringing knock of the same partials rises less, hence the
-    3 dB fallback.
+    The flux peaks when the onset is near the frame's centre, so the frames ending about half a
+    window before it hold what came before and the frame half a window later holds the onset. A bin
+    of noise exceeds 8× its mean power with probability e⁻⁸, so the 9 dB rule keeps ambience out; a
+    knock on a still-ringing knock of the same partials rises less, hence the 3 dB fallback.
     """
-    before = power[max(0, frame - 12) : max(1, frame - 6)].mean(axis=0)
-    after = power[min(len(power) - 1, frame + 1)]
+    half = res.lag // 2
+    before = power[max(0, frame - half - 7) : max(1, frame - half - 1)].mean(axis=0)
+    after = power[min(len(power) - 1, frame + half - 1)]
     ratio = after / np.maximum(before, 1e-12)
     for factor in (8.0, 2.0):
         rose = (ratio > factor) & (after > 1e-6 * after.max())
@@ -134,13 +158,13 @@ def _rose_bands(power: np.ndarray, frame: int) -> list[tuple[float, float]]:
     else:
         return [(0.0, SAMPLE_RATE / 2)]
     labels, _ = ndimage.label(ndimage.binary_dilation(rose, iterations=2))
-    bin_hz = SAMPLE_RATE / _FLUX_FFT
+    bin_hz = SAMPLE_RATE / res.n_fft
     return [(max(0.0, (f[0].start - 0.5) * bin_hz), (f[0].stop - 0.5) * bin_hz) for f in ndimage.find_objects(labels)]
 
 
-def measure_onset(x: np.ndarray, approx: float,
-                  bands: list[tuple[float, float]] | None = None) -> tuple[float, float, float]:
-    """(time, energy, snr) of the onset within about ±10 ms of `approx` seconds.
+def measure_onset(x: np.ndarray, approx: float, bands: list[tuple[float, float]] | None = None,
+                  spread_s: float = FINE.spread_s) -> tuple[float, float, float]:
+    """(time, energy, snr) of the onset within about `spread_s` of `approx` seconds.
 
     Each band that rose at the onset is isolated (so a tonal knock stands out of broadband ambience)
     and the band energies are summed into one envelope, so partials do not beat against each other.
@@ -150,12 +174,13 @@ def measure_onset(x: np.ndarray, approx: float,
     `energy` is the in-band energy of the 40 ms after the onset minus the background's, and `snr`
     the ratio of the in-band power after the onset to the power before it.
     """
-    pre, post = int(0.060 * SAMPLE_RATE), int(0.060 * SAMPLE_RATE)
+    spread = int(spread_s * SAMPLE_RATE)
+    pre, post = spread + int(0.048 * SAMPLE_RATE), spread + int(0.048 * SAMPLE_RATE)
     centre = int(round(approx * SAMPLE_RATE))
     lo, hi = max(0, centre - pre), min(len(x), centre + post)
     snippet = x[lo:hi]
     at = centre - lo
-    if len(snippet) < 512 or at < int(0.025 * SAMPLE_RATE) or hi - centre < int(0.030 * SAMPLE_RATE):
+    if at < spread + int(0.013 * SAMPLE_RATE) or hi - centre < spread + int(0.018 * SAMPLE_RATE):
         return approx, 0.0, 0.0
     n_fft = 1 << int(np.ceil(np.log2(2 * len(snippet))))
     spectrum = np.fft.fft(snippet, n_fft)
@@ -166,9 +191,9 @@ def measure_onset(x: np.ndarray, approx: float,
         mask = (freqs >= f_lo) & (freqs <= f_hi)
         power += np.abs(np.fft.ifft(spectrum * mask * 2.0)[: len(snippet)]) ** 2 / 2
     envelope = np.sqrt(ndimage.uniform_filter1d(power, size=17))
-    background_power = float(np.median(power[: at - int(0.020 * SAMPLE_RATE)]))
+    background_power = float(np.median(power[: at - spread - int(0.008 * SAMPLE_RATE)]))
     background = float(np.sqrt(background_power))
-    search = slice(at - int(0.012 * SAMPLE_RATE), at + int(0.025 * SAMPLE_RATE))
+    search = slice(at - spread, at + spread + int(0.013 * SAMPLE_RATE))
     peak_index = search.start + int(np.argmax(envelope[search]))
     peak = float(envelope[peak_index])
     onset = float(centre)
@@ -189,32 +214,27 @@ def measure_onset(x: np.ndarray, approx: float,
     return onset / SAMPLE_RATE, energy, snr
 
 
-def detect_onsets(x: np.ndarray, *, refine: bool = True) -> list[Onset]:
+def detect_onsets(x: np.ndarray, *, floor: float = FLUX_FLOOR, res: Resolution = FINE) -> list[Onset]:
     """Sound onsets of a 16 kHz waveform: spectral-flux peaks over an adaptive threshold, refined.
 
-    Every peak is returned, including faint ones such as rain droplets; `Onset.is_event` tells
-    events from those.
+    Every peak over the threshold is returned, including faint ones such as rain droplets;
+    `Onset.is_event` tells events from those. A lower `floor` lets fainter peaks through (they
+    still have to pass `is_event`'s in-band energy and SNR tests).
     """
-    if len(x) < _FLUX_FFT:
+    if len(x) < res.n_fft:
         return []
-    flux, times, power = spectral_flux(x)
-    hop_s = _FLUX_HOP / SAMPLE_RATE
-    threshold = _adaptive_threshold(flux, hop_s)
-    distance = max(1, int(round(_MIN_ONSET_GAP_S / hop_s)))
+    flux, times, power = spectral_flux(x, res)
+    threshold = _adaptive_threshold(flux, res.hop_s, floor)
+    distance = max(1, int(round(_MIN_ONSET_GAP_S / res.hop_s)))
     peaks, _ = signal.find_peaks(flux, distance=distance)
-    peaks = peaks[flux[peaks] > threshold[peaks]]
-    onsets: list[Onset] = []
-    for p in peaks:
-        # The flux peaks once the new sound fills most of the window, with the onset about 5 ms
-        # before the peak frame's centre (measured on knocks of every material).
-        approx = times[p] - _ONSET_BEFORE_PEAK_S
-        bands = _rose_bands(power, int(p))
-        t, energy, snr = measure_onset(x, approx, bands)
-        if not refine:
-            t = approx
+    onsets = []
+    for p in peaks[flux[peaks] > threshold[peaks]]:
+        # The flux peaks when the onset is within a few ms of the frame's centre (measured on knocks
+        # of every material); `measure_onset` searches `spread_s` around it.
+        t, energy, snr = measure_onset(x, float(times[p]), _rose_bands(power, int(p), res), res.spread_s)
         onsets.append(Onset(time=t, strength=float(flux[p] - threshold[p]), energy=energy, snr=snr))
     onsets.sort(key=lambda o: o.time)
-    # Refinement can pull two peaks of one event onto the same instant; keep the stronger.
+    # Two peaks of one event can refine to the same instant; keep the stronger.
     merged: list[Onset] = []
     for onset in onsets:
         if merged and onset.time - merged[-1].time < _MIN_ONSET_GAP_S / 2:
