@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from duetto.bench.vision import Palette, track_colour
 from duetto.world import vocab
@@ -70,16 +71,21 @@ def _eyes(labels: np.ndarray, palette: Palette, face: Face, aspect: float) -> st
                    face.cy + 0.05 * face.radius)
     height = labels.shape[1]
     middle = band[len(band) // 2]
-    white = float((middle == palette.index("eye_white")).sum()) / height**2
-    if white >= 0.002:
+    # Blur turns eye white into "white" and a pupil on a coloured head into "mouth": count both.
+    light = np.isin(middle, [palette.index("eye_white"), palette.index("white")])
+    if float(light.sum()) / height**2 >= 0.002:
         return "wide"
-    dark = middle == palette.index("eye_black")
-    rows, cols = np.nonzero(dark)
-    if len(rows) == 0:
+    dark = np.isin(middle, [palette.index("eye_black"), palette.index("mouth")])
+    blobs, count = ndimage.label(dark)
+    if count == 0:
         return None
+    sizes = ndimage.sum_labels(dark, blobs, np.arange(1, count + 1))
+    ratios = []
+    for k in np.argsort(sizes)[::-1][:2]:
+        rows, cols = ndimage.find_objects(blobs)[k]
+        ratios.append((cols.stop - cols.start) / (rows.stop - rows.start))
     # Dots are round; a sleepy lid is a line several times wider than tall.
-    per_eye_width = (np.ptp(cols) + 1) / 2
-    return "sleepy" if per_eye_width >= 2.5 * (np.ptp(rows) + 1) else "dots"
+    return "sleepy" if float(np.mean(ratios)) >= 2.5 else "dots"
 
 
 def read_face(labels: np.ndarray, palette: Palette, toy: ToyFacts) -> Face:

@@ -46,6 +46,7 @@ _FLUX_SPREADS = 6.0
 FLUX_FLOOR = 2.0
 #: The floor for the faint onsets looked for around visual impacts (see `evaluate`).
 FAINT_FLUX_FLOOR = 0.5
+_MIN_BAND_HZ = 200.0
 # Onsets closer than this are one event (bounces are ≥ 150 ms apart, syllables ≥ 180 ms).
 _MIN_ONSET_GAP_S = 0.03
 # Rain droplets are clicks of a few ms; an impact carries at least this much in-band energy over
@@ -159,7 +160,13 @@ def _rose_bands(power: np.ndarray, frame: int, res: Resolution) -> list[tuple[fl
         return [(0.0, SAMPLE_RATE / 2)]
     labels, _ = ndimage.label(ndimage.binary_dilation(rose, iterations=2))
     bin_hz = SAMPLE_RATE / res.n_fft
-    return [(max(0.0, (f[0].start - 0.5) * bin_hz), (f[0].stop - 0.5) * bin_hz) for f in ndimage.find_objects(labels)]
+    bands = []
+    for found in ndimage.find_objects(labels):
+        lo, hi = (found[0].start - 0.5) * bin_hz, (found[0].stop - 0.5) * bin_hz
+        # A narrow band smears the onset over ~1/bandwidth; widen it so the smear stays under 5 ms.
+        grow = max(0.0, _MIN_BAND_HZ - (hi - lo)) / 2
+        bands.append((max(0.0, lo - grow), min(SAMPLE_RATE / 2, hi + grow)))
+    return bands
 
 
 def measure_onset(x: np.ndarray, approx: float, bands: list[tuple[float, float]] | None = None,
