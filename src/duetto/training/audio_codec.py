@@ -1,0 +1,232 @@
+"""Stage 2: the audio VAE (log-mel ↔ latents) and the vocoder (log-mel → waveform), trained side by side.
+
+Audio VAE: L1 between normalised mels plus a small KL (the recipe its docstring gives), Adam with EDM2's
+per-fan-in rates. At the end its latents are scaled to unit std by the encoder's output gain: the decoder
+starts with a per-frame pixel norm, so it does not notice, and the transformer gets latents on the same
+scale as the video's.
+
+Vocoder: mel L1 plus a multi-resolution STFT loss (spectral convergence + log magnitude at three window
+sizes), trained on ground-truth mels. No GAN: BigVGAN's discriminators would cost more compute than the
+small generator itself and double the memory, for a gain (less phase buzz on noisy textures) that matters
+little for Toybox's damped partials, filtered noise and formant voices; the mel and STFT terms already pin
+the spectrum at every resolution the evaluator listens to.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from duetto.engine.audio_features import LogMelSpectrogram
+from duetto.engine.models.audio_vae import AudioVAE, MPConv1d, unit_filters
+from duetto.engine.models.vocoder import BigVGANVocoder
+from duetto.training.checkpoint import check_fresh_or_resume, load_checkpoint, save_checkpoint
+from duetto.training.config import MEL_HOP, AudioStage, AudioVAEModel, TrainConfig, VocoderModel
+from duetto.training.data import ToyboxClips, step_loader
+from duetto.training.ddp import barrier, init_distributed, mean_over_ranks, wrap
+from duetto.training.loop import (
+    MetricsLog,
+    StageResult,
+    autocast,
+    seed_everything_for_step,
+    set_lr,
+    step_generator,
+)
+
+logger = logging.getLogger("duetto.training")
+FINAL = "final"
+STFT_RESOLUTIONS = ((256, 64, 256), (512, 128, 512), (1024, 256, 1024))  # (n_fft, hop, window) at 16 kHz
+# The log-mel front end's floor: quieter than this is silence, and the log-magnitude term should not
+# chase the exact noise floor of a silent Toybox room.
+_STFT_FLOOR = 1e-5
+
+
+def build_audio_vae(m: AudioVAEModel) -> AudioVAE:
+    return AudioVAE(
+        data_dim=80,
+        embed_dim=m.embed_dim,
+        hidden_dim=m.hidden_dim,
+        ch_mult=tuple(m.ch_mult),
+        num_res_blocks=m.num_res_blocks,
+        attn_layers=(),
+        down_layers=(0,),
+        kernel_size=m.kernel_size,
+    )
+
+
+def build_vocoder(m: VocoderModel) -> BigVGANVocoder:
+    return BigVGANVocoder(
+        num_mels=80, upsample_rates=tuple(m.upsample_rates), upsample_kernel_sizes=tuple(m.upsample_kernel_sizes),
+        upsample_initial_channel=m.upsample_initial_channel, resblock=m.resblock,
+        resblock_kernel_sizes=tuple(m.resblock_kernel_sizes),
+        resblock_dilation_sizes=tuple(tuple(d) for d in m.resblock_dilation_sizes),
+    )  # fmt: skip
+
+
+def log_mel(sample_rate: int) -> LogMelSpectrogram:
+    """The front end the pipeline uses (80 bins, hop 256)."""
+    return LogMelSpectrogram(sample_rate=sample_rate, hop_length=MEL_HOP)
+
+
+def multi_resolution_stft_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean over resolutions of spectral convergence + L1 of log magnitudes; waveforms (B, S)."""
+    total = pred.new_zeros(())
+    for n_fft, hop, win in STFT_RESOLUTIONS:
+        window = torch.hann_window(win, device=pred.device)
+        spec = [
+            torch.stft(x, n_fft, hop, win, window, return_complex=True).abs().clamp(min=_STFT_FLOOR)
+            for x in (pred, target)
+        ]
+        convergence = torch.linalg.norm(spec[1] - spec[0]) / torch.linalg.norm(spec[1])
+        total = total + convergence + (spec[1].log() - spec[0].log()).abs().mean()
+    return total / len(STFT_RESOLUTIONS)
+
+
+def audio_vae_loss(
+    vae: torch.nn.Module, mel: Tensor, stage: AudioStage, generator: torch.Generator
+) -> tuple[Tensor, dict[str, float]]:
+    """L1 between normalised mels + kl_weight × KL per latent element; mel (B, 80, T)."""
+    out = vae(mel, generator=generator)
+    inner = vae.module if hasattr(vae, "module") else vae
+    rec = (inner.normalize_mel(out.sample.float()) - inner.normalize_mel(mel)).abs().mean()
+    kl = AudioVAE.kl_divergence(out.mean.float(), out.logvar.float()).mean() / out.mean[0].numel()
+    return rec + stage.kl_weight * kl, {"mel_rec": float(rec.detach()), "kl": float(kl.detach())}
+
+
+def vocoder_loss(
+    vocoder: torch.nn.Module, mel_fn: LogMelSpectrogram, wav: Tensor, stage: AudioStage
+) -> tuple[Tensor, dict[str, float]]:
+    """Mel L1 + multi-resolution STFT between the vocoded and the real waveform (B, S)."""
+    mel = mel_fn(wav)
+    pred = vocoder(mel)[:, 0].float()
+    mel_l1 = (mel_fn(pred) - mel).abs().mean()
+    stft = multi_resolution_stft_loss(pred, wav)
+    return stage.mel_weight * mel_l1 + stage.stft_weight * stft, {
+        "voc_mel": float(mel_l1.detach()),
+        "voc_stft": float(stft.detach()),
+    }
+
+
+def random_segments(audio: Tensor, length: int, generator: torch.Generator) -> Tensor:
+    """One random window of `length` samples per clip: (B, S) → (B, length)."""
+    starts = torch.randint(0, audio.shape[1] - length + 1, (audio.shape[0],), generator=generator)
+    return torch.stack([a[s : s + length] for a, s in zip(audio, starts.tolist(), strict=True)])
+
+
+@torch.no_grad()
+def mel_statistics(dataset: ToyboxClips, mel_fn: LogMelSpectrogram, count: int) -> tuple[Tensor, Tensor]:
+    """Per-bin mean and std (1, 80, 1) of the log-mels of the first `count` clips."""
+    mels = torch.cat([mel_fn(dataset[i]["audio"][None])[0] for i in range(min(count, len(dataset)))], dim=1)
+    return mels.mean(dim=1).view(1, -1, 1), mels.std(dim=1).clamp(min=1e-3).view(1, -1, 1)
+
+
+@torch.no_grad()
+def normalize_latent_scale(
+    vae: AudioVAE, dataset: ToyboxClips, mel_fn: LogMelSpectrogram, count: int, device: torch.device
+) -> float:
+    """Scale the encoder's output gain so the latents of the first `count` clips have unit std; returns the old std."""
+    latents = torch.cat(
+        [
+            vae.encode(mel_fn(dataset[i]["audio"][None]).to(device)).float().cpu()
+            for i in range(min(count, len(dataset)))
+        ],
+        dim=2,
+    )  # (1, C, sum L)
+    std = float(latents.std())
+    gain = vae.encoder.learnable_gain
+    gain.copy_((gain + 1) / std - 1)
+    return std
+
+
+@torch.no_grad()
+def finalize_mp_weights(vae: AudioVAE) -> None:
+    """In training, each MP convolution normalises its weight before use, so the optimiser's last update is
+    not yet normalised; eval mode uses the stored weight as is, so normalise it once before saving."""
+    for module in vae.modules():
+        if isinstance(module, MPConv1d):
+            module.weight.copy_(unit_filters(module.weight))
+
+
+def train_audio(
+    cfg: TrainConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None
+) -> StageResult:
+    """Train (or resume) the audio VAE and the vocoder; writes run_dir/audio/{checkpoint.pt, final/{audio_vae,vocoder}}.
+
+    The recorded loss of a step is the sum of the audio VAE's and the vocoder's.
+    """
+    stage, folder = cfg.audio, Path(run_dir) / "audio"
+    dist = init_distributed(cfg.device)
+    check_fresh_or_resume(folder, resume)
+    dataset = ToyboxClips(cfg.data)
+    mel_fn = log_mel(cfg.data.sample_rate)
+
+    # 1. Models (the audio VAE normalises mels with the data's per-bin statistics), optimisers, saved state.
+    torch.manual_seed(cfg.seed)
+    vae = build_audio_vae(stage.audio_vae)
+    mean, std = mel_statistics(dataset, mel_fn, stage.stats_clips)
+    vae.data_mean.copy_(mean)
+    vae.data_std.copy_(std)
+    vae = vae.to(dist.device).train()
+    vocoder = build_vocoder(stage.vocoder).apply_weight_norm().to(dist.device).train()
+    mel_fn = mel_fn.to(dist.device)
+    vae_opt = torch.optim.Adam(vae.parameter_groups(stage.lr), betas=stage.betas)
+    voc_opt = torch.optim.AdamW(
+        vocoder.parameters(), lr=stage.vocoder_lr, betas=(0.8, 0.99), weight_decay=stage.weight_decay
+    )
+    start = 0
+    state = load_checkpoint(folder, dist.device) if resume else None
+    if state is not None:
+        vae.load_state_dict(state["audio_vae"])
+        vocoder.load_state_dict(state["vocoder"])
+        vae_opt.load_state_dict(state["vae_optimizer"])
+        voc_opt.load_state_dict(state["vocoder_optimizer"])
+        start = state["step"]
+    vae_ddp, voc_ddp = wrap(vae, dist), wrap(vocoder, dist)
+    log = MetricsLog(folder, dist, stage.log_every)
+    folder.mkdir(parents=True, exist_ok=True)
+    end = stage.steps if stop_at is None else min(stop_at, stage.steps)
+
+    # 2. The loop: one random window per clip; the VAE reconstructs its mel, the vocoder its first part.
+    batches = step_loader(dataset, stage.batch_size, cfg.seed + 2, dist, start, end)
+    for step, batch in zip(range(start, end), batches, strict=True):
+        seed_everything_for_step(cfg.seed, step, dist.rank)
+        generator = step_generator(cfg.seed, step, dist.rank)
+        wav = random_segments(batch["audio"], stage.segment_samples, generator).to(dist.device)
+        set_lr(vae_opt, step, stage)
+        set_lr(voc_opt, step, stage)
+        with autocast(dist.device, cfg.precision):
+            # The posterior noise is drawn where the VAE runs, so its generator lives there too.
+            posterior_gen = step_generator(cfg.seed, step, dist.rank, stream=1, device=dist.device)
+            vae_loss, vae_parts = audio_vae_loss(vae_ddp, mel_fn(wav), stage, posterior_gen)
+            voc_loss, voc_parts = vocoder_loss(
+                voc_ddp, mel_fn, wav[:, : stage.vocoder_segment_samples], stage
+            )
+        for optimizer, loss, model in ((vae_opt, vae_loss, vae), (voc_opt, voc_loss, vocoder)):
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), stage.grad_clip)
+            optimizer.step()
+        total = mean_over_ranks((vae_loss + voc_loss).detach(), dist)
+        log.record(step, float(total), **vae_parts, **voc_parts)
+        if dist.is_main and ((step + 1) % stage.ckpt_every == 0 or step + 1 == end):
+            save_checkpoint(folder, {
+                "step": step + 1, "audio_vae": vae.state_dict(), "vocoder": vocoder.state_dict(),
+                "vae_optimizer": vae_opt.state_dict(), "vocoder_optimizer": voc_opt.state_dict(),
+            })  # fmt: skip
+
+    # 3. Done (on every rank, so all end alike): normalised MP weights, unit-std latents, plain
+    #    (un-parametrised) vocoder weights; rank 0 saves both.
+    if end == stage.steps:
+        vae.eval()
+        finalize_mp_weights(vae)
+        std = normalize_latent_scale(vae, dataset, mel_fn, stage.stats_clips, dist.device)
+        vocoder.eval().remove_weight_norm()
+        if dist.is_main:
+            vae.save_pretrained(str(folder / FINAL / "audio_vae"), safe_serialization=True)
+            vocoder.save_pretrained(str(folder / FINAL / "vocoder"), safe_serialization=True)
+            logger.info("audio VAE (latent std was %.3f) and vocoder saved to %s", std, folder / FINAL)
+    barrier(dist)
+    return StageResult(log.losses, {"audio_vae": vae, "vocoder": vocoder})

@@ -1,0 +1,468 @@
+"""Stage 3: the twin-tower transformer and its text encoder, by flow matching on cached latents.
+
+The recipe, and why:
+- Flow matching as the sampler expects: x_t = (1 − σ)·x0 + σ·ε, target v = ε − x0, timestep 1000·σ. One σ per
+  sample shared by both towers (as Ovi), independent noise per modality. σ = shift(sigmoid(N(m, s))): the
+  logit-normal puts training where the velocity is hardest to predict (mid noise), and the same shift as
+  the generation config moves it towards the noisy end where sampling spends its steps.
+- Loss = w_v·L_video + w_a·L_audio, each a mean over its noisy latent elements. Ovi's 0.85/0.15 suited an
+  audio tower already pre-trained on its own and a video tower started from Wan; here both towers start
+  from zero and the audio carries the sync events (impact onsets, syllables) the project is about, so the
+  default is 0.5/0.5: both latents are normalised to unit std, so equal weights mean equal gradient shares.
+- Caption dropout to the empty prompt (10 %) teaches the unconditional velocity classifier-free guidance
+  needs; the shipped negative prompts are "" for that reason.
+- Conditioning augmentation: a sample may hold latent frame 0 clean (image→AV), a time-aligned clean
+  prefix of both modalities (extend), all video clean (video→audio) or all audio clean (audio→video).
+  Clean frames get timestep 0, keep their clean values and are left out of the loss, which is exactly
+  how the sampler treats them.
+- Some steps train on a shorter window (from generation.min_seconds), so the model serves a range of
+  durations rather than one.
+- The text encoder trains jointly. No pretrained encoder can be downloaded, and a frozen random one is a
+  fixed random mixing of tokens from which "the red ball and the blue box" must be unpicked downstream;
+  trained, it learns the binding for about 2 % of the step's compute.
+- An EMA of the weights (transformer and text encoder) is what ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, UMT5EncoderModel
+
+from duetto.engine.models.audio_vae import AudioVAE
+from duetto.engine.models.transformer_twin import ModalityInput, TwinDiT
+from duetto.engine.sampling.schedules import shift_sigmas
+from duetto.engine.text_encoder import small_umt5, train_tokenizer
+from duetto.training.audio_codec import log_mel
+from duetto.training.checkpoint import check_fresh_or_resume, load_checkpoint, save_checkpoint
+from duetto.training.config import MEL_HOP, VIDEO_FRAME_STRIDE, DataConfig, TrainConfig, TwinStage
+from duetto.training.data import LatentCache, ToyboxClips, build_latent_cache, step_indices
+from duetto.training.ddp import Dist, barrier, init_distributed, mean_over_ranks, unwrap, wrap
+from duetto.training.loop import (
+    MetricsLog,
+    StageResult,
+    autocast,
+    seed_everything_for_step,
+    set_lr,
+    step_generator,
+)
+from duetto.training.video_vae import to_video_tensor
+
+logger = logging.getLogger("duetto.training")
+FINAL = "final"
+NUM_TRAIN_TIMESTEPS = 1000
+
+# Conditioning modes, one per sample.
+PLAIN, FIRST_FRAME, PREFIX, VIDEO_CLEAN, AUDIO_CLEAN = range(5)
+
+
+# --- models -----------------------------------------------------------------------------------------------
+
+
+def audio_rope_scale(data: DataConfig) -> float:
+    """Audio positions in units of video latent frames, so equal rotary angles mean equal seconds
+    (0.192 for 24 fps video and 31.25 audio latents/s; Ovi's 0.19676 is the same idea at its lengths)."""
+    return (data.fps / VIDEO_FRAME_STRIDE) / (data.sample_rate / (2 * MEL_HOP))
+
+
+def tower_configs(cfg: TrainConfig, video_channels: int, audio_channels: int) -> tuple[dict, dict]:
+    """Ovi-style video.json / audio.json for the configured sizes."""
+    m, text = cfg.twin.model, cfg.twin.text
+    shared = {
+        "dim": m.dim,
+        "ffn_dim": m.ffn_dim,
+        "freq_dim": m.freq_dim,
+        "num_heads": m.num_heads,
+        "num_layers": m.num_layers,
+        "text_len": text.max_length,
+        "text_dim": text.d_model,
+        "window_size": [-1, -1],
+        "qk_norm": True,
+        "cross_attn_norm": True,
+        "eps": m.eps,
+    }
+    video = {
+        "model_type": "ti2v",
+        "patch_size": list(m.patch_size),
+        "in_dim": video_channels,
+        "out_dim": video_channels,
+        **shared,
+    }
+    audio = {
+        "model_type": "t2a",
+        "patch_size": [1],
+        "in_dim": audio_channels,
+        "out_dim": audio_channels,
+        "temporal_rope_scaling_factor": audio_rope_scale(cfg.data),
+        **shared,
+    }
+    return video, audio
+
+
+def build_transformer(cfg: TrainConfig, video_channels: int, audio_channels: int) -> TwinDiT:
+    video, audio = tower_configs(cfg, video_channels, audio_channels)
+    return TwinDiT(video_config=video, audio_config=audio, fusion=cfg.twin.model.fusion)
+
+
+def build_text_encoder(cfg: TrainConfig, vocab_size: int) -> UMT5EncoderModel:
+    t = cfg.twin.text
+    return small_umt5(
+        vocab_size, d_model=t.d_model, num_layers=t.num_layers, num_heads=t.num_heads, d_ff=t.d_ff
+    )
+
+
+class Denoiser(nn.Module):
+    """Text encoder + transformer as one module, so DDP averages both sets of gradients in one pass."""
+
+    def __init__(self, transformer: TwinDiT, text_encoder: UMT5EncoderModel, train_text: bool) -> None:
+        super().__init__()
+        self.transformer = transformer
+        self.text_encoder = text_encoder
+        self.train_text = train_text
+        if not train_text:
+            text_encoder.requires_grad_(False).eval()
+
+    def encode_text(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """(B, n) tokens → (B, n, d), rows past each prompt's length zero: what `PromptEncoder` plus
+        `pad_contexts` hand the transformer at inference."""
+        with torch.set_grad_enabled(self.train_text and torch.is_grad_enabled()):
+            hidden = self.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        return hidden * mask[..., None].to(hidden.dtype)
+
+    def forward(
+        self, ids: Tensor, mask: Tensor, video: tuple[Tensor, Tensor], audio: tuple[Tensor, Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        context = self.encode_text(ids, mask)
+        return self.transformer(
+            ModalityInput(latents=video[0], context=context, timestep=video[1]),
+            ModalityInput(latents=audio[0], context=context, timestep=audio[1]),
+        )
+
+
+def tokenize(
+    tokenizer: PreTrainedTokenizerBase, captions: list[str], max_length: int
+) -> tuple[Tensor, Tensor]:
+    batch = tokenizer(
+        captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt"
+    )
+    return batch["input_ids"], batch["attention_mask"]
+
+
+# --- the pieces of one training step ----------------------------------------------------------------------
+
+
+def sample_sigmas(generator: torch.Generator, batch: int, stage: TwinStage) -> Tensor:
+    """σ (B,) in (0, 1): shift(sigmoid(N(logit_mean, logit_std)))."""
+    u = torch.randn(batch, generator=generator) * stage.logit_std + stage.logit_mean
+    return shift_sigmas(torch.sigmoid(u), stage.shift)
+
+
+def drop_captions(captions: list[str], rate: float, generator: torch.Generator) -> list[str]:
+    """Each caption becomes the empty prompt with probability `rate`."""
+    drop = torch.rand(len(captions), generator=generator) < rate
+    return ["" if d else c for c, d in zip(captions, drop.tolist(), strict=True)]
+
+
+@dataclass(frozen=True)
+class CleanMasks:
+    """Which latent frames a sample holds clean: video (B, F) and audio (B, L) bools, and each sample's mode."""
+
+    video: Tensor
+    audio: Tensor
+    mode: Tensor
+
+
+def sample_conditioning(
+    generator: torch.Generator,
+    batch: int,
+    video_frames: int,
+    audio_frames: int,
+    stage: TwinStage,
+    data: DataConfig,
+) -> CleanMasks:
+    """Draw a conditioning mode per sample (see the module docstring) and the clean-frame masks it implies."""
+    c = stage.conditioning
+    edges = torch.tensor([c.first_frame, c.prefix, c.video_clean, c.audio_clean]).cumsum(0)
+    u = torch.rand(batch, generator=generator)
+    mode = torch.where(
+        u < edges[-1],
+        1 + torch.searchsorted(edges, u, right=True),
+        torch.full_like(u, PLAIN, dtype=torch.long),
+    )
+    video = torch.zeros(batch, video_frames, dtype=torch.bool)
+    audio = torch.zeros(batch, audio_frames, dtype=torch.bool)
+    for i, m in enumerate(mode.tolist()):
+        if m == FIRST_FRAME:
+            video[i, 0] = True
+        elif m == PREFIX and video_frames > 1:
+            # k clean latent frames = 1 + 4(k − 1) video frames, and the audio latents of that time span.
+            k = int(torch.randint(1, video_frames, (1,), generator=generator))
+            video[i, :k] = True
+            audio[i, : min(audio_frames, data.audio_latents(1 + VIDEO_FRAME_STRIDE * (k - 1)))] = True
+        elif m == VIDEO_CLEAN:
+            video[i] = True
+        elif m == AUDIO_CLEAN:
+            audio[i] = True
+    return CleanMasks(video=video, audio=audio, mode=mode)
+
+
+def noisy_inputs(
+    x0: Tensor, noise: Tensor, sigma: Tensor, clean: Tensor, frame_axis: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """x_t, per-frame timesteps (B, frames) and the velocity target for one modality.
+
+    Clean frames keep x0 and get timestep 0; `clean` is (B, frames) over `frame_axis` of x0.
+    """
+    shape = [x0.shape[0]] + [1] * (x0.ndim - 1)
+    s = sigma.view(shape).to(x0.dtype)
+    frame_shape = list(shape)
+    frame_shape[frame_axis] = x0.shape[frame_axis]
+    clean_b = clean.view(frame_shape)
+    x_t = torch.where(clean_b, x0, (1 - s) * x0 + s * noise)
+    noisy_t = (NUM_TRAIN_TIMESTEPS * sigma)[:, None].expand(clean.shape)
+    timestep = torch.where(clean, torch.zeros_like(noisy_t), noisy_t)  # (B, frames)
+    return x_t, timestep, noise - x0
+
+
+def masked_mse(pred: Tensor, target: Tensor, clean: Tensor, frame_axis: int) -> Tensor:
+    """Mean squared error over the noisy frames only (0 when every frame is clean)."""
+    reduce = [d for d in range(pred.ndim) if d not in (0, frame_axis)]
+    per_frame = (pred.float() - target.float()).pow(2).mean(dim=reduce)  # (B, frames)
+    keep = (~clean).to(per_frame.dtype)
+    return (per_frame * keep).sum() / keep.sum().clamp(min=1.0)
+
+
+def twin_loss(
+    denoiser: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    video0: Tensor,
+    audio0: Tensor,
+    captions: list[str],
+    cfg: TrainConfig,
+    generator: torch.Generator,
+) -> tuple[Tensor, dict[str, float]]:
+    """The flow-matching loss of one batch: video0 (B, C, F, h, w) and audio0 (B, L, C) clean latents."""
+    stage = cfg.twin
+    batch, device = video0.shape[0], video0.device
+    # 1. Captions (some dropped), one σ per sample shared by both towers, independent noise per tower.
+    ids, mask = tokenize(
+        tokenizer, drop_captions(captions, stage.caption_dropout, generator), stage.text.max_length
+    )
+    sigma = sample_sigmas(generator, batch, stage)
+    video_noise = torch.randn(video0.shape, generator=generator)
+    audio_noise = torch.randn(audio0.shape, generator=generator)
+    masks = sample_conditioning(generator, batch, video0.shape[2], audio0.shape[1], stage, cfg.data)
+
+    # 2. Noisy inputs, per-frame timesteps (0 on clean frames), targets.
+    to = {"device": device}
+    x_video, t_video, v_video = noisy_inputs(
+        video0, video_noise.to(**to), sigma.to(**to), masks.video.to(**to), 2
+    )
+    x_audio, t_audio, v_audio = noisy_inputs(
+        audio0, audio_noise.to(**to), sigma.to(**to), masks.audio.to(**to), 1
+    )
+
+    # 3. Predict and weigh the two losses; clean frames do not count.
+    pred_video, pred_audio = denoiser(ids.to(**to), mask.to(**to), (x_video, t_video), (x_audio, t_audio))
+    loss_video = masked_mse(pred_video, v_video, masks.video.to(**to), 2)
+    loss_audio = masked_mse(pred_audio, v_audio, masks.audio.to(**to), 1)
+    loss = stage.video_weight * loss_video + stage.audio_weight * loss_audio
+    return loss, {"video": float(loss_video.detach()), "audio": float(loss_audio.detach())}
+
+
+def window_lengths(cfg: TrainConfig, step: int) -> tuple[int, int]:
+    """(latent frames, audio latents) this step trains on: usually the whole clip, sometimes shorter.
+    Drawn per step, not per rank, so every rank's batch has the same shape."""
+    data, full = cfg.data, cfg.data.latent_frames
+    generator = step_generator(cfg.seed, step, rank=0, stream=7)
+    frames = full
+    if float(torch.rand(1, generator=generator)) < cfg.twin.short_clip_prob and cfg.min_latent_frames < full:
+        frames = int(torch.randint(cfg.min_latent_frames, full, (1,), generator=generator))
+    return frames, data.audio_latents(1 + VIDEO_FRAME_STRIDE * (frames - 1))
+
+
+class EMA:
+    """Exponential moving average of a module's floating-point parameters (fp32), warmed up over the first
+    steps (decay min(d, (1 + step) / (10 + step))) so early weights do not linger."""
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: p.detach().float().clone() for k, p in module.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, module: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, p in module.named_parameters():
+            self.shadow[k].lerp_(p.detach().float(), 1 - d)
+
+    @torch.no_grad()
+    def copy_to(self, module: nn.Module) -> None:
+        for k, p in module.named_parameters():
+            p.copy_(self.shadow[k].to(p.dtype))
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return self.shadow
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.shadow = {k: v.clone() for k, v in state.items()}
+
+
+# --- inputs of the stage ----------------------------------------------------------------------------------
+
+
+def load_vaes(run_dir: Path, device: torch.device):
+    """The trained video VAE and audio VAE of this run (stages 1 and 2)."""
+    from diffusers import AutoencoderKLWan
+
+    video_dir, audio_dir = run_dir / "video_vae" / FINAL, run_dir / "audio" / FINAL / "audio_vae"
+    if not (video_dir / "config.json").is_file():
+        raise ValueError(
+            f"no trained video VAE in {video_dir}; run `duetto train video-vae` with this --out first"
+        )
+    if not (audio_dir / "config.json").is_file():
+        raise ValueError(
+            f"no trained audio VAE in {audio_dir}; run `duetto train audio` with this --out first"
+        )
+    vae = AutoencoderKLWan.from_pretrained(str(video_dir)).to(device).eval()
+    audio_vae = AudioVAE.from_pretrained(str(audio_dir)).to(device).eval()
+    return vae, audio_vae, (video_dir, audio_dir)
+
+
+def cache_key(cfg: TrainConfig, weight_dirs: tuple[Path, ...]) -> str:
+    """Names the latent cache by everything the latents depend on: the VAE weights and the data config."""
+    digest = hashlib.sha256(cfg.data.model_dump_json(exclude={"workers"}).encode())
+    for folder in weight_dirs:
+        for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.json")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def encode_clips(cfg: TrainConfig, run_dir: Path, dist: Dist) -> LatentCache:
+    """Every clip's latents, written once per VAE pair (see `build_latent_cache`), encoded as the pipeline does."""
+    vae, audio_vae, dirs = load_vaes(run_dir, dist.device)
+    mel_fn = log_mel(cfg.data.sample_rate).to(dist.device)
+    mean = torch.tensor(vae.config.latents_mean, device=dist.device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std, device=dist.device).view(1, -1, 1, 1, 1)
+
+    def encode(batch: dict) -> tuple[Tensor, Tensor]:
+        z = vae.encode(to_video_tensor(batch["frames"]).to(dist.device)).latent_dist.mode()
+        audio = audio_vae.encode(mel_fn(batch["audio"].to(dist.device))).transpose(1, 2)  # (B, L, C)
+        return (z - mean) / std, audio
+
+    folder = run_dir / "latents" / cache_key(cfg, dirs)
+    return build_latent_cache(folder, ToyboxClips(cfg.data), encode, dist, batch_size=4)
+
+
+def prepare_tokenizer(
+    folder: Path, captions: list[str], vocab_size: int, dist: Dist
+) -> PreTrainedTokenizerBase:
+    """Train the tokenizer on the captions once (rank 0), then every rank loads the saved one."""
+    path = folder / "tokenizer"
+    if dist.is_main and not (path / "tokenizer.json").is_file():
+        train_tokenizer(captions, vocab_size=vocab_size).save_pretrained(str(path))
+    barrier(dist)
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+# --- the stage --------------------------------------------------------------------------------------------
+
+
+def train_twin(
+    cfg: TrainConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None
+) -> StageResult:
+    """Train (or resume) the twin transformer and text encoder on cached latents.
+
+    Writes run_dir/twin/{checkpoint.pt, metrics.jsonl, tokenizer/, final/{transformer,text_encoder}} (the
+    final weights are the EMA's; the returned modules hold the raw weights unless the stage finished).
+    """
+    stage, run_dir = cfg.twin, Path(run_dir)
+    folder = run_dir / "twin"
+    dist = init_distributed(cfg.device)
+    check_fresh_or_resume(folder, resume)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    # 1. Latents (cached once per VAE pair) and the tokenizer trained on their captions.
+    cache = encode_clips(cfg, run_dir, dist)
+    tokenizer = prepare_tokenizer(folder, cache.captions, stage.text.vocab_size, dist)
+    too_long = sum(len(ids) > stage.text.max_length for ids in tokenizer(cache.captions[:512])["input_ids"])
+    if too_long:
+        logger.warning("%d of the first 512 captions exceed twin.text.max_length and are truncated", too_long)
+
+    # 2. Models, optimiser, EMA, and the saved state when resuming.
+    torch.manual_seed(cfg.seed)
+    transformer = build_transformer(cfg, cache.video.shape[1], cache.audio.shape[2])
+    denoiser = Denoiser(transformer, build_text_encoder(cfg, len(tokenizer)), stage.text.train).to(
+        dist.device
+    )
+    denoiser.train()
+    if not stage.text.train:
+        denoiser.text_encoder.eval()
+    params = [p for p in denoiser.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay)
+    ema = EMA(denoiser, stage.ema_decay)
+    start = 0
+    state = load_checkpoint(folder, dist.device) if resume else None
+    if state is not None:
+        denoiser.load_state_dict(state["denoiser"])
+        optimizer.load_state_dict(state["optimizer"])
+        ema.load_state_dict(state["ema"])
+        start = state["step"]
+    model = wrap(denoiser, dist)
+    log = MetricsLog(folder, dist, stage.log_every)
+    end = stage.steps if stop_at is None else min(stop_at, stage.steps)
+
+    # 3. The loop.
+    for step in range(start, end):
+        seed_everything_for_step(cfg.seed, step, dist.rank)
+        generator = step_generator(cfg.seed, step, dist.rank)
+        index = torch.tensor(
+            step_indices(step, stage.batch_size, len(cache), cfg.seed + 3, dist.rank, dist.world_size)
+        )
+        frames, audio_frames = window_lengths(cfg, step)
+        video0 = cache.video[index, :, :frames].to(dist.device, torch.float32)
+        audio0 = cache.audio[index, :audio_frames].to(dist.device, torch.float32)
+        captions = [cache.captions[i] for i in index.tolist()]
+        set_lr(optimizer, step, stage)
+        with autocast(dist.device, cfg.precision):
+            loss, parts = twin_loss(model, tokenizer, video0, audio0, captions, cfg, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
+        optimizer.step()
+        ema.update(denoiser, step)
+        log.record(step, float(mean_over_ranks(loss.detach(), dist)), grad_norm=float(grad_norm), **parts)
+        if dist.is_main and ((step + 1) % stage.ckpt_every == 0 or step + 1 == end):
+            save_checkpoint(
+                folder,
+                {
+                    "step": step + 1,
+                    "denoiser": denoiser.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "ema": ema.state_dict(),
+                },
+            )
+
+    # 4. Done: the EMA weights are the model (on every rank, so all end alike); rank 0 saves them.
+    if end == stage.steps:
+        ema.copy_to(denoiser)
+        if dist.is_main:
+            unwrap(model).transformer.save_pretrained(
+                str(folder / FINAL / "transformer"), safe_serialization=True
+            )
+            denoiser.text_encoder.save_pretrained(
+                str(folder / FINAL / "text_encoder"), safe_serialization=True
+            )
+            (folder / FINAL / "stage.json").write_text(
+                json.dumps({"steps": stage.steps, "clips": len(cache)})
+            )
+            logger.info("twin transformer and text encoder (EMA) saved to %s", folder / FINAL)
+    barrier(dist)
+    return StageResult(
+        log.losses, {"transformer": denoiser.transformer, "text_encoder": denoiser.text_encoder}
+    )
