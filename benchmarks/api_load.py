@@ -81,6 +81,15 @@ async def run_load(base: str, key: str, video_id: str, clients: int, duration: f
     return latencies, errors
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used (Linux /proc), to tell server cost from machine load."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1] if len(values) > 1 else values[0]
 
@@ -90,7 +99,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of polling")
     parser.add_argument("--models-dir", type=Path, default=None)
-    parser.add_argument("--steps", type=int, default=400, help="denoising steps of the background generation")
+    parser.add_argument("--steps", type=int, default=1000, help="denoising steps of the background generation")
     parser.add_argument("--p99-ms", type=float, default=100.0)
     args = parser.parse_args()
 
@@ -131,7 +140,9 @@ def main() -> int:
         while httpx.get(f"{base}/v1/videos/{video_id}", headers=auth, timeout=60).json()["progress"] <= 5:
             time.sleep(0.2)
         before = httpx.get(f"{base}/v1/videos/{video_id}", headers=auth, timeout=60).json()
+        cpu_before, load_before = cpu_seconds(server.pid), os.getloadavg()[0]
         latencies, errors = asyncio.run(run_load(base, key, video_id, args.clients, args.duration))
+        cpu_after, load_after = cpu_seconds(server.pid), os.getloadavg()[0]
         after = httpx.get(f"{base}/v1/videos/{video_id}", headers=auth, timeout=60).json()
     finally:
         server.terminate()
@@ -142,6 +153,10 @@ def main() -> int:
     ok = not errors and p99 <= args.p99_ms and after["status"] == "in_progress"
     print(f"embedded server, {os.cpu_count()} CPU cores; {args.clients} clients polling for {args.duration:g} s")
     print(f"generation: status {before['status']} {before['progress']}% -> {after['status']} {after['progress']}%")
+    print(f"machine load average {load_before:.1f} -> {load_after:.1f} (other work on the machine adds latency)")
+    if cpu_before is not None and cpu_after is not None and ms:
+        used = cpu_after - cpu_before
+        print(f"API process CPU: {used:.1f} s in {args.duration:g} s, {used / len(ms) * 1000:.2f} ms per request")
     print()
     print("| clients | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -102,7 +102,7 @@ async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_current_user(request: Request, services: ServicesDep, session: SessionDep) -> User:
+async def get_current_user(request: Request, services: ServicesDep) -> User:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
@@ -110,8 +110,9 @@ async def get_current_user(request: Request, services: ServicesDep, session: Ses
         )
     user = services.auth_cache.get(token.strip())
     if user is None:
-        # One indexed lookup by key hash; cheap enough for the event loop, and cached for the next polls.
-        user = authenticate(session=session, secret=token.strip())
+        # One indexed lookup by key hash: cheap enough for the event loop, and cached for the next polls.
+        with services.sessions() as session:
+            user = authenticate(session=session, secret=token.strip())
         services.auth_cache.put(token.strip(), user)
     services.rate_limiter.hit(user.id)
     return user

@@ -172,13 +172,14 @@ async def edit_video(
 
 
 @router.get("/{video_id}", response_model=VideoObject)
-async def retrieve_video(video_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser) -> Response:
+async def retrieve_video(video_id: str, services: ServicesDep, user: CurrentUser) -> Response:
     # The poll path: a primary-key lookup run on the event loop (no thread hop), answered from a short
-    # cache when many clients poll the same job, and serialised once.
+    # cache when many clients poll the same job, serialised once, and with no session unless needed.
     cached = services.poll_cache.get(user.id, video_id)
     if cached is None:
-        video = service.get_video(session=session, user=user, video_id=video_id)
-        cached = (VideoObject.of(video).model_dump_json().encode(), video.status in service.ACTIVE)
+        with services.sessions() as session:
+            video = service.get_video(session=session, user=user, video_id=video_id)
+            cached = (VideoObject.of(video).model_dump_json().encode(), video.status in service.ACTIVE)
         services.poll_cache.put(user.id, video_id, *cached)
     body, active = cached
     headers = {"openai-poll-after-ms": str(services.settings.poll_after_ms)} if active else None
