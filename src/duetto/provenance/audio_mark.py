@@ -1,0 +1,344 @@
+"""Invisible audio watermark: a keyed clip id in tiny level changes of time-frequency tiles.
+
+How it works, and why:
+
+- The sound is split into 16 bands (80 Hz to 6 kHz, ERB-spaced, smooth crossovers) and 50 ms
+  tiles; each tile's level is measured in dB. Levels are what perceptual codecs (MP3, AAC) keep, a
+  multiplicative change hides under the content that carries it, and a level in dB ignores the fine
+  waveform, so small misalignments and resampling hardly matter. Levels are measured at 16 kHz
+  whatever the input rate, at both ends.
+- Tiles more than 30 dB below the loudest band of their time slot are read as that floor: codecs
+  drop them, so they carry nothing. Digital silence carries nothing either.
+- One period is 20 tiles (1 s). In each period the bands that hold sound in most tiles (at least 4)
+  are the active set, which embedder and detector both work out from the sound itself. 48 keyed
+  orthonormal patterns over the active levels, each with zero mean per band and per tile (so a volume
+  or EQ change cancels), carry the payload + CRC by spread-transform dither modulation, the same
+  lattice scheme as the video mark; the lattice step shrinks with fewer active bands so that the mark
+  stays as quiet for a few steady tones as for broadband sound.
+- The embedder finds per-tile gains (at most +-3 dB, most far smaller) by a few rounds of measure and
+  correct, spending them preferably on quieter tiles, and scales them down if the mark would come
+  within 30 dB of the sound.
+- Every whole second carries the whole payload. Any excerpt of at least 2 s contains a whole period
+  wherever the cut fell; the detector searches sub-tile and tile offsets (coarse, then fine around
+  the best) and averages the periods it finds, each weighted by how much of it has usable sound.
+"""
+
+from __future__ import annotations
+
+import functools
+from math import gcd
+
+import numpy as np
+from scipy import fft
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import resample_poly
+
+from duetto.provenance.codes import (
+    CODE_BITS,
+    Detection,
+    Key,
+    key_bytes,
+    keyed_rng,
+    make_detection,
+    not_found,
+    payload_bits,
+)
+
+BANDS = 16
+
+
+def _erb_edges(low: float, high: float, count: int) -> np.ndarray:
+    """Band edges equally spaced on the ERB-rate scale: about 65 Hz wide at the bottom (a narrower band
+    rings longer than a 50 ms tile) and a sixth of an octave near the top, roughly as hearing resolves."""
+    rate = np.linspace(21.4 * np.log10(1 + 0.00437 * low), 21.4 * np.log10(1 + 0.00437 * high), count + 1)
+    return (10 ** (rate / 21.4) - 1) / 0.00437
+
+
+BAND_EDGES_HZ = _erb_edges(80.0, 6000.0, BANDS)
+TILE_SECONDS = 0.05
+PERIOD_TILES = 20
+#: Levels are measured at this rate (the bands end at 6 kHz).
+ANALYSIS_RATE = 16000
+#: Tiles this far below the loudest band of their slot are clamped there (codecs drop them).
+RELATIVE_FLOOR_DB = 30.0
+#: Level of digital silence, in dB of mean power (full scale sine = -3 dB).
+SILENCE_DB = -100.0
+#: Lattice step in dB when all 16 bands carry sound (see `_step`).
+DELTA_DB = 2.0
+#: A period needs this many bands with sound to carry the 48 bits.
+MIN_ACTIVE_BANDS = 4
+#: How far (dB, median over the period) a band must sit above the relative floor to count as sound;
+#: the detector also tries the neighbours in case a codec moved a band across the line.
+ACTIVE_MARGINS_DB = (6.0, 3.0, 9.0)
+MAX_GAIN_DB = 3.0
+#: The mark stays at least this far below the sound (signal-to-mark ratio, dB).
+MIN_SNR_DB = 30.5
+#: Sub-tile offsets the detector can try per tile (50 ms / 64, so at most 0.4 ms off).
+SYNC_STEPS = 64
+_COARSE = 2  # the first pass tries every 2nd sub-tile offset
+_REFINE = 4  # then every offset near the 4 best coarse ones
+#: Longer inputs are read in windows of this many seconds (each a separate test, counted as such).
+WINDOW_SECONDS = 12.0
+MIN_SAMPLE_RATE = 14000
+_RAMP_SECONDS = 0.004
+_ROUNDS = 5
+_QUIET_PREFERENCE = 0.5  # spend gain on a tile in proportion to power**-0.5 (quiet tiles first)
+
+
+@functools.lru_cache(maxsize=256)
+def _carriers(key: bytes, active: int) -> np.ndarray:
+    """Keyed carriers (48 x 20*|A|) over the active bands A (a bit mask): orthonormal, zero mean per band
+    and per tile, so a volume or EQ change cancels."""
+    count = bin(active).count("1")
+    raw = keyed_rng(key, f"duetto.amark.{active:04x}").normal(size=(PERIOD_TILES, count, CODE_BITS))
+    raw -= raw.mean(axis=0, keepdims=True)
+    raw -= raw.mean(axis=1, keepdims=True)
+    carriers, _ = np.linalg.qr(raw.reshape(PERIOD_TILES * count, CODE_BITS))
+    return carriers.T
+
+
+def _dithers(key: Key) -> np.ndarray:
+    return keyed_rng(key, "duetto.amark.d").random(CODE_BITS)
+
+
+def _band_list(active: int) -> np.ndarray:
+    return np.array([b for b in range(BANDS) if active >> b & 1], dtype=int)
+
+
+def _step(active: int) -> float:
+    """Lattice step for a period with these bands: fewer bands share the same room, so the step shrinks
+    to keep the distortion per tile, and hence the signal-to-mark ratio, the same."""
+    return DELTA_DB * float(np.sqrt(bin(active).count("1") / BANDS))
+
+
+def _active_masks(median_above: np.ndarray, loud: np.ndarray, margin: float) -> np.ndarray:
+    """Bit masks of the bands whose median level over a period is `margin` dB above the relative floor and
+    well above silence. Both ends compute them from the sound, so no side channel is needed."""
+    return ((median_above >= margin) & loud) @ (1 << np.arange(BANDS))
+
+
+def _period_stats(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the period starting at each tile: median height above the relative floor per band, whether
+    the band is above silence, and the fraction of usable tiles per band."""
+    above = levels - (levels.max(axis=1, keepdims=True) - RELATIVE_FLOOR_DB)
+    windows = np.lib.stride_tricks.sliding_window_view
+    median_above = np.median(windows(above, PERIOD_TILES, axis=0), axis=2)
+    loud = np.median(windows(levels, PERIOD_TILES, axis=0), axis=2) > SILENCE_DB + 20.0
+    usable = windows(_usable(levels).astype(np.float64), PERIOD_TILES, axis=0).mean(axis=2)
+    return median_above, loud, usable
+
+
+@functools.lru_cache(maxsize=8)
+def _masks(n: int, sample_rate: int) -> np.ndarray:
+    """Band masks (16, n//2+1) over the rfft bins: smooth steps in log frequency."""
+    log_f = np.log(np.maximum(fft.rfftfreq(n, 1.0 / sample_rate), 1e-3))
+    log_edges = np.log(BAND_EDGES_HZ)
+    width = 0.075
+    rise = 0.5 * (1 + np.tanh((log_f[None, :] - log_edges[:-1, None]) / width))
+    fall = 0.5 * (1 - np.tanh((log_f[None, :] - log_edges[1:, None]) / width))
+    return (rise * fall).astype(np.float32)
+
+
+def _bands(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Band signals (..., 16, n) of waves (..., n), zero-padded so no band wraps around the ends."""
+    pad = int(0.25 * sample_rate)
+    n = fft.next_fast_len(wave.shape[-1] + 2 * pad, real=True)
+    padded = np.zeros(wave.shape[:-1] + (n,), np.float32)
+    padded[..., pad:pad + wave.shape[-1]] = wave
+    spectrum = fft.rfft(padded)
+    banded = fft.irfft(spectrum[..., None, :] * _masks(n, sample_rate), n=n)
+    return banded[..., pad:pad + wave.shape[-1]]
+
+
+def _to_analysis_rate(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    if sample_rate == ANALYSIS_RATE:
+        return mono.astype(np.float32)
+    common = gcd(ANALYSIS_RATE, sample_rate)
+    return resample_poly(mono, ANALYSIS_RATE // common, sample_rate // common).astype(np.float32)
+
+
+def _tile_edges(count: int, sample_rate: int, offset: int = 0) -> np.ndarray:
+    # Rounded running edges keep tiles exactly 50 ms on average at rates where a tile is fractional.
+    return offset + np.round(np.arange(count + 1) * TILE_SECONDS * sample_rate).astype(np.int64)
+
+
+def _cumulative_energy(banded: np.ndarray) -> np.ndarray:
+    energy = np.cumsum(banded.astype(np.float64) ** 2, axis=1)
+    return np.concatenate([np.zeros((banded.shape[0], 1)), energy], axis=1)
+
+
+def _tile_levels(cumulative: np.ndarray, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Tile levels (tiles, 16) in dB, clamped to the relative floor and as measured, from the cumulative
+    band energy at the analysis rate, with tiles starting `offset` samples in."""
+    samples = cumulative.shape[1] - 1
+    count = int((samples - offset) / (TILE_SECONDS * ANALYSIS_RATE))
+    edges = _tile_edges(count, ANALYSIS_RATE, offset)
+    edges = edges[edges <= samples]
+    power = (cumulative[:, edges[1:]] - cumulative[:, edges[:-1]]).T / np.diff(edges)[:, None]
+    levels = 10 * np.log10(np.maximum(power, 0.0) + 10 ** (SILENCE_DB / 10))
+    return np.maximum(levels, levels.max(axis=1, keepdims=True) - RELATIVE_FLOOR_DB), levels
+
+
+def _measure(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    return _tile_levels(_cumulative_energy(_bands(_to_analysis_rate(mono, sample_rate), ANALYSIS_RATE)))
+
+
+def _usable(levels: np.ndarray) -> np.ndarray:
+    """Tiles that carry sound a codec keeps: above the relative floor (with margin) and above silence."""
+    return (levels > levels.max(axis=1, keepdims=True) - RELATIVE_FLOOR_DB + 1.0) & (levels > SILENCE_DB + 20.0)
+
+
+def _gain_curves(gain_db: np.ndarray, samples: int, sample_rate: int) -> np.ndarray:
+    """Per-band amplitude gains minus one (16, samples): one value per tile, 4 ms ramps so nothing clicks."""
+    edges = _tile_edges(gain_db.shape[0], sample_rate)
+    curves = np.zeros((BANDS, samples), np.float32)
+    curves[:, :edges[-1]] = np.repeat((10 ** (gain_db / 20) - 1).T, np.diff(edges), axis=1)
+    return uniform_filter1d(curves, max(1, round(_RAMP_SECONDS * sample_rate)), axis=1)
+
+
+def _check_wave(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    array = np.asarray(wave, dtype=np.float32)
+    if array.ndim not in (1, 2) or array.shape[-1] == 0:
+        raise ValueError(f"audio must be (samples,) or (channels, samples) and not empty, got {array.shape}")
+    if int(sample_rate) < MIN_SAMPLE_RATE:
+        raise ValueError(f"sample_rate must be at least {MIN_SAMPLE_RATE} Hz for the 6 kHz band, got {sample_rate}")
+    return np.nan_to_num(array)
+
+
+def embed_audio_mark(wave: np.ndarray, sample_rate: int, payload: int, key: Key) -> np.ndarray:
+    """`wave` ((samples,) or (channels, samples)) carrying `payload` under `key`, as float32.
+
+    Only whole seconds with enough sound carry the mark; audio shorter than a second, or silent, comes
+    back unchanged.
+    """
+    array = _check_wave(wave, sample_rate)
+    sample_rate = int(sample_rate)
+    channels = array if array.ndim == 2 else array[None, :]
+    bits = payload_bits(payload)
+    secret, dithers = key_bytes(key), _dithers(key)
+    measured, levels = _measure(channels.mean(axis=0), sample_rate)
+    periods = measured.shape[0] // PERIOD_TILES
+    plans = []
+    if periods:
+        median_above, loud, _ = _period_stats(levels)
+        masks = _active_masks(median_above, loud, ACTIVE_MARGINS_DB[0])
+        for p in range(periods):
+            active = int(masks[p * PERIOD_TILES])
+            if bin(active).count("1") >= MIN_ACTIVE_BANDS:
+                plans.append((p, _band_list(active), _carriers(secret, active), _step(active)))
+    if not plans:
+        return array.copy()
+    banded = _bands(channels, sample_rate)  # (channels, 16, n), the parts the gains scale
+    gain_db = np.zeros((periods * PERIOD_TILES, BANDS))
+    targets: dict[int, np.ndarray] = {}
+    marked = channels
+    # How much a band's measured level moves per dB of gain: 1 inside a band, less for sound on a
+    # crossover (shared with the neighbour). Learnt after the first round, it speeds convergence.
+    effect, first_levels = np.ones(BANDS), levels
+    for round_ in range(_ROUNDS):
+        usable = _usable(levels)
+        if round_ == 1:
+            moved, applied = (levels - first_levels) * usable, gain_db * usable
+            effect = np.clip((moved * applied).sum(axis=0) / np.maximum((applied**2).sum(axis=0), 1e-9), 0.25, 1.0)
+        for p, bands, carriers, delta in plans:
+            rows = slice(p * PERIOD_TILES, (p + 1) * PERIOD_TILES)
+            x = carriers @ measured[rows][:, bands].ravel()
+            if p not in targets:
+                offsets = (dithers + bits / 2.0) * delta
+                targets[p] = np.round((x - offsets) / delta) * delta + offsets
+            free = usable[rows][:, bands].ravel()
+            if not free.any():
+                continue
+            power = 10 ** (levels[rows][:, bands].ravel() / 10)
+            cost = (power / power[free].mean()) ** _QUIET_PREFERENCE
+            effective = carriers * np.tile(effect[bands], PERIOD_TILES)
+            spread = effective * (free / np.maximum(cost, 1e-6))
+            # Least weighted change of the free tiles that moves every projection onto its target.
+            step = spread.T @ np.linalg.solve(effective @ spread.T + 0.02 * np.eye(CODE_BITS), targets[p] - x)
+            gain_db[rows, bands] += step.reshape(PERIOD_TILES, bands.size)
+        np.clip(gain_db, -MAX_GAIN_DB, MAX_GAIN_DB, out=gain_db)
+        marked = channels + np.einsum("cbn,bn->cn", banded, _gain_curves(gain_db, channels.shape[-1], sample_rate))
+        measured, levels = (a[:gain_db.shape[0]] for a in _measure(marked.mean(axis=0), sample_rate))
+    signal_energy = float(np.sum(channels.astype(np.float64) ** 2))
+    for _ in range(3):
+        mark_energy = float(np.sum((marked - channels).astype(np.float64) ** 2))
+        if mark_energy == 0 or 10 * np.log10(signal_energy / mark_energy) >= MIN_SNR_DB:
+            break
+        # Too loud for this sound: weaken the mark rather than be heard.
+        gain_db *= np.sqrt(signal_energy / mark_energy / 10 ** ((MIN_SNR_DB + 0.1) / 10))
+        marked = channels + np.einsum("cbn,bn->cn", banded, _gain_curves(gain_db, channels.shape[-1], sample_rate))
+    out = marked.astype(np.float32)
+    return out if array.ndim == 2 else out[0]
+
+
+def _scan(cumulative: np.ndarray, steps: list[int], secret: bytes, dithers: np.ndarray,
+          found: dict[tuple[int, int, float], tuple[float, np.ndarray, int]]) -> None:
+    """Score every (sub-tile step, first tile, margin) alignment with these steps into `found`."""
+    tile = TILE_SECONDS * ANALYSIS_RATE
+    windows = np.lib.stride_tricks.sliding_window_view
+    for step in steps:
+        measured, levels = _tile_levels(cumulative, round(step * tile / SYNC_STEPS))
+        if measured.shape[0] < PERIOD_TILES:
+            continue
+        median_above, loud, usable = _period_stats(levels)
+        periods = windows(measured, PERIOD_TILES, axis=0)  # (K, 16, 20)
+        for margin in ACTIVE_MARGINS_DB:
+            masks = _active_masks(median_above, loud, margin)
+            soft = np.zeros((masks.size, CODE_BITS))
+            weight = np.zeros(masks.size)
+            for active in np.unique(masks).tolist():
+                bands = _band_list(active)
+                if bands.size < MIN_ACTIVE_BANDS:
+                    continue
+                ks = np.flatnonzero(masks == active)
+                values = periods[ks][:, bands, :].transpose(0, 2, 1).reshape(ks.size, -1)
+                x = values @ _carriers(secret, active).T
+                weight[ks] = usable[ks][:, bands].mean(axis=1)
+                soft[ks] = weight[ks, None] * np.cos(2 * np.pi * (x / _step(active) - dithers))
+            for start in range(min(PERIOD_TILES, masks.size)):
+                total = weight[start::PERIOD_TILES].sum()
+                if total > 0:
+                    values = soft[start::PERIOD_TILES].sum(axis=0) / total
+                    count = int(np.count_nonzero(weight[start::PERIOD_TILES]))
+                    found[(step, start, margin)] = (float(np.abs(values).sum()), values, count)
+
+
+def _detect_window(mono16: np.ndarray, secret: bytes, dithers: np.ndarray, windows: int, at: float) -> Detection:
+    cumulative = _cumulative_energy(_bands(mono16, ANALYSIS_RATE))
+    found: dict[tuple[int, int, float], tuple[float, np.ndarray, int]] = {}
+    _scan(cumulative, list(range(0, SYNC_STEPS, _COARSE)), secret, dithers, found)
+    if not found:
+        return not_found({"periods": 0})
+    best_steps: list[int] = []
+    for (step, _, _), _value in sorted(found.items(), key=lambda item: -item[1][0]):
+        if step not in best_steps:
+            best_steps.append(step)
+        if len(best_steps) == _REFINE:
+            break
+    near = {(s + d) % SYNC_STEPS for s in best_steps for d in range(-_COARSE + 1, _COARSE)} - set(best_steps)
+    _scan(cumulative, sorted(near), secret, dithers, found)
+    (step, start, margin), (_, soft, periods) = max(found.items(), key=lambda item: item[1][0])
+    offset = at + step * TILE_SECONDS / SYNC_STEPS + start * TILE_SECONDS
+    # Every alignment the search could have picked counts, refined or not.
+    candidates = SYNC_STEPS * PERIOD_TILES * len(ACTIVE_MARGINS_DB) * windows
+    return make_detection(soft, candidates, {"offset_seconds": offset, "periods": periods, "margin_db": margin})
+
+
+def detect_audio_mark(wave: np.ndarray, sample_rate: int, key: Key) -> Detection:
+    """Look for a mark made with `key` in `wave`, from any cut point; needs about 2 s of sound."""
+    array = _check_wave(wave, sample_rate)
+    mono = _to_analysis_rate(array if array.ndim == 1 else array.mean(axis=0), int(sample_rate))
+    secret, dithers = key_bytes(key), _dithers(key)
+    size = int(WINDOW_SECONDS * ANALYSIS_RATE)
+    hop = size - int(2 * PERIOD_TILES * TILE_SECONDS * ANALYSIS_RATE)  # overlaps keep every 2 s excerpt whole
+    starts = list(range(0, max(1, mono.size - size + hop), hop)) if mono.size > size else [0]
+    best: Detection | None = None
+    for start in starts:
+        detection = _detect_window(mono[start:start + size], secret, dithers, len(starts), start / ANALYSIS_RATE)
+        if best is None or detection.false_alarm < best.false_alarm or (
+                detection.false_alarm == best.false_alarm and detection.strength > best.strength):
+            best = detection
+        if detection.found:
+            break
+    assert best is not None
+    return best
