@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from duetto.app.cli import keys_app, serve, users_app, worker
 from duetto.bench.cli import bench_app
 from duetto.engine.cli import convert_app, generate
+from duetto.training.cli import train_app
 from duetto.world.cli import world_app
 
 app = typer.Typer(
@@ -16,8 +18,13 @@ app = typer.Typer(
 )
 app.command("generate")(generate)
 app.add_typer(convert_app, name="convert")
+app.command("serve")(serve)
+app.command("worker")(worker)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 app.add_typer(world_app, name="world")
 app.add_typer(bench_app, name="bench")
+app.add_typer(train_app, name="train")
 
 
 if __name__ == "__main__":
