@@ -127,12 +127,14 @@ class AudioVAEModel(_Section):
 
 
 class VocoderModel(_Section):
-    upsample_rates: list[int] = [8, 4, 2, 2, 2]
-    upsample_kernel_sizes: list[int] = [16, 8, 4, 4, 4]
+    """`BigVGANVocoder` arguments; the defaults are HiFi-GAN V2's shape."""
+
+    upsample_rates: list[int] = [8, 8, 2, 2]
+    upsample_kernel_sizes: list[int] = [16, 16, 4, 4]
     upsample_initial_channel: int = 128
-    resblock: Literal["1", "2"] = "2"
-    resblock_kernel_sizes: list[int] = [3, 7]
-    resblock_dilation_sizes: list[list[int]] = [[1, 3, 5], [1, 3, 5]]
+    resblock: Literal["1", "2"] = "1"
+    resblock_kernel_sizes: list[int] = [3, 7, 11]
+    resblock_dilation_sizes: list[list[int]] = [[1, 3, 5], [1, 3, 5], [1, 3, 5]]
 
     @model_validator(mode="after")
     def _check(self) -> VocoderModel:

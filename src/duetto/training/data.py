@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from duetto.training.config import MEL_HOP, DataConfig
 from duetto.training.ddp import Dist, barrier
@@ -198,17 +198,22 @@ def build_latent_cache(
         folder.mkdir(parents=True, exist_ok=True)
         mine = list(range(dist.rank, len(dataset), dist.world_size))
         videos, audios, captions = [], [], []
-        for start in range(0, len(mine), batch_size):
-            batch = collate([dataset[i] for i in mine[start : start + batch_size]])
+        # Workers render or decode the clips while this process encodes the previous batch.
+        batches = DataLoader(
+            Subset(dataset, mine),
+            batch_size=batch_size,
+            collate_fn=collate,
+            num_workers=dataset.cfg.workers,
+            prefetch_factor=4 if dataset.cfg.workers else None,
+        )
+        for number, batch in enumerate(batches):
             with torch.no_grad():
                 video, audio = encode(batch)
             videos.append(video.to("cpu", torch.float16))
             audios.append(audio.to("cpu", torch.float16))
             captions += batch["captions"]
-            if dist.is_main and (start // batch_size) % 50 == 0:
-                logger.info(
-                    "latent cache: %d / %d clips on rank 0", start + len(batch["captions"]), len(mine)
-                )
+            if dist.is_main and number % 50 == 0:
+                logger.info("latent cache: %d / %d clips on rank 0", len(captions), len(mine))
         if mine:
             save_file(
                 {

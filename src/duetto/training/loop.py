@@ -71,16 +71,20 @@ class MetricsLog:
     every: int
     losses: list[float] = field(default_factory=list)
     _t0: float = field(default_factory=time.perf_counter)
+    _cpu0: float = field(default_factory=time.process_time)
     _last_step: int = 0
 
     def record(self, step: int, loss: float, **parts: float) -> None:
         self.losses.append(loss)
         if not self.dist.is_main or ((step + 1) % self.every and step != 0):
             return
-        now = time.perf_counter()
-        per_step = (now - self._t0) / max(1, step + 1 - self._last_step)
-        self._t0, self._last_step = now, step + 1
-        row = {"step": step + 1, "loss": loss, "s_per_step": round(per_step, 4), **parts}
+        now, cpu = time.perf_counter(), time.process_time()
+        steps = max(1, step + 1 - self._last_step)
+        # CPU seconds per step too: on a shared machine they measure the work, wall seconds the waiting.
+        per_step, cpu_per_step = (now - self._t0) / steps, (cpu - self._cpu0) / steps
+        self._t0, self._cpu0, self._last_step = now, cpu, step + 1
+        row = {"step": step + 1, "loss": loss, "s_per_step": round(per_step, 4),
+               "cpu_s_per_step": round(cpu_per_step, 4), **parts}  # fmt: skip
         with (self.folder / "metrics.jsonl").open("a") as f:
             f.write(json.dumps(row) + "\n")
         logger.info(
