@@ -39,8 +39,9 @@ WALL_GAP = 0.05
 WALL_SPEED = 0.05
 #: An onset farther than this from any visible cause is a false sound (spec §7).
 FALSE_SOUND_S = 0.100
-#: Impacts closer than this sound as one onset (the onset detector merges them too), so they count once.
-SIMULTANEOUS_S = 0.030
+#: Impacts closer than this sound as one onset (the detector merges onsets under 30 ms apart, and visual
+#: times carry ~10 ms of error), so they count once.
+SIMULTANEOUS_S = 0.040
 SYLLABLE_HOP_S = 0.005
 #: Voice pitch must come within this share of the character's f0 (spec §7).
 F0_TOLERANCE = 0.15

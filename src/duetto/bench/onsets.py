@@ -45,7 +45,7 @@ _FLUX_SPREADS = 6.0
 #: Least flux over the local median for a peak; digital silence and AAC's faint noise stay under it.
 FLUX_FLOOR = 2.0
 #: The floor for the faint onsets looked for around visual impacts (see `evaluate`).
-FAINT_FLUX_FLOOR = 0.5
+FAINT_FLUX_FLOOR = 0.0
 _MIN_BAND_HZ = 200.0
 # Onsets closer than this are one event (bounces are ≥ 150 ms apart, syllables ≥ 180 ms).
 _MIN_ONSET_GAP_S = 0.03

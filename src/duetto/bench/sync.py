@@ -15,16 +15,23 @@ MAX_LAG_S = 0.200
 
 
 def match_events(visual: np.ndarray, audio: np.ndarray, window_s: float = MATCH_WINDOW_S) -> list[tuple[int, int]]:
-    """Pairs (visual index, audio index) minimising the total |Δt|, each event used once, |Δt| ≤ window."""
+    """Pairs (visual index, audio index), each event used once, |Δt| ≤ window, minimising the total
+    |Δt| plus `window_s` for every visual event left without a partner.
+
+    Leaving an impact unmatched costs as much as the worst allowed pair, so two impacts are not both
+    paired badly (say with a syllable 100 ms off) just to avoid leaving one of them out.
+    """
     visual, audio = np.asarray(visual, float), np.asarray(audio, float)
     if len(visual) == 0 or len(audio) == 0:
         return []
     cost = np.abs(visual[:, None] - audio[None, :])
-    # Forbidden pairs get a cost larger than any sum of allowed ones, so they are only picked when
-    # nothing else is left, and then dropped.
-    big = window_s * (len(visual) + len(audio) + 1)
-    rows, cols = optimize.linear_sum_assignment(np.where(cost <= window_s, cost, big))
-    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= window_s]
+    # Forbidden pairs cost more than leaving every impact out; one "no partner" column per impact.
+    big = window_s * (len(visual) + 1)
+    allowed = np.where(cost <= window_s, cost, big)
+    alone = np.full((len(visual), len(visual)), big)
+    np.fill_diagonal(alone, window_s)
+    rows, cols = optimize.linear_sum_assignment(np.hstack([allowed, alone]))
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if c < len(audio) and cost[r, c] <= window_s]
 
 
 def sync_errors_ms(visual: np.ndarray, audio: np.ndarray, window_s: float = MATCH_WINDOW_S) -> np.ndarray:
