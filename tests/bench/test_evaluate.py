@@ -10,6 +10,7 @@ from duetto.bench.sync import MISS_MS
 from duetto.clip import Clip
 from duetto.media import write_mp4
 from duetto.world import ObjectFacts, SceneFacts, ToyFacts, render
+from tests.bench.synth import canvas, draw
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,15 @@ def test_bad_input_is_a_one_line_value_error(bouncing, tmp_path) -> None:
         evaluate(tmp_path / "missing.mp4", facts)
     with pytest.raises(ValueError, match="SceneFacts"):
         evaluate(clip, {"setting": "room"})  # type: ignore[arg-type]
+
+
+def test_a_flickering_smear_of_the_right_colour_is_not_an_object(bouncing) -> None:
+    facts, clip, _ = bouncing
+    rng = np.random.default_rng(0)
+    frames = canvas(96)
+    for k in range(96):
+        if rng.random() < 0.5:
+            draw(frames, k, "ball", rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.6), rng.uniform(0.03, 0.15),
+                 (220, 40, 40))
+    scores = evaluate(Clip(frames, clip.audio, clip.fps, clip.sample_rate), facts)
+    assert scores.objects[0].found is False

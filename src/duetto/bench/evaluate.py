@@ -28,7 +28,7 @@ from duetto.bench.sound import (
     voice_band_envelope,
 )
 from duetto.bench.sync import MATCH_WINDOW_S, false_onsets, lip_sync, sync_errors_ms
-from duetto.bench.vision import blob_shape, label_pixels, scene_palette, track_colour
+from duetto.bench.vision import Track, blob_shape, label_pixels, scene_palette, track_colour
 from duetto.clip import Clip
 from duetto.world import vocab
 from duetto.world.facts import SceneFacts
@@ -248,6 +248,17 @@ def _sideways_start(t: np.ndarray, x: np.ndarray) -> float | None:
     return float(t[max(0, moved[0] - 1)]) if len(moved) else None
 
 
+def _steady_blob(track: Track, frames: int) -> bool:
+    """An object, not a passing smear of its colour: seen in an eighth of the frames (a ball rolling
+    out of the picture may leave after half a second), with an area that stays within about a third
+    of its median wherever it is seen whole."""
+    if track.frames_seen < max(3, frames // 8):
+        return False
+    whole = track.present & ~track.clipped
+    sizes = track.area[whole] if whole.sum() >= 3 else track.area[track.present]
+    return float(np.mean(np.abs(sizes / np.median(sizes) - 1) < 0.35)) >= 0.8
+
+
 def analyse_video(frames: np.ndarray, fps: float, facts: SceneFacts) -> VideoAnalysis:
     """Segment the frames by the scene's palette and read every prompted object and toy."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 3:
@@ -263,7 +274,7 @@ def analyse_video(frames: np.ndarray, fps: float, facts: SceneFacts) -> VideoAna
         objects.append(score)
         track = track_colour(labels, palette.index(obj.colour), near_x=vocab.POSITIONS[obj.position])
         look = blob_shape(track, height)
-        if look is None or track.frames_seen < 3:
+        if look is None or not _steady_blob(track, n):
             continue
         score.found, score.seen_shape, score.seen_size = True, look.shape, look.size
         height_above = vocab.FLOOR_Y - (track.cy + look.radius)
