@@ -9,8 +9,8 @@ How it works, and why:
   whatever the input rate, at both ends.
 - Tiles more than 30 dB below the loudest band of their time slot are read as that floor: codecs
   drop them, so they carry nothing. Digital silence carries nothing either.
-- One period is 20 tiles (1 s). In each period the bands that hold sound in most tiles (at least 4)
-  are the active set, which embedder and detector both work out from the sound itself. 48 keyed
+- One period is 20 tiles (1 s). In each period the bands that sound in at least 30 % of its tiles (at
+  least 4 such bands) are the active set, which embedder and detector both work out from the sound itself. 48 keyed
   orthonormal patterns over the active levels, each with zero mean per band and per tile (so a volume
   or EQ change cancels), carry the payload + CRC by spread-transform dither modulation, the same
   lattice scheme as the video mark; the lattice step shrinks with fewer active bands so that the mark
@@ -67,9 +67,12 @@ SILENCE_DB = -100.0
 DELTA_DB = 2.0
 #: A period needs this many bands with sound to carry the 48 bits.
 MIN_ACTIVE_BANDS = 4
-#: How far (dB, median over the period) a band must sit above the relative floor to count as sound;
-#: the detector also tries the neighbours in case a codec moved a band across the line.
+#: How far (dB) a band must sit above the relative floor in a tile to count as sounding there; the
+#: detector also tries the neighbours in case a codec moved a band across the line.
 ACTIVE_MARGINS_DB = (6.0, 3.0, 9.0)
+#: A band is active in a period when it sounds in at least this share of the period's tiles (speech and
+#: impacts come and go; tiles where it is silent are clamped and carry nothing).
+ACTIVE_SHARE = 0.3
 MAX_GAIN_DB = 3.0
 #: The mark stays at least this far below the sound (signal-to-mark ratio, dB).
 MIN_SNR_DB = 30.5
@@ -80,6 +83,8 @@ _REFINE = 4  # then every offset near the 4 best coarse ones
 #: Longer inputs are read in windows of this many seconds (each a separate test, counted as such).
 WINDOW_SECONDS = 12.0
 MIN_SAMPLE_RATE = 14000
+#: Periods cycle through this many dither sets; the detector tries each phase.
+DITHER_CYCLE = 4
 _RAMP_SECONDS = 0.004
 _ROUNDS = 5
 _QUIET_PREFERENCE = 0.5  # spend gain on a tile in proportion to power**-0.5 (quiet tiles first)
@@ -98,7 +103,9 @@ def _carriers(key: bytes, active: int) -> np.ndarray:
 
 
 def _dithers(key: Key) -> np.ndarray:
-    return keyed_rng(key, "duetto.amark.d").random(CODE_BITS)
+    """Dithers (DITHER_CYCLE, 48): period p uses row p % DITHER_CYCLE. Fresh dithers make the periods of
+    unmarked sound independent of one another, which lets the false-alarm bound count every period."""
+    return keyed_rng(key, "duetto.amark.d").random((DITHER_CYCLE, CODE_BITS))
 
 
 def _band_list(active: int) -> np.ndarray:
@@ -111,21 +118,19 @@ def _step(active: int) -> float:
     return DELTA_DB * float(np.sqrt(bin(active).count("1") / BANDS))
 
 
-def _active_masks(median_above: np.ndarray, loud: np.ndarray, margin: float) -> np.ndarray:
-    """Bit masks of the bands whose median level over a period is `margin` dB above the relative floor and
-    well above silence. Both ends compute them from the sound, so no side channel is needed."""
-    return ((median_above >= margin) & loud) @ (1 << np.arange(BANDS))
+def _window_share(flags: np.ndarray) -> np.ndarray:
+    """For the period starting at each tile, the share of its tiles where each band's flag is set."""
+    running = np.concatenate([np.zeros((1, flags.shape[1])), np.cumsum(flags, axis=0)])
+    return (running[PERIOD_TILES:] - running[:-PERIOD_TILES]) / PERIOD_TILES
 
 
-def _period_stats(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For the period starting at each tile: median height above the relative floor per band, whether
-    the band is above silence, and the fraction of usable tiles per band."""
+def _active_masks(levels: np.ndarray, margin: float) -> np.ndarray:
+    """Bit mask, for the period starting at each tile, of the bands that sound (`margin` dB above the
+    relative floor and well above silence) in at least `ACTIVE_SHARE` of its tiles. Both ends work the
+    masks out from the sound itself, so no side channel is needed."""
     above = levels - (levels.max(axis=1, keepdims=True) - RELATIVE_FLOOR_DB)
-    windows = np.lib.stride_tricks.sliding_window_view
-    median_above = np.median(windows(above, PERIOD_TILES, axis=0), axis=2)
-    loud = np.median(windows(levels, PERIOD_TILES, axis=0), axis=2) > SILENCE_DB + 20.0
-    usable = windows(_usable(levels).astype(np.float64), PERIOD_TILES, axis=0).mean(axis=2)
-    return median_above, loud, usable
+    sounding = (above >= margin) & (levels > SILENCE_DB + 20.0)
+    return (_window_share(sounding) >= ACTIVE_SHARE) @ (1 << np.arange(BANDS))
 
 
 @functools.lru_cache(maxsize=8)
@@ -220,8 +225,7 @@ def embed_audio_mark(wave: np.ndarray, sample_rate: int, payload: int, key: Key)
     periods = measured.shape[0] // PERIOD_TILES
     plans = []
     if periods:
-        median_above, loud, _ = _period_stats(levels)
-        masks = _active_masks(median_above, loud, ACTIVE_MARGINS_DB[0])
+        masks = _active_masks(levels, ACTIVE_MARGINS_DB[0])
         for p in range(periods):
             active = int(masks[p * PERIOD_TILES])
             if bin(active).count("1") >= MIN_ACTIVE_BANDS:
@@ -244,7 +248,7 @@ def embed_audio_mark(wave: np.ndarray, sample_rate: int, payload: int, key: Key)
             rows = slice(p * PERIOD_TILES, (p + 1) * PERIOD_TILES)
             x = carriers @ measured[rows][:, bands].ravel()
             if p not in targets:
-                offsets = (dithers + bits / 2.0) * delta
+                offsets = (dithers[p % DITHER_CYCLE] + bits / 2.0) * delta
                 targets[p] = np.round((x - offsets) / delta) * delta + offsets
             free = usable[rows][:, bands].ravel()
             if not free.any():
@@ -271,57 +275,87 @@ def embed_audio_mark(wave: np.ndarray, sample_rate: int, payload: int, key: Key)
     return out if array.ndim == 2 else out[0]
 
 
-def _scan(cumulative: np.ndarray, steps: list[int], secret: bytes, dithers: np.ndarray,
-          found: dict[tuple[int, int, float], tuple[float, np.ndarray, int]]) -> None:
-    """Score every (sub-tile step, first tile, margin) alignment with these steps into `found`."""
-    tile = TILE_SECONDS * ANALYSIS_RATE
-    windows = np.lib.stride_tricks.sliding_window_view
-    for step in steps:
-        measured, levels = _tile_levels(cumulative, round(step * tile / SYNC_STEPS))
-        if measured.shape[0] < PERIOD_TILES:
+def _levels_at(cumulative: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    return _tile_levels(cumulative, round(step * TILE_SECONDS * ANALYSIS_RATE / SYNC_STEPS))
+
+
+def _positions(measured: np.ndarray, levels: np.ndarray, margin: float, secret: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice positions (K, 48), in steps, of the period starting at each tile, and each period's weight
+    (the usable share of its active tiles; 0 with fewer than `MIN_ACTIVE_BANDS` active bands)."""
+    if measured.shape[0] < PERIOD_TILES:
+        return np.zeros((0, CODE_BITS)), np.zeros(0)
+    usable = _window_share(_usable(levels))
+    periods = np.lib.stride_tricks.sliding_window_view(measured, PERIOD_TILES, axis=0)  # (K, 16, 20)
+    masks = _active_masks(levels, margin)
+    positions, weight = np.zeros((masks.size, CODE_BITS)), np.zeros(masks.size)
+    for active in np.unique(masks).tolist():
+        bands = _band_list(active)
+        if bands.size < MIN_ACTIVE_BANDS:
             continue
-        median_above, loud, usable = _period_stats(levels)
-        periods = windows(measured, PERIOD_TILES, axis=0)  # (K, 16, 20)
+        ks = np.flatnonzero(masks == active)
+        values = periods[ks][:, bands, :].transpose(0, 2, 1).reshape(ks.size, -1)
+        positions[ks] = values @ _carriers(secret, active).T / _step(active)
+        weight[ks] = usable[ks][:, bands].mean(axis=1)
+    return positions, weight
+
+
+def _chains(positions: np.ndarray, weight: np.ndarray, dithers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every first tile (20) and dither phase (4): cos values (4, periods, 20, 48) of the chain of whole
+    periods from that tile, their weights (periods, 20), and the mean |cos| score (4, 20)."""
+    count = -(-positions.shape[0] // PERIOD_TILES)
+    padded = np.zeros((count * PERIOD_TILES, CODE_BITS))
+    padded[:positions.shape[0]] = positions
+    w = np.zeros(count * PERIOD_TILES)
+    w[:weight.size] = weight
+    positions, w = padded.reshape(count, PERIOD_TILES, CODE_BITS), w.reshape(count, PERIOD_TILES)
+    order = np.arange(count)
+    table = dithers[(np.arange(DITHER_CYCLE)[:, None] + order[None, :]) % DITHER_CYCLE]  # (4, periods, 48)
+    cosines = np.cos(2 * np.pi * (positions[None] - table[:, :, None, :]))
+    totals = w.sum(axis=0)
+    score = np.einsum("js,cjs->cs", w, np.abs(cosines).mean(axis=3)) / np.maximum(totals, 1e-12)
+    return cosines, w, np.where(totals > 0, score, -1.0)
+
+
+def _scan(cumulative: np.ndarray, steps: list[int], secret: bytes, dithers: np.ndarray,
+          scores: dict[tuple[int, float, int, int], float]) -> None:
+    """Score every (sub-tile step, margin, dither phase, first tile) alignment with these steps into
+    `scores`: the weighted mean |cos| over the chain's usable periods."""
+    for step in steps:
+        measured, levels = _levels_at(cumulative, step)
         for margin in ACTIVE_MARGINS_DB:
-            masks = _active_masks(median_above, loud, margin)
-            soft = np.zeros((masks.size, CODE_BITS))
-            weight = np.zeros(masks.size)
-            for active in np.unique(masks).tolist():
-                bands = _band_list(active)
-                if bands.size < MIN_ACTIVE_BANDS:
-                    continue
-                ks = np.flatnonzero(masks == active)
-                values = periods[ks][:, bands, :].transpose(0, 2, 1).reshape(ks.size, -1)
-                x = values @ _carriers(secret, active).T
-                weight[ks] = usable[ks][:, bands].mean(axis=1)
-                soft[ks] = weight[ks, None] * np.cos(2 * np.pi * (x / _step(active) - dithers))
-            for start in range(min(PERIOD_TILES, masks.size)):
-                total = weight[start::PERIOD_TILES].sum()
-                if total > 0:
-                    values = soft[start::PERIOD_TILES].sum(axis=0) / total
-                    count = int(np.count_nonzero(weight[start::PERIOD_TILES]))
-                    found[(step, start, margin)] = (float(np.abs(values).sum()), values, count)
+            positions, weight = _positions(measured, levels, margin, secret)
+            if weight.sum() == 0:
+                continue
+            _, _, score = _chains(positions, weight, dithers)
+            for cycle, start in zip(*np.nonzero(score >= 0), strict=True):
+                scores[(step, margin, int(cycle), int(start))] = float(score[cycle, start])
 
 
 def _detect_window(mono16: np.ndarray, secret: bytes, dithers: np.ndarray, windows: int, at: float) -> Detection:
     cumulative = _cumulative_energy(_bands(mono16, ANALYSIS_RATE))
-    found: dict[tuple[int, int, float], tuple[float, np.ndarray, int]] = {}
-    _scan(cumulative, list(range(0, SYNC_STEPS, _COARSE)), secret, dithers, found)
-    if not found:
+    scores: dict[tuple[int, float, int, int], float] = {}
+    _scan(cumulative, list(range(0, SYNC_STEPS, _COARSE)), secret, dithers, scores)
+    if not scores:
         return not_found({"periods": 0})
     best_steps: list[int] = []
-    for (step, _, _), _value in sorted(found.items(), key=lambda item: -item[1][0]):
+    for (step, *_), _value in sorted(scores.items(), key=lambda item: -item[1]):
         if step not in best_steps:
             best_steps.append(step)
         if len(best_steps) == _REFINE:
             break
     near = {(s + d) % SYNC_STEPS for s in best_steps for d in range(-_COARSE + 1, _COARSE)} - set(best_steps)
-    _scan(cumulative, sorted(near), secret, dithers, found)
-    (step, start, margin), (_, soft, periods) = max(found.items(), key=lambda item: item[1][0])
+    _scan(cumulative, sorted(near), secret, dithers, scores)
+    step, margin, cycle, start = max(scores, key=scores.__getitem__)
+    cosines, weights, _ = _chains(*_positions(*_levels_at(cumulative, step), margin, secret), dithers)
+    cosines, weights = cosines[cycle, :, start], weights[:, start]
+    usable = weights > 0
+    soft = weights @ cosines / weights.sum()
     offset = at + step * TILE_SECONDS / SYNC_STEPS + start * TILE_SECONDS
     # Every alignment the search could have picked counts, refined or not.
-    candidates = SYNC_STEPS * PERIOD_TILES * len(ACTIVE_MARGINS_DB) * windows
-    return make_detection(soft, candidates, {"offset_seconds": offset, "periods": periods, "margin_db": margin})
+    candidates = SYNC_STEPS * PERIOD_TILES * len(ACTIVE_MARGINS_DB) * DITHER_CYCLE * windows
+    return make_detection(soft, candidates, {"offset_seconds": offset, "periods": int(usable.sum()),
+                                             "margin_db": margin, "phase": cycle},
+                          groups=cosines[usable], weights=weights[usable])
 
 
 def detect_audio_mark(wave: np.ndarray, sample_rate: int, key: Key) -> Detection:

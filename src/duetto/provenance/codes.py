@@ -18,7 +18,7 @@ CRC_BITS = 16
 CODE_BITS = PAYLOAD_BITS + CRC_BITS
 #: A detection is reported as found only when its false-alarm bound (statistic, search and CRC together) is
 #: at most this; see `false_alarm_bound`.
-FALSE_ALARM = 1e-9
+FALSE_ALARM = 1e-8
 
 Key = bytes | str
 
@@ -63,31 +63,36 @@ def _log_mgf_abs_cos(lam: float) -> float:
     return math.log(special.i0(lam) + special.modstruve(0, lam))
 
 
-def statistic_tail(soft: np.ndarray) -> float:
-    """Chernoff bound on P(sum |S_k| >= observed) for an unmarked input.
+def statistic_tail(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Chernoff bound on P(sum_j w_j sum_k |v_jk| >= observed) for an unmarked input.
 
-    Each soft value S_k is the (weighted) mean of cos(2 pi r) over frames or periods, where r is the
-    position of a projection on its keyed dithered lattice. Without a mark the keyed dither makes every
-    r uniform and independent across bits, whatever the content; |mean| <= mean of |cos| in convex order
-    (Jensen), so the moment generating function of one |cos(2 pi U)| bounds each term. The bound holds
-    for any content, including a static scene whose frames all give the same r.
+    `values` (groups, bits) are cos(2 pi r) per bit, r being where a projection falls on its keyed,
+    dithered lattice, or averages of such values; `weights` (groups,) default to ones. Without a mark
+    the keyed dither makes every r uniform whatever the content, and independent across bits and across
+    groups that use different dithers (the audio periods). An average of values sharing one dither
+    (the video frames) is a single group: |mean| <= mean of |cos| in convex order (Jensen), so the
+    moment generating function of one |cos(2 pi U)| still bounds it, even for a static scene.
     """
-    values = np.abs(np.asarray(soft, dtype=np.float64))
-    n, total = values.size, float(values.sum())
-    if n == 0 or total <= n * 2 / math.pi:  # at or below the null mean the bound is trivial
+    values = np.abs(np.atleast_2d(np.asarray(values, dtype=np.float64)))
+    w = np.ones(values.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    n = values.shape[1]
+    total = float(w @ values.sum(axis=1))
+    if values.size == 0 or total <= n * float(w.sum()) * 2 / math.pi:  # at or below the null mean
         return 1.0
-    result = optimize.minimize_scalar(lambda lam: -lam * total + n * _log_mgf_abs_cos(lam),
-                                      bounds=(0.0, 600.0), method="bounded")
+    result = optimize.minimize_scalar(
+        lambda lam: -lam * total + n * sum(_log_mgf_abs_cos(lam * wj) for wj in w if wj > 0),
+        bounds=(0.0, 600.0 / max(float(w.max()), 1e-9)), method="bounded")
     return float(min(1.0, math.exp(min(0.0, result.fun))))
 
 
-def false_alarm_bound(soft: np.ndarray, candidates: int) -> float:
+def false_alarm_bound(values: np.ndarray, candidates: int, weights: np.ndarray | None = None) -> float:
     """Upper bound on the chance that an unmarked input gives a detection this strong that also passes the CRC.
 
-    Union bound over the `candidates` alignments or gains the detector tried; under no mark the hard
-    bits (signs) are independent of |S| and uniform, so a CRC pass has probability 2**-16 on its own.
+    Union bound over the `candidates` alignments, phases or gains the detector tried; without a mark the
+    decoded bits are uniform and independent of the |values| (cos(2 pi U) has a sign independent of its
+    size), so a CRC pass has probability 2**-16 on its own.
     """
-    return min(1.0, candidates * statistic_tail(soft) * 2.0**-CRC_BITS)
+    return min(1.0, candidates * statistic_tail(values, weights) * 2.0**-CRC_BITS)
 
 
 @dataclass(frozen=True)
@@ -120,17 +125,31 @@ class Detection:
         truth = payload_bits(payload)[:PAYLOAD_BITS]
         return float(np.mean(np.asarray(self.bits[:PAYLOAD_BITS]) == truth))
 
+    @property
+    def crc_ok(self) -> bool:
+        """The decoded bits pass the CRC (true for one unmarked input in 65536; `found` needs more)."""
+        return self.false_alarm < 1.0
+
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready facts; a CRC-valid guess is included even when not found, as a lead to check
+        against other evidence (a fingerprint match of that clip, say)."""
         return {"found": self.found, "payload": self.payload, "confidence": self.confidence,
-                "false_alarm": self.false_alarm, "strength": self.strength, **self.details}
+                "false_alarm": self.false_alarm, "strength": self.strength,
+                "guess": self.guess if self.crc_ok else None, **self.details}
 
 
-def make_detection(soft: np.ndarray, candidates: int, details: dict[str, float | int]) -> Detection:
-    """Turn averaged soft values (positive means bit 0) into a Detection with its false-alarm bound."""
+def make_detection(soft: np.ndarray, candidates: int, details: dict[str, float | int],
+                   groups: np.ndarray | None = None, weights: np.ndarray | None = None) -> Detection:
+    """Turn averaged soft values (positive means bit 0) into a Detection with its false-alarm bound.
+
+    The bound uses `groups` (per-group soft values with independent dithers) and their `weights` when
+    given, else the averaged values as one group.
+    """
     soft = np.asarray(soft, dtype=np.float64)
     bits = (soft < 0).astype(np.int8)
     guess, crc_ok = decode_bits(bits)
-    bound = false_alarm_bound(soft, candidates) if crc_ok else 1.0
+    evidence = soft if groups is None else groups
+    bound = false_alarm_bound(evidence, candidates, weights) if crc_ok else 1.0
     found = crc_ok and bound <= FALSE_ALARM
     return Detection(found=found, payload=guess if found else None, confidence=1.0 - bound,
                      false_alarm=bound, guess=guess, bits=tuple(int(b) for b in bits),
