@@ -259,6 +259,25 @@ def _steady_blob(track: Track, frames: int) -> bool:
     return float(np.mean(np.abs(sizes / np.median(sizes) - 1) < 0.35)) >= 0.8
 
 
+def _moving_interval(t: np.ndarray, x: np.ndarray) -> list[tuple[float, float]]:
+    """The stretch (s) in which a sideways track moves faster than 0.02 W/s, padded by 50 ms."""
+    speed = np.abs(np.gradient(x)) * (1.0 / float(t[1] - t[0]))
+    moving = np.flatnonzero(np.isfinite(speed) & (speed > 0.02))
+    return [(float(t[moving[0]]) - 0.05, float(t[moving[-1]]) + 0.05)] if len(moving) else []
+
+
+def _wall_hit(t: np.ndarray, x: np.ndarray, half_width: float) -> float | None:
+    """When a sliding box's leading edge stops at a wall while still moving briskly, else None."""
+    seen = np.isfinite(x)
+    heading = np.sign(x[seen][-1] - x[seen][0])
+    edge = x + heading * half_width
+    stop = mo.wall_stop(t, edge)
+    if stop is None:
+        return None
+    gap = (1.0 - edge[seen][-1]) if heading > 0 else edge[seen][-1]
+    return stop[0] if gap < WALL_GAP and stop[1] >= WALL_SPEED else None
+
+
 def analyse_video(frames: np.ndarray, fps: float, facts: SceneFacts) -> VideoAnalysis:
     """Segment the frames by the scene's palette and read every prompted object and toy."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 3:
@@ -292,18 +311,10 @@ def analyse_video(frames: np.ndarray, fps: float, facts: SceneFacts) -> VideoAna
             if start is not None:
                 starts.append(start)
         if score.seen_motion == "slides":
-            seen = np.isfinite(track.cx)
-            moving = np.flatnonzero(seen & (np.abs(np.gradient(np.where(seen, track.cx, np.nan))) * fps > 0.02))
-            if len(moving):
-                noisy.append((float(t[moving[0]]) - 0.05, float(t[moving[-1]]) + 0.05))
-            seen = np.isfinite(track.cx)
-            heading = np.sign(track.cx[seen][-1] - track.cx[seen][0])
-            edge = track.cx + heading * look.radius / aspect
-            stop = mo.wall_stop(t, edge)
-            if stop is not None:
-                gap = (1.0 - edge[seen][-1]) if heading > 0 else edge[seen][-1]
-                if gap < WALL_GAP and stop[1] >= WALL_SPEED:
-                    score.impacts = [stop[0]]
+            noisy.extend(_moving_interval(t, track.cx))
+            hit = _wall_hit(t, track.cx, look.radius / aspect)
+            if hit is not None:
+                score.impacts = [hit]
         noisy.extend((time - 0.02, time + tau) for time in score.impacts)
     faces = [read_face(labels, palette, toy) for toy in facts.toys]
     impacts = merge_close(sorted(time for o in objects for time in o.impacts), SIMULTANEOUS_S)
