@@ -22,6 +22,7 @@ from duetto.app.jobs.runner import Generator, JobContext, Renderer, run_video_jo
 from duetto.app.limits import RateLimiter
 from duetto.app.storage import Storage, make_storage
 from duetto.app.videos.catalog import ModelCatalog
+from duetto.app.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(videos_routes.router)
     app.include_router(models_routes.router)
+    install_web(app, settings)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

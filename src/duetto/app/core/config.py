@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_attempts: int = Field(default=3, ge=1)
 
+    # The social web app (server-rendered pages beside the API).
+    web_secret_key: str | None = Field(default=None, description="signs CSRF tokens; default: a key kept in data_dir")
+    # None: cookies are marked Secure whenever the request came over HTTPS (or a proxy said so).
+    web_cookie_secure: bool | None = None
+    web_session_days: float = Field(default=30.0, gt=0)
+    # Sign-in attempts per handle and per client address, and sign-ups per client address.
+    web_signin_rate: str = "20/minute"
+    web_signup_rate: str = "30/hour"
+    admin_handles: str = Field(default="", description="comma-separated handles of the moderators")
+    instance_name: str | None = Field(default=None, description="name in download watermarks; default: the host")
+
     @model_validator(mode="after")
     def _check_scale_out(self) -> Settings:
         if self.storage == "s3" and not self.s3_bucket:

@@ -1,4 +1,4 @@
-"""The studio's tables: users, their API keys, videos (each one a job) and idempotency records."""
+"""The studio's tables: users, API keys, videos (each one a job), idempotency records, and the social app's."""
 
 from __future__ import annotations
 
@@ -85,3 +85,170 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     video_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[float] = mapped_column(Float)
+
+
+# --- The social app (web pages): accounts, posts, the social graph, engagement, messages, moderation ----
+
+
+class Account(Base):
+    """The web identity of a user: a handle, a profile and a password (API users may have none)."""
+
+    __tablename__ = "accounts"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(30), unique=True)  # lowercase, shown as @handle
+    display_name: Mapped[str] = mapped_column(String(60))
+    bio: Mapped[str] = mapped_column(Text, default="")
+    avatar_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class WebSession(Base):
+    """A signed-in browser; the cookie holds a random token and only its hash is kept here."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class Post(Base):
+    """A draft (video) made public with a caption, with its remix lineage and precomputed ranking inputs."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_hot", "hot"),
+        Index("ix_posts_user_seq", "user_id", "seq"),
+        Index("ix_posts_parent", "parent_post_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), unique=True)
+    caption: Mapped[str] = mapped_column(Text, default="")
+    # Lineage is kept as plain ids so it survives the parent being unposted.
+    parent_post_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    root_post_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    like_count: Mapped[int] = mapped_column(Integer, default=0)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    remix_count: Mapped[int] = mapped_column(Integer, default=0)
+    view_count: Mapped[int] = mapped_column(Integer, default=0)
+    completion_count: Mapped[int] = mapped_column(Integer, default=0)
+    # ln(1 + engagement) + created_at / decay: ordering by it is ordering by engagement with recency decay.
+    hot: Mapped[float] = mapped_column(Float, default=0.0)
+    # Normalised words of the prompt and caption, space-separated: the features steering works on.
+    terms: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+    __table_args__ = (Index("ix_follows_followee", "followee_id"),)
+
+    follower_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    followee_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+    __table_args__ = (Index("ix_blocks_blocked", "blocked_id"),)
+
+    blocker_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    blocked_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    post_seq: Mapped[int] = mapped_column(ForeignKey("posts.seq", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_post", "post_seq", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_seq: Mapped[int] = mapped_column(ForeignKey("posts.seq", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class View(Base):
+    """That a viewer watched a post, and whether to the end; feeds demote what was already seen."""
+
+    __tablename__ = "views"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    post_seq: Mapped[int] = mapped_column(ForeignKey("posts.seq", ondelete="CASCADE"), primary_key=True)
+    completed: Mapped[bool] = mapped_column(default=False)
+    less: Mapped[bool] = mapped_column(default=False)  # "see less like this"
+    seen_at: Mapped[float] = mapped_column(Float)
+
+
+class WatchTime(Base):
+    """Seconds of feed watched per viewer and UTC day, for the daily time limit."""
+
+    __tablename__ = "watch_time"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class FeedPrefs(Base):
+    """A viewer's feed settings: their steering phrase (and its parsed weights), what they asked to see
+    less of, a daily time limit and whether the feed is personalised at all."""
+
+    __tablename__ = "feed_prefs"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    steering: Mapped[str] = mapped_column(Text, default="")
+    steering_weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    less_terms: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    less_creators: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    daily_limit_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    personalized: Mapped[bool] = mapped_column(default=True)
+
+
+class Message(Base):
+    """A direct message: text, a shared post, or both."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_pair", "pair_key", "id"), Index("ix_messages_recipient", "recipient_id", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The two user ids sorted and joined: one index serves a whole conversation.
+    pair_key: Mapped[str] = mapped_column(String(90))
+    sender_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text, default="")
+    post_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    read_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Report(Base):
+    """A report of a post, comment or user, waiting in (or resolved from) the moderators' queue."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    target_kind: Mapped[str] = mapped_column(String(20))  # post | comment | user
+    target_id: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40))
+    details: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | removed | dismissed
+    created_at: Mapped[float] = mapped_column(Float)
+    resolved_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)

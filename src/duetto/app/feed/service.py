@@ -1,0 +1,185 @@
+"""The feeds from the database: For You candidates and the viewer's state fed to `ranking`, the Following
+tab, the viewer's feed settings (steering, daily limit, personalisation) and "see less like this".
+
+For You stays fast at any size because only a few hundred posts are ever scored per request: the
+best by the stored, time-invariant `hot` score (one index walk) plus the newest from people the viewer
+follows; everything after that is arithmetic in Python.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duetto.app.core.errors import InvalidRequest
+from duetto.app.db.models import Follow, FeedPrefs, Post, View, WatchTime
+from duetto.app.feed import ranking
+from duetto.app.feed.steering import parse_steering
+from duetto.app.social import graph
+from duetto.app.social.posts import get_post
+
+CANDIDATES_BY_HOT = 500
+CANDIDATES_FOLLOWING = 150
+MAX_STEERING = 300
+MAX_LIMIT_MINUTES = 24 * 60
+# One watch report can add at most this much; the page reports every few seconds while playing.
+MAX_WATCH_REPORT_S = 30.0
+# "See less" memory is bounded: the strongest dislikes are kept.
+MAX_LESS_TERMS = 300
+
+
+def get_prefs(*, session: Session, user_id: str) -> FeedPrefs:
+    prefs = session.get(FeedPrefs, user_id)
+    if prefs is None:
+        prefs = FeedPrefs(user_id=user_id, steering="", steering_weights={}, less_terms={}, less_creators={},
+                          daily_limit_minutes=None, personalized=True)
+    return prefs
+
+
+def set_steering(*, session: Session, user_id: str, phrase: str) -> FeedPrefs:
+    """Store the viewer's steering phrase and the weights it parses into (an empty phrase clears it)."""
+    phrase = " ".join(phrase.split())
+    if len(phrase) > MAX_STEERING:
+        raise InvalidRequest(f"Keep it under {MAX_STEERING} characters.", param="steering")
+    weights = parse_steering(phrase)
+    if phrase and not weights:
+        raise InvalidRequest("Could not tell what to show more or less of; try e.g. \"more calm videos, no rain\".",
+                             param="steering")
+    prefs = get_prefs(session=session, user_id=user_id)
+    prefs.steering, prefs.steering_weights = phrase, weights
+    session.merge(prefs)
+    session.commit()
+    return prefs
+
+
+def set_settings(*, session: Session, user_id: str, daily_limit_minutes: int | None, personalized: bool) -> FeedPrefs:
+    if daily_limit_minutes is not None and not 1 <= daily_limit_minutes <= MAX_LIMIT_MINUTES:
+        raise InvalidRequest(f"Daily limit must be between 1 and {MAX_LIMIT_MINUTES} minutes, or empty for none.",
+                             param="daily_limit_minutes")
+    prefs = get_prefs(session=session, user_id=user_id)
+    prefs.daily_limit_minutes, prefs.personalized = daily_limit_minutes, personalized
+    session.merge(prefs)
+    session.commit()
+    return prefs
+
+
+def reset_less(*, session: Session, user_id: str) -> None:
+    prefs = get_prefs(session=session, user_id=user_id)
+    prefs.less_terms, prefs.less_creators = {}, {}
+    session.merge(prefs)
+    session.commit()
+
+
+def see_less(*, session: Session, viewer_id: str, post_id: str) -> None:
+    """"See less like this": the post leaves the viewer's feed, and its creator and words count less."""
+    post = get_post(session=session, post_id=post_id, viewer_id=viewer_id)
+    prefs = get_prefs(session=session, user_id=viewer_id)
+    terms, creators = ranking.see_less(dict(prefs.less_terms), dict(prefs.less_creators), terms=post.terms,
+                                       creator=post.user_id)
+    if len(terms) > MAX_LESS_TERMS:
+        terms = dict(sorted(terms.items(), key=lambda item: item[1])[:MAX_LESS_TERMS])
+    prefs.less_terms, prefs.less_creators = terms, creators
+    session.merge(prefs)
+    view = session.get(View, (viewer_id, post.seq))
+    if view is None:
+        session.add(View(user_id=viewer_id, post_seq=post.seq, completed=False, less=True, seen_at=time.time()))
+    else:
+        view.less = True
+    session.commit()
+
+
+_COLUMNS = (Post.seq, Post.id, Post.user_id, Post.hot, Post.terms)
+
+
+def _candidates(session: Session, viewer_id: str | None, personalized: bool) -> dict[int, ranking.Candidate]:
+    rows = session.execute(select(*_COLUMNS).order_by(Post.hot.desc()).limit(CANDIDATES_BY_HOT)).all()
+    if viewer_id and personalized:
+        followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+        rows += session.execute(select(*_COLUMNS).where(Post.user_id.in_(followed))
+                                .order_by(Post.seq.desc()).limit(CANDIDATES_FOLLOWING)).all()
+    return {row.seq: ranking.Candidate(seq=row.seq, id=row.id, user_id=row.user_id, hot=row.hot, terms=row.terms)
+            for row in rows}
+
+
+def viewer_state(*, session: Session, viewer_id: str | None, candidate_seqs: list[int]) -> ranking.Viewer:
+    if viewer_id is None:
+        return ranking.Viewer(personalized=False)
+    prefs = get_prefs(session=session, user_id=viewer_id)
+    if not prefs.personalized:
+        return ranking.Viewer(personalized=False)
+    views = session.execute(select(View.post_seq, View.less).where(
+        View.user_id == viewer_id, View.post_seq.in_(candidate_seqs))).all()
+    return ranking.Viewer(
+        followees=frozenset(graph.followee_ids(session=session, viewer_id=viewer_id)),
+        steering=prefs.steering_weights or {}, less_terms=prefs.less_terms or {},
+        less_creators=prefs.less_creators or {}, seen=frozenset(seq for seq, _ in views),
+        personalized=True,
+    )
+
+
+def for_you(*, session: Session, viewer_id: str | None, limit: int = 8, shown: list[str] | tuple[str, ...] = (),
+            now: float | None = None) -> list[Post]:
+    """The next `limit` posts of the viewer's For You feed, leaving out the post ids already `shown`."""
+    now = time.time() if now is None else now
+    personalized = viewer_id is not None and get_prefs(session=session, user_id=viewer_id).personalized
+    candidates = _candidates(session, viewer_id, personalized)
+    hidden_users = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
+    if viewer_id:
+        hidden_users.add(viewer_id)
+    shown_ids = set(shown)
+    exclude = {seq for seq, c in candidates.items() if c.user_id in hidden_users or c.id in shown_ids}
+    viewer = viewer_state(session=session, viewer_id=viewer_id, candidate_seqs=list(candidates))
+    if viewer_id and viewer.personalized:
+        less = session.scalars(select(View.post_seq).where(
+            View.user_id == viewer_id, View.less.is_(True), View.post_seq.in_(list(candidates))))
+        exclude.update(less)
+    ranked = ranking.rank(candidates.values(), viewer, now=now, limit=limit, exclude=frozenset(exclude))
+    seqs = [candidate.seq for candidate, _ in ranked]
+    posts = {p.seq: p for p in session.scalars(select(Post).where(Post.seq.in_(seqs)))}
+    return [posts[seq] for seq in seqs if seq in posts]
+
+
+def following(*, session: Session, viewer_id: str, before_seq: int | None = None, limit: int = 8) -> list[Post]:
+    """Posts of people the viewer follows, newest first."""
+    followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+    query = select(Post).where(Post.user_id.in_(followed))
+    if before_seq is not None:
+        query = query.where(Post.seq < before_seq)
+    return list(session.scalars(query.order_by(Post.seq.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class WatchStatus:
+    seconds_today: float
+    limit_seconds: float | None
+
+    @property
+    def reached(self) -> bool:
+        return self.limit_seconds is not None and self.seconds_today >= self.limit_seconds
+
+
+def _today(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+def watch_status(*, session: Session, viewer_id: str, now: float | None = None) -> WatchStatus:
+    now = time.time() if now is None else now
+    row = session.get(WatchTime, (viewer_id, _today(now)))
+    limit = get_prefs(session=session, user_id=viewer_id).daily_limit_minutes
+    return WatchStatus(seconds_today=row.seconds if row else 0.0, limit_seconds=limit * 60.0 if limit else None)
+
+
+def add_watch_time(*, session: Session, viewer_id: str, seconds: float, now: float | None = None) -> WatchStatus:
+    now = time.time() if now is None else now
+    seconds = max(0.0, min(MAX_WATCH_REPORT_S, seconds))
+    row = session.get(WatchTime, (viewer_id, _today(now)))
+    if row is None:
+        session.add(WatchTime(user_id=viewer_id, day=_today(now), seconds=seconds))
+    else:
+        row.seconds += seconds
+    session.commit()
+    return watch_status(session=session, viewer_id=viewer_id, now=now)

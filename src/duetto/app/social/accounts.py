@@ -1,0 +1,211 @@
+"""Web accounts: sign up and sign in with Argon2 password hashes, browser sessions, profiles, deletion."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from duetto.app.core.errors import Conflict, InvalidRequest, Unauthorized
+from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View, WebSession
+from duetto.app.storage import Storage
+from duetto.app.users.service import create_user
+from duetto.app.videos import service as videos
+from duetto.app.videos.uploads import sniff_image
+
+HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+AVATAR_PIXELS = 256
+# Words a handle may not take: they would read as the site speaking, or collide with page paths.
+RESERVED_HANDLES = frozenset({"admin", "moderator", "mod", "duetto", "support", "staff", "system", "root"})
+
+_hasher = PasswordHasher()
+# Verifying against this when no account matches keeps sign-in timing the same for unknown handles.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account: Account
+    token: str  # the cookie value; only its hash is stored
+
+
+def normalize_handle(handle: str) -> str:
+    return handle.strip().lstrip("@").lower()
+
+
+def check_handle(handle: str) -> str:
+    handle = normalize_handle(handle)
+    if not HANDLE_RE.match(handle):
+        raise InvalidRequest(
+            "Handle must be 3–30 characters: letters, digits or _, starting with a letter.", param="handle"
+        )
+    if handle in RESERVED_HANDLES:
+        raise InvalidRequest(f"The handle @{handle} is reserved; pick another.", param="handle")
+    return handle
+
+
+def check_password(password: str, *, handle: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidRequest(f"Password must be at least {MIN_PASSWORD} characters.", param="password")
+    if password.lower() == handle:
+        raise InvalidRequest("Password must not be your handle.", param="password")
+
+
+def sign_up(*, session: Session, handle: str, password: str, display_name: str = "") -> Account:
+    """A new user with a web account (committed)."""
+    handle = check_handle(handle)
+    check_password(password, handle=handle)
+    display_name = display_name.strip()[:60] or handle
+    taken = session.scalar(select(Account.user_id).where(Account.handle == handle)) or session.scalar(
+        select(User.id).where(User.name == handle)
+    )
+    if taken:
+        raise Conflict(f"The handle @{handle} is taken; pick another.", code="handle_taken")
+    user = create_user(session=session, name=handle)
+    account = Account(user_id=user.id, handle=handle, display_name=display_name, bio="",
+                      password_hash=_hasher.hash(password), created_at=time.time())
+    session.add(account)
+    session.commit()
+    return account
+
+
+def verify_password(account: Account | None, password: str) -> bool:
+    try:
+        return _hasher.verify(account.password_hash if account else _DUMMY_HASH, password) and account is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def sign_in(*, session: Session, handle: str, password: str, days: float) -> SignedIn:
+    """Check a handle and password and open a browser session (committed)."""
+    account = session.scalar(select(Account).where(Account.handle == normalize_handle(handle)))
+    if not verify_password(account, password):
+        raise Unauthorized("Wrong handle or password.", code="bad_credentials")
+    assert account is not None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+    return SignedIn(account=account, token=start_session(session=session, user_id=account.user_id, days=days))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(*, session: Session, user_id: str, days: float) -> str:
+    token = secrets.token_urlsafe(32)
+    now = time.time()
+    session.add(WebSession(token_hash=_token_hash(token), user_id=user_id, created_at=now,
+                           expires_at=now + days * 86400))
+    session.commit()
+    return token
+
+
+def account_for_session(*, session: Session, token: str) -> Account | None:
+    """The account a session cookie belongs to, or None when it is unknown or expired."""
+    return session.scalar(
+        select(Account)
+        .join(WebSession, WebSession.user_id == Account.user_id)
+        .where(WebSession.token_hash == _token_hash(token), WebSession.expires_at > time.time())
+    )
+
+
+def end_session(*, session: Session, token: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
+    session.commit()
+
+
+def get_account(*, session: Session, handle: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.handle == normalize_handle(handle)))
+
+
+def get_user(*, session: Session, account: Account) -> User:
+    user = session.get(User, account.user_id)
+    assert user is not None  # accounts cascade away with their user
+    return user
+
+
+def _avatar_webp(data: bytes) -> bytes:
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        image = ImageOps.fit(image, (AVATAR_PIXELS, AVATAR_PIXELS))
+        out = io.BytesIO()
+        image.save(out, "WEBP", quality=85)
+        return out.getvalue()
+
+
+def update_profile(*, session: Session, storage: Storage, account: Account, display_name: str, bio: str,
+                   avatar: bytes | None = None) -> Account:
+    display_name = display_name.strip()
+    if not display_name:
+        raise InvalidRequest("Display name must not be empty.", param="display_name")
+    if len(display_name) > 60:
+        raise InvalidRequest("Display name must be at most 60 characters.", param="display_name")
+    if len(bio) > 500:
+        raise InvalidRequest("Bio must be at most 500 characters.", param="bio")
+    account.display_name = display_name
+    account.bio = bio.strip()
+    if avatar:
+        if sniff_image(avatar) is None:
+            raise InvalidRequest("Avatar must be a PNG, JPEG or WebP image.", param="avatar")
+        try:
+            webp = _avatar_webp(avatar)
+        except (OSError, ValueError):
+            raise InvalidRequest("Avatar image could not be read; try another file.", param="avatar") from None
+        old = account.avatar_key
+        # A new name per upload, so browsers never show a cached old picture.
+        account.avatar_key = f"avatars/{account.user_id}/{secrets.token_hex(6)}.webp"
+        storage.put_bytes(account.avatar_key, webp, "image/webp")
+        if old:
+            storage.delete_prefix(old)
+    session.add(account)
+    session.commit()
+    return account
+
+
+def delete_account(*, session: Session, storage: Storage, account: Account, password: str) -> None:
+    """Remove the user, their videos and files, posts, comments, likes, follows, messages and sessions.
+
+    Counters on other people's posts are recomputed afterwards, so likes and remixes by the deleted user
+    stop counting.
+    """
+    from duetto.app.social.posts import recount_posts  # posts imports accounts
+
+    if not verify_password(account, password):
+        raise Unauthorized("Wrong password; your account was not deleted.", code="bad_credentials")
+    user = get_user(session=session, account=account)
+    touched = _posts_touched_by(session=session, user_id=user.id)
+    video_ids = list(session.scalars(select(Video.id).where(Video.user_id == user.id, Video.deleted_at.is_(None))))
+    for video_id in video_ids:
+        # The videos service cancels running jobs and removes their files.
+        videos.delete_video(session=session, storage=storage, user=user, video_id=video_id)
+    for video_id in session.scalars(select(Video.id).where(Video.user_id == user.id)):
+        storage.delete_prefix(f"videos/{video_id}")
+        storage.delete_prefix(f"inputs/{video_id}")
+    storage.delete_prefix(f"avatars/{user.id}")
+    # Everything else hangs off the user row by ON DELETE CASCADE.
+    session.execute(delete(User).where(User.id == user.id))
+    session.commit()
+    recount_posts(session=session, seqs=touched)
+
+
+def _posts_touched_by(*, session: Session, user_id: str) -> set[int]:
+    touched = set(session.scalars(select(Like.post_seq).where(Like.user_id == user_id)))
+    touched |= set(session.scalars(select(Comment.post_seq).where(Comment.user_id == user_id)))
+    touched |= set(session.scalars(select(View.post_seq).where(View.user_id == user_id)))
+    parents = session.scalars(select(Post.parent_post_id).where(Post.user_id == user_id, Post.parent_post_id.is_not(None)))
+    parent_ids = [p for p in parents if p]
+    if parent_ids:
+        touched |= set(session.scalars(select(Post.seq).where(Post.id.in_(parent_ids))))
+    return touched

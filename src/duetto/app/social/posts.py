@@ -1,0 +1,224 @@
+"""Drafts and posts: posting a finished video with a caption, unposting, remix lineage, and post cards."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
+from duetto.app.core.security import new_id
+from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View
+from duetto.app.feed.ranking import hot_score
+from duetto.app.feed.terms import terms_of
+from duetto.app.social import graph
+from duetto.app.social.errors import Forbidden
+from duetto.app.storage import Storage
+from duetto.app.videos import service as videos
+
+MAX_CAPTION = 500
+AUDIO_MARKER = " Audio: "
+
+
+def split_prompt(prompt: str) -> tuple[str, str]:
+    """(picture, sound) halves of a stored prompt, which keeps the sound after "Audio:"."""
+    picture, _, sound = prompt.partition(AUDIO_MARKER)
+    return picture.strip(), sound.strip()
+
+
+def refresh_hot(*, session: Session, seqs: set[int] | list[int]) -> None:
+    """Recompute the stored ranking score of some posts from their counters."""
+    for post in session.scalars(select(Post).where(Post.seq.in_(list(seqs)))):
+        post.hot = hot_score(likes=post.like_count, completions=post.completion_count, remixes=post.remix_count,
+                             comments=post.comment_count, created_at=post.created_at)
+    session.commit()
+
+
+def recount_posts(*, session: Session, seqs: set[int]) -> None:
+    """Recount likes, comments, views, completions and remixes of some posts (after deletions)."""
+    for post in session.scalars(select(Post).where(Post.seq.in_(list(seqs)))):
+        post.like_count = session.scalar(select(func.count()).select_from(Like).where(Like.post_seq == post.seq)) or 0
+        post.comment_count = session.scalar(
+            select(func.count()).select_from(Comment).where(Comment.post_seq == post.seq)) or 0
+        post.view_count = session.scalar(select(func.count()).select_from(View).where(View.post_seq == post.seq)) or 0
+        post.completion_count = session.scalar(
+            select(func.count()).select_from(View).where(View.post_seq == post.seq, View.completed.is_(True))) or 0
+        post.remix_count = session.scalar(
+            select(func.count()).select_from(Post).where(Post.parent_post_id == post.id)) or 0
+    session.commit()
+    refresh_hot(session=session, seqs=seqs)
+
+
+def _own_video(*, session: Session, user_id: str, video_id: str) -> Video:
+    video = session.scalar(select(Video).where(Video.id == video_id, Video.user_id == user_id,
+                                               Video.deleted_at.is_(None)))
+    if video is None:
+        raise NotFound(f"No draft found with id {video_id!r}.", param="video_id")
+    return video
+
+
+def post_of_video(*, session: Session, video_id: str) -> Post | None:
+    return session.scalar(select(Post).where(Post.video_id == video_id))
+
+
+def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> Post:
+    """Post one of the user's finished drafts; a remix records its parent and root post."""
+    caption = caption.strip()
+    if len(caption) > MAX_CAPTION:
+        raise InvalidRequest(f"Caption must be at most {MAX_CAPTION} characters.", param="caption")
+    video = _own_video(session=session, user_id=user_id, video_id=video_id)
+    if video.status != "completed":
+        raise InvalidRequest(f"This draft is {video.status.replace('_', ' ')}; post it once it is finished.")
+    if post_of_video(session=session, video_id=video_id) is not None:
+        raise Conflict("This draft is already posted.")
+    parent = post_of_video(session=session, video_id=video.remixed_from_video_id) if video.remixed_from_video_id else None
+    if parent is not None and graph.is_blocked_between(session=session, a=user_id, b=parent.user_id):
+        raise Forbidden("You cannot post a remix of this account's post.")
+    now = time.time()
+    picture, sound = split_prompt(video.prompt)
+    post = Post(
+        id=new_id("post"), user_id=user_id, video_id=video.id, caption=caption,
+        parent_post_id=parent.id if parent else None,
+        root_post_id=(parent.root_post_id or parent.id) if parent else None,
+        like_count=0, comment_count=0, remix_count=0, view_count=0, completion_count=0,
+        hot=hot_score(likes=0, completions=0, remixes=0, comments=0, created_at=now),
+        terms=" ".join(terms_of(picture, sound, caption)), created_at=now,
+    )
+    session.add(post)
+    if parent is not None:
+        session.execute(update(Post).where(Post.seq == parent.seq).values(remix_count=Post.remix_count + 1))
+    session.commit()
+    if parent is not None:
+        refresh_hot(session=session, seqs={parent.seq})
+    return post
+
+
+def unpost(*, session: Session, user_id: str, post_id: str) -> Video:
+    """Take a post down; its video goes back to the drafts (likes and comments go with the post)."""
+    post = session.scalar(select(Post).where(Post.id == post_id, Post.user_id == user_id))
+    if post is None:
+        raise NotFound(f"No post of yours with id {post_id!r}.", param="post_id")
+    video = _own_video(session=session, user_id=user_id, video_id=post.video_id)
+    parent_id = post.parent_post_id
+    session.execute(delete(Post).where(Post.seq == post.seq))
+    session.commit()
+    if parent_id:
+        parent = session.scalar(select(Post).where(Post.id == parent_id))
+        if parent is not None:
+            recount_posts(session=session, seqs={parent.seq})
+    return video
+
+
+def delete_draft(*, session: Session, storage: Storage, user: User, video_id: str) -> None:
+    """Delete a draft (cancelling it if it is still being made), taking its post down first."""
+    video = _own_video(session=session, user_id=user.id, video_id=video_id)
+    post = post_of_video(session=session, video_id=video.id)
+    if post is not None:
+        unpost(session=session, user_id=user.id, post_id=post.id)
+    videos.delete_video(session=session, storage=storage, user=user, video_id=video.id)
+
+
+def get_post(*, session: Session, post_id: str, viewer_id: str | None) -> Post:
+    """A public post the viewer may see: blocked either way, it is as unknown as one that never existed."""
+    post = session.scalar(select(Post).where(Post.id == post_id))
+    if post is None or (viewer_id and graph.is_blocked_between(session=session, a=viewer_id, b=post.user_id)):
+        raise NotFound("This post does not exist or was taken down.", param="post_id")
+    return post
+
+
+def remix_source(*, session: Session, post_id: str, viewer_id: str) -> tuple[Post, Video]:
+    """The post to remix and its video, if the viewer may remix it."""
+    post = session.scalar(select(Post).where(Post.id == post_id))
+    if post is None:
+        raise NotFound("The post to remix does not exist or was taken down.", param="remix_of")
+    if graph.is_blocked_between(session=session, a=viewer_id, b=post.user_id):
+        raise Forbidden("You cannot remix this account's posts.")
+    video = session.scalar(select(Video).where(Video.id == post.video_id, Video.deleted_at.is_(None),
+                                               Video.status == "completed"))
+    if video is None:
+        raise NotFound("The post to remix has no video any more.", param="remix_of")
+    return post, video
+
+
+@dataclass
+class PostCard:
+    """Everything a page shows about one post."""
+
+    post: Post
+    author: Account
+    video: Video
+    liked: bool = False
+    following_author: bool = False
+    parent_handle: str | None = None  # "remix of @handle"; None for an original or a removed parent
+    parent_removed: bool = False
+
+    @property
+    def aspect(self) -> str:
+        width, _, height = self.video.size.partition("x")
+        return f"{width} / {height}"
+
+
+def cards(*, session: Session, posts: list[Post], viewer_id: str | None) -> list[PostCard]:
+    """Cards for posts in the given order, dropping any whose video was deleted through the API."""
+    if not posts:
+        return []
+    user_ids = {p.user_id for p in posts}
+    authors = {a.user_id: a for a in session.scalars(select(Account).where(Account.user_id.in_(user_ids)))}
+    video_rows = session.scalars(select(Video).where(Video.id.in_([p.video_id for p in posts])))
+    vids = {v.id: v for v in video_rows if v.deleted_at is None and v.status == "completed"}
+    parent_ids = {p.parent_post_id for p in posts if p.parent_post_id}
+    parents = dict(session.execute(
+        select(Post.id, Account.handle).join(Account, Account.user_id == Post.user_id).where(Post.id.in_(parent_ids))
+    ).tuples().all()) if parent_ids else {}
+    liked: set[int] = set()
+    followees: set[str] = set()
+    if viewer_id:
+        liked = set(session.scalars(select(Like.post_seq).where(
+            Like.user_id == viewer_id, Like.post_seq.in_([p.seq for p in posts]))))
+        followees = graph.followee_ids(session=session, viewer_id=viewer_id) & user_ids
+    out = []
+    for post in posts:
+        author, video = authors.get(post.user_id), vids.get(post.video_id)
+        if author is None or video is None:
+            continue
+        out.append(PostCard(
+            post=post, author=author, video=video, liked=post.seq in liked,
+            following_author=post.user_id in followees, parent_handle=parents.get(post.parent_post_id or ""),
+            parent_removed=bool(post.parent_post_id) and post.parent_post_id not in parents,
+        ))
+    return out
+
+
+def remixes(*, session: Session, post: Post, viewer_id: str | None, limit: int = 30) -> list[Post]:
+    hidden = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
+    query = select(Post).where(Post.parent_post_id == post.id)
+    if hidden:
+        query = query.where(Post.user_id.not_in(hidden))
+    return list(session.scalars(query.order_by(Post.seq.desc()).limit(limit)))
+
+
+def user_posts(*, session: Session, user_id: str, limit: int = 60) -> list[Post]:
+    return list(session.scalars(select(Post).where(Post.user_id == user_id).order_by(Post.seq.desc()).limit(limit)))
+
+
+@dataclass
+class Draft:
+    video: Video
+    post: Post | None
+
+
+def drafts(*, session: Session, user_id: str, limit: int = 100) -> list[Draft]:
+    """The user's videos (newest first) with the post each became, if any; only the owner sees these."""
+    rows = session.execute(
+        select(Video, Post).outerjoin(Post, Post.video_id == Video.id)
+        .where(Video.user_id == user_id, Video.deleted_at.is_(None))
+        .order_by(Video.seq.desc()).limit(limit)
+    ).tuples().all()
+    return [Draft(video=video, post=post) for video, post in rows]
+
+
+def draft(*, session: Session, user_id: str, video_id: str) -> Draft:
+    video = _own_video(session=session, user_id=user_id, video_id=video_id)
+    return Draft(video=video, post=post_of_video(session=session, video_id=video.id))

@@ -1,0 +1,159 @@
+"""Sign up, sign in, sign out, profile settings, account deletion, and avatars."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from duetto.app.api.deps import ServicesDep, SessionDep
+from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
+from duetto.app.social import accounts
+from duetto.app.web.deps import (
+    SESSION_COOKIE,
+    AccountDep,
+    Csrf,
+    Viewer,
+    ViewerDep,
+    cookie_secure,
+    render,
+    safe_next,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _signed_in(request: Request, token: str, next_url: str, days: float) -> Response:
+    response = RedirectResponse(safe_next(next_url), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=cookie_secure(request),
+                        max_age=int(days * 86400), path="/")
+    return response
+
+
+@router.get("/signup")
+def signup_page(request: Request, viewer: ViewerDep, next: str = "/") -> Response:  # noqa: A002 - the query name
+    if viewer.account:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "signup.html", {"next": safe_next(next), "form": {}})
+
+
+@router.post("/signup", dependencies=[Csrf])
+async def signup(
+    request: Request, services: ServicesDep, session: SessionDep, handle: Annotated[str, Form()],
+    password: Annotated[str, Form()], display_name: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",  # noqa: A002
+) -> Response:
+    try:
+        request.app.state.web_limits.signup.hit(_client(request))
+
+        def create() -> str:
+            accounts.sign_up(session=session, handle=handle, password=password, display_name=display_name)
+            return accounts.sign_in(session=session, handle=handle, password=password,
+                                    days=services.settings.web_session_days).token
+
+        # Argon2 takes tens of milliseconds of CPU: off the event loop.
+        token = await to_thread.run_sync(create)
+    except DomainError as error:
+        form = {"handle": handle, "display_name": display_name}
+        return render(request, "signup.html", {"error": error.message, "form": form, "next": safe_next(next)},
+                      status_code=400)
+    return _signed_in(request, token, next, services.settings.web_session_days)
+
+
+@router.get("/signin")
+def signin_page(request: Request, viewer: ViewerDep, next: str = "/") -> Response:  # noqa: A002
+    if viewer.account:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "signin.html", {"next": safe_next(next), "form": {}})
+
+
+@router.post("/signin", dependencies=[Csrf])
+async def signin(
+    request: Request, services: ServicesDep, session: SessionDep, handle: Annotated[str, Form()],
+    password: Annotated[str, Form()], next: Annotated[str, Form()] = "/",  # noqa: A002
+) -> Response:
+    try:
+        request.app.state.web_limits.signin.hit("ip:" + _client(request))
+        request.app.state.web_limits.signin.hit("handle:" + accounts.normalize_handle(handle))
+        signed = await to_thread.run_sync(lambda: accounts.sign_in(
+            session=session, handle=handle, password=password, days=services.settings.web_session_days))
+    except DomainError as error:
+        return render(request, "signin.html", {"error": error.message, "form": {"handle": handle},
+                                               "next": safe_next(next)}, status_code=400)
+    return _signed_in(request, signed.token, next, services.settings.web_session_days)
+
+
+@router.post("/signout", dependencies=[Csrf])
+def signout(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    if viewer.token:
+        accounts.end_session(session=session, token=viewer.token)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/settings")
+def settings_index() -> Response:
+    return RedirectResponse("/settings/profile", status_code=303)
+
+
+@router.get("/settings/profile")
+def profile_page(request: Request, account: AccountDep, session: SessionDep) -> Response:
+    return render(request, "settings_profile.html", {"account": account}, session=session)
+
+
+@router.post("/settings/profile", dependencies=[Csrf])
+async def update_profile(
+    request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
+    display_name: Annotated[str, Form()], bio: Annotated[str, Form()] = "",
+    avatar: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    data = await avatar.read() if avatar is not None and avatar.filename else None
+    try:
+        await to_thread.run_sync(lambda: accounts.update_profile(
+            session=session, storage=services.storage, account=account, display_name=display_name, bio=bio,
+            avatar=data))
+    except DomainError as error:
+        session.rollback()
+        return render(request, "settings_profile.html", {"account": account, "error": error.message},
+                      status_code=400, session=session)
+    return RedirectResponse(f"/@{account.handle}", status_code=303)
+
+
+@router.get("/settings/account")
+def account_page(request: Request, account: AccountDep, session: SessionDep) -> Response:
+    return render(request, "settings_account.html", {"account": account}, session=session)
+
+
+@router.post("/settings/account/delete", dependencies=[Csrf])
+async def delete_account(
+    request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
+    password: Annotated[str, Form()], confirm: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        if confirm.strip().lstrip("@").lower() != account.handle:
+            raise InvalidRequest(f"Type your handle ({account.handle}) to confirm.", param="confirm")
+        await to_thread.run_sync(lambda: accounts.delete_account(
+            session=session, storage=services.storage, account=account, password=password))
+    except DomainError as error:
+        return render(request, "settings_account.html", {"account": account, "error": error.message},
+                      status_code=400, session=session)
+    request.state.viewer = Viewer(account=None, token=None, anon=None)
+    response = render(request, "goodbye.html", {})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/avatars/{user_id}/{name}")
+def avatar(user_id: str, name: str, services: ServicesDep) -> Response:
+    key = f"avatars/{user_id}/{name}"
+    if "/" in name or ".." in name or not name.endswith(".webp") or not services.storage.exists(key):
+        raise NotFound("No such picture.")
+    # The name changes with every upload, so the picture can be cached for good.
+    return Response(services.storage.get_bytes(key), media_type="image/webp",
+                    headers={"cache-control": "public, max-age=31536000, immutable"})

@@ -1,0 +1,99 @@
+"""The home feed (For You and Following tabs, endless scroll) and the viewer's feed settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from duetto.app.api.deps import SessionDep
+from duetto.app.core.errors import DomainError, InvalidRequest
+from duetto.app.feed import service as feed
+from duetto.app.feed.steering import describe
+from duetto.app.social import posts as posts_service
+from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, csrf_token, render, safe_next, templates
+
+router = APIRouter(include_in_schema=False)
+
+PAGE = 6
+MAX_SHOWN = 400
+
+
+def _page(session: SessionDep, viewer: Viewer, tab: str, *, shown: list[str], before: int | None
+          ) -> tuple[list[posts_service.PostCard], str | None]:
+    """Cards for the next page of a tab, and the query string that fetches the page after it."""
+    if tab == "following" and viewer.account is not None:
+        found = feed.following(session=session, viewer_id=viewer.account.user_id, before_seq=before, limit=PAGE)
+        cards = posts_service.cards(session=session, posts=found, viewer_id=viewer.user_id)
+        more = f"tab=following&before={found[-1].seq}" if len(found) == PAGE else None
+        return cards, more
+    found = feed.for_you(session=session, viewer_id=viewer.user_id, limit=PAGE, shown=shown[-MAX_SHOWN:])
+    cards = posts_service.cards(session=session, posts=found, viewer_id=viewer.user_id)
+    return cards, ("tab=foryou" if len(found) == PAGE else None)
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "foryou") -> Response:
+    tab = "following" if tab == "following" and viewer.account else "foryou"
+    cards, more = _page(session, viewer, tab, shown=[], before=None)
+    context: dict[str, object] = {"tab": tab, "cards": cards, "more": more, "prefs": None, "watch": None}
+    if viewer.account is not None:
+        context["prefs"] = feed.get_prefs(session=session, user_id=viewer.account.user_id)
+        context["watch"] = feed.watch_status(session=session, viewer_id=viewer.account.user_id)
+    return render(request, "feed.html", context, session=session)
+
+
+@router.get("/feed/more")
+def more(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "foryou", shown: str = "",
+         before: int | None = None) -> Response:
+    """The next cards as an HTML fragment, for the feed's endless scroll."""
+    ids = [i for i in shown.split(",") if i][-MAX_SHOWN:]
+    cards, next_query = _page(session, viewer, tab, shown=ids, before=before)
+    response = templates.TemplateResponse(request, "_cards.html", {
+        "request": request, "cards": cards, "me": viewer.account, "viewer": viewer,
+        "csrf": csrf_token(request, viewer)})
+    response.headers["x-more"] = next_query or ""
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.get("/settings/feed")
+def feed_settings(request: Request, session: SessionDep, account: AccountDep) -> Response:
+    prefs = feed.get_prefs(session=session, user_id=account.user_id)
+    context = {"prefs": prefs, "summary": describe(prefs.steering_weights or {}),
+               "watch": feed.watch_status(session=session, viewer_id=account.user_id),
+               "less_count": len(prefs.less_creators or {})}
+    return render(request, "settings_feed.html", context, session=session)
+
+
+@router.post("/feed/steer", dependencies=[Csrf])
+def steer(request: Request, session: SessionDep, account: AccountDep, steering: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002 - the form field's name
+    try:
+        feed.set_steering(session=session, user_id=account.user_id, phrase=steering)
+    except DomainError as error:
+        prefs = feed.get_prefs(session=session, user_id=account.user_id)
+        return render(request, "settings_feed.html", {
+            "prefs": prefs, "summary": describe(prefs.steering_weights or {}), "error": error.message,
+            "watch": feed.watch_status(session=session, viewer_id=account.user_id), "draft": steering,
+            "less_count": len(prefs.less_creators or {})}, status_code=400, session=session)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/settings/feed", dependencies=[Csrf])
+def save_feed_settings(session: SessionDep, account: AccountDep,
+                       daily_limit_minutes: Annotated[str, Form()] = "",
+                       personalized: Annotated[str, Form()] = "") -> Response:
+    text = daily_limit_minutes.strip()
+    if text and not text.isdigit():
+        raise InvalidRequest("Daily limit must be a whole number of minutes, or empty for none.")
+    feed.set_settings(session=session, user_id=account.user_id, daily_limit_minutes=int(text) if text else None,
+                      personalized=personalized == "on")
+    return RedirectResponse("/settings/feed?saved=1", status_code=303)
+
+
+@router.post("/settings/feed/reset", dependencies=[Csrf])
+def reset_less(session: SessionDep, account: AccountDep) -> Response:
+    feed.reset_less(session=session, user_id=account.user_id)
+    return RedirectResponse("/settings/feed?saved=1", status_code=303)

@@ -1,0 +1,74 @@
+"""Direct messages: the inbox, a conversation, sending text or a video, and picking whom to share with."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from duetto.app.api.deps import SessionDep
+from duetto.app.core.errors import DomainError, NotFound
+from duetto.app.db.models import Post
+from duetto.app.social import accounts, graph
+from duetto.app.social import messages as dms
+from duetto.app.social import posts as posts_service
+from duetto.app.web.deps import AccountDep, Csrf, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/messages")
+def inbox(request: Request, session: SessionDep, account: AccountDep, share: str | None = None) -> Response:
+    threads = dms.inbox(session=session, viewer_id=account.user_id)
+    people = graph.people(session=session, user_id=account.user_id, direction="following")
+    return render(request, "inbox.html", {"threads": threads, "share": share, "people": people}, session=session)
+
+
+def _thread_context(session: SessionDep, me_id: str, handle: str, share: str | None) -> dict[str, object]:
+    other = accounts.get_account(session=session, handle=handle)
+    if other is None or other.user_id == me_id:
+        raise NotFound(f"No one here goes by @{accounts.normalize_handle(handle)}.")
+    relation = graph.relation(session=session, viewer_id=me_id, other_id=other.user_id)
+    if relation.blocked_by:
+        raise NotFound(f"No one here goes by @{other.handle}.")
+    history = dms.conversation(session=session, viewer_id=me_id, other_id=other.user_id)
+    shared_ids = {m.post_id for m in history if m.post_id} | ({share} if share else set())
+    shared_posts = list(session.scalars(select(Post).where(Post.id.in_(shared_ids)))) if shared_ids else []
+    visible = {c.post.id: c for c in posts_service.cards(session=session, posts=shared_posts, viewer_id=me_id)}
+    return {"other": other, "messages": history, "relation": relation, "shared": visible,
+            "share": share if share in visible else None}
+
+
+@router.get("/messages/@{handle}")
+def thread(request: Request, handle: str, session: SessionDep, account: AccountDep,
+           share: str | None = None) -> Response:
+    return render(request, "thread.html", _thread_context(session, account.user_id, handle, share), session=session)
+
+
+@router.post("/messages/@{handle}", dependencies=[Csrf])
+def send(request: Request, handle: str, session: SessionDep, account: AccountDep,
+         body: Annotated[str, Form()] = "", post_id: Annotated[str, Form()] = "") -> Response:
+    other = accounts.get_account(session=session, handle=handle)
+    if other is None:
+        raise NotFound(f"No one here goes by @{accounts.normalize_handle(handle)}.")
+    try:
+        dms.send(session=session, sender_id=account.user_id, recipient_id=other.user_id, body=body, post_id=post_id)
+    except DomainError as error:
+        context = _thread_context(session, account.user_id, handle, post_id or None)
+        context["error"] = error.message
+        status = 403 if error.code == "forbidden" else 400
+        return render(request, "thread.html", context, status_code=status, session=session)
+    return RedirectResponse(f"/messages/@{other.handle}#latest", status_code=303)
+
+
+@router.post("/messages", dependencies=[Csrf])
+def start(session: SessionDep, account: AccountDep, to: Annotated[str, Form()],
+          share: Annotated[str, Form()] = "") -> Response:
+    """The "send to…" form: open the conversation with whoever was typed, carrying the video to share."""
+    other = accounts.get_account(session=session, handle=to)
+    if other is None:
+        raise NotFound(f"No one here goes by @{accounts.normalize_handle(to)}.")
+    suffix = f"?share={share}" if share else ""
+    return RedirectResponse(f"/messages/@{other.handle}{suffix}", status_code=303)

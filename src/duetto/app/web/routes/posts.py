@@ -1,0 +1,118 @@
+"""A post's page (player, lineage, remixes, comments) and what can be done to a post."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from duetto.app.api.deps import ServicesDep, SessionDep
+from duetto.app.core.errors import NotFound
+from duetto.app.db.models import Account, Post, Video
+from duetto.app.feed import service as feed
+from duetto.app.social import engagement, graph
+from duetto.app.social import posts as posts_service
+from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, wants_json
+from duetto.app.web.media import stamped_download
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/p/{post_id}")
+def post_page(request: Request, post_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
+    post = posts_service.get_post(session=session, post_id=post_id, viewer_id=viewer.user_id)
+    found = posts_service.cards(session=session, posts=[post], viewer_id=viewer.user_id)
+    if not found:
+        raise NotFound("This post's video is no longer available.")
+    card = found[0]
+    root = None
+    if post.root_post_id and post.root_post_id != post.parent_post_id:
+        root_post = session.scalar(select(Post).where(Post.id == post.root_post_id))
+        if root_post is not None:
+            root = {"post": root_post, "author": session.get(Account, root_post.user_id)}
+    remixes = posts_service.cards(session=session, viewer_id=viewer.user_id,
+                                  posts=posts_service.remixes(session=session, post=post, viewer_id=viewer.user_id))
+    picture, sound = posts_service.split_prompt(card.video.prompt)
+    context = {
+        "card": card, "root": root, "remixes": remixes, "picture": picture, "sound": sound,
+        "comments": engagement.comments(session=session, post=post, viewer_id=viewer.user_id),
+        "share_url": str(request.url_for("post_page", post_id=post.id)),
+        "relation": graph.relation(session=session, viewer_id=viewer.user_id, other_id=post.user_id),
+    }
+    return render(request, "post.html", context, session=session)
+
+
+def _back(request: Request, default: str) -> Response:
+    return RedirectResponse(safe_next(request.query_params.get("next"), default), status_code=303)
+
+
+@router.post("/p/{post_id}/like", dependencies=[Csrf])
+def like(request: Request, post_id: str, session: SessionDep, account: AccountDep) -> Response:
+    liked, count = engagement.toggle_like(session=session, viewer_id=account.user_id, post_id=post_id)
+    if wants_json(request):
+        return JSONResponse({"liked": liked, "likes": count})
+    return _back(request, f"/p/{post_id}")
+
+
+@router.post("/p/{post_id}/comments", dependencies=[Csrf])
+def comment(request: Request, post_id: str, session: SessionDep, account: AccountDep,
+            body: Annotated[str, Form()]) -> Response:
+    engagement.add_comment(session=session, viewer_id=account.user_id, post_id=post_id, body=body)
+    return RedirectResponse(f"/p/{post_id}#comments", status_code=303)
+
+
+@router.post("/comments/{comment_id}/delete", dependencies=[Csrf])
+def delete_comment(request: Request, comment_id: int, session: SessionDep, viewer: ViewerDep,
+                   account: AccountDep) -> Response:
+    engagement.delete_comment(session=session, viewer_id=account.user_id, comment_id=comment_id,
+                              moderator=viewer.is_admin)
+    return _back(request, "/")
+
+
+@router.post("/p/{post_id}/unpost", dependencies=[Csrf])
+def unpost(post_id: str, session: SessionDep, account: AccountDep) -> Response:
+    video = posts_service.unpost(session=session, user_id=account.user_id, post_id=post_id)
+    return RedirectResponse(f"/drafts/{video.id}", status_code=303)
+
+
+@router.post("/p/{post_id}/less", dependencies=[Csrf])
+def see_less(request: Request, post_id: str, session: SessionDep, account: AccountDep) -> Response:
+    feed.see_less(session=session, viewer_id=account.user_id, post_id=post_id)
+    if wants_json(request):
+        return JSONResponse({"ok": True})
+    return _back(request, "/")
+
+
+@router.post("/p/{post_id}/view", dependencies=[Csrf])
+async def view(request: Request, post_id: str, session: SessionDep, account: AccountDep) -> Response:
+    """The player's beacon: watched (and whether to the end), plus seconds watched for the daily limit."""
+    body = await request.json() if request.headers.get("content-type", "").startswith("application/json") else {}
+    completed = bool(body.get("completed"))
+    seconds = float(body.get("seconds") or 0.0)
+
+    def record() -> feed.WatchStatus:
+        engagement.record_view(session=session, viewer_id=account.user_id, post_id=post_id, completed=completed)
+        return feed.add_watch_time(session=session, viewer_id=account.user_id, seconds=seconds)
+
+    status = await to_thread.run_sync(record)
+    return JSONResponse({"limit_reached": status.reached, "seconds_today": round(status.seconds_today, 1),
+                         "limit_seconds": status.limit_seconds})
+
+
+@router.get("/p/{post_id}/download")
+async def download(request: Request, post_id: str, services: ServicesDep, session: SessionDep,
+                   viewer: ViewerDep) -> Response:
+    post = posts_service.get_post(session=session, post_id=post_id, viewer_id=viewer.user_id)
+    video = session.scalar(select(Video).where(Video.id == post.video_id, Video.deleted_at.is_(None)))
+    author = session.get(Account, post.user_id)
+    if video is None or author is None or video.status != "completed":
+        raise NotFound("This post's video is no longer available.")
+    instance = services.settings.instance_name or request.url.netloc
+    data = await to_thread.run_sync(lambda: stamped_download(
+        storage=services.storage, settings=services.settings, video=video, handle=author.handle, instance=instance))
+    return Response(data, media_type="video/mp4", headers={
+        "content-disposition": f'attachment; filename="duetto-{author.handle}-{post.id}.mp4"',
+        "cache-control": "private, max-age=300"})

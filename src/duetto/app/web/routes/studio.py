@@ -1,0 +1,186 @@
+"""Create (with remix prefill), Drafts, live progress over SSE, cancel, post, and the media files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sse_starlette.sse import EventSourceResponse
+
+from duetto.app.api.deps import Services, ServicesDep, SessionDep
+from duetto.app.core.db import session_scope
+from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
+from duetto.app.db.models import Account, Video
+from duetto.app.social import graph
+from duetto.app.social import posts as posts_service
+from duetto.app.videos import service as videos
+from duetto.app.videos.service import NewVideo
+from duetto.app.videos.uploads import require_image
+from duetto.app.web.deps import AccountDep, Csrf, UserDep, ViewerDep, render
+from duetto.app.web.media import serve_bytes
+
+router = APIRouter(include_in_schema=False)
+
+def _aspect_label(size: str) -> str:
+    width, height = (int(v) for v in size.split("x"))
+    shape = "Square" if width == height else "Landscape" if width > height else "Portrait"
+    return f"{shape} · {width}×{height}"
+
+
+def _form_context(services: Services, session: SessionDep, viewer_id: str, *, remix_of: str | None,
+                  values: dict[str, str]) -> dict[str, object]:
+    info = services.catalog.get(None)
+    context: dict[str, object] = {
+        "model": info, "seconds_choices": info.seconds_choices,
+        "sizes": [(size, _aspect_label(size)) for size in info.sizes], "values": values,
+        "request_key": secrets.token_urlsafe(16), "remix": None,
+    }
+    if remix_of:
+        post, video = posts_service.remix_source(session=session, post_id=remix_of, viewer_id=viewer_id)
+        author = session.get(Account, post.user_id)
+        picture, sound = posts_service.split_prompt(video.prompt)
+        context["remix"] = {"post": post, "author": author, "video": video}
+        values.setdefault("prompt", picture)
+        values.setdefault("audio", sound)
+    return context
+
+
+@router.get("/create")
+def create_page(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
+                remix: str | None = None, prompt: str | None = None) -> Response:
+    values = {"prompt": prompt} if prompt else {}
+    context = _form_context(services, session, account.user_id, remix_of=remix, values=values)
+    return render(request, "create.html", context, session=session)
+
+
+@router.post("/create", dependencies=[Csrf])
+async def create(
+    request: Request, services: ServicesDep, session: SessionDep, user: UserDep,
+    prompt: Annotated[str, Form()], audio: Annotated[str, Form()] = "", seconds: Annotated[str, Form()] = "",
+    size: Annotated[str, Form()] = "", remix_of: Annotated[str, Form()] = "",
+    request_key: Annotated[str, Form()] = "", image: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    data = await image.read() if image is not None and image.filename else None
+
+    def submit() -> Video:
+        if not prompt.strip():
+            raise InvalidRequest("Describe the video first.", param="prompt")
+        params = {"audio_prompt": audio.strip() or None}
+        if remix_of:
+            _, source = posts_service.remix_source(session=session, post_id=remix_of, viewer_id=user.id)
+            new = NewVideo(kind="remix", prompt=prompt.strip(), params=params, source=source)
+        else:
+            picture = (data, require_image(data, param="image")) if data else None
+            new = NewVideo(kind="create", prompt=prompt.strip(), seconds=seconds or None, size=size or None,
+                           params=params, image=picture)
+        video, created = videos.submit(session=session, settings=services.settings, catalog=services.catalog,
+                                       storage=services.storage, user=user, new=new,
+                                       idempotency_key=f"web:{request_key}" if request_key else None)
+        if created:
+            services.queue.enqueue(video.id)
+        return video
+
+    try:
+        video = await to_thread.run_sync(submit)
+    except DomainError as error:
+        session.rollback()
+        values = {"prompt": prompt, "audio": audio, "seconds": seconds, "size": size}
+        context = _form_context(services, session, user.id, remix_of=remix_of or None, values=values)
+        context["error"] = error.message
+        return render(request, "create.html", context, status_code=400, session=session)
+    return RedirectResponse(f"/drafts/{video.id}", status_code=303)
+
+
+@router.get("/drafts")
+def drafts_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
+    items = posts_service.drafts(session=session, user_id=account.user_id)
+    return render(request, "drafts.html", {"drafts": items}, session=session)
+
+
+@router.get("/drafts/{video_id}")
+def draft_page(request: Request, session: SessionDep, account: AccountDep, video_id: str) -> Response:
+    item = posts_service.draft(session=session, user_id=account.user_id, video_id=video_id)
+    parent = None
+    if item.video.remixed_from_video_id:
+        parent_post = posts_service.post_of_video(session=session, video_id=item.video.remixed_from_video_id)
+        if parent_post is not None:
+            parent = {"post": parent_post, "author": session.get(Account, parent_post.user_id)}
+    picture, sound = posts_service.split_prompt(item.video.prompt)
+    return render(request, "draft.html", {"draft": item, "parent": parent, "picture": picture, "sound": sound},
+                  session=session)
+
+
+def _progress(video: Video) -> str:
+    return json.dumps({"status": video.status, "progress": video.progress, "error": video.error_message})
+
+
+@router.get("/drafts/{video_id}/events")
+async def draft_events(video_id: str, services: ServicesDep, session: SessionDep, account: AccountDep) -> Response:
+    """Server-Sent Events: `progress` each time the status or progress changes, until the draft is finished."""
+    await to_thread.run_sync(lambda: posts_service.draft(session=session, user_id=account.user_id, video_id=video_id))
+    session.close()  # the stream polls with short sessions of its own
+
+    def snapshot() -> str | None:
+        with session_scope(services.sessions) as s:
+            video = s.scalar(select(Video).where(Video.id == video_id, Video.deleted_at.is_(None)))
+            return _progress(video) if video is not None else None
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        last = None
+        while True:
+            current = await to_thread.run_sync(snapshot)
+            if current is None:
+                yield {"event": "gone", "data": "{}"}
+                return
+            if current != last:
+                last = current
+                yield {"event": "progress", "data": current}
+            if json.loads(current)["status"] in ("completed", "failed"):
+                return
+            await asyncio.sleep(0.25)
+
+    return EventSourceResponse(events(), ping=15)
+
+
+@router.post("/drafts/{video_id}/delete", dependencies=[Csrf])
+def delete_draft(video_id: str, services: ServicesDep, session: SessionDep, user: UserDep) -> Response:
+    """Delete a draft; for one still being made this is the cancel button."""
+    posts_service.delete_draft(session=session, storage=services.storage, user=user, video_id=video_id)
+    services.poll_cache.forget(video_id)
+    return RedirectResponse("/drafts", status_code=303)
+
+
+@router.post("/drafts/{video_id}/post", dependencies=[Csrf])
+def post_draft(request: Request, video_id: str, session: SessionDep, account: AccountDep,
+               caption: Annotated[str, Form()] = "") -> Response:
+    post = posts_service.publish(session=session, user_id=account.user_id, video_id=video_id, caption=caption)
+    return RedirectResponse(f"/p/{post.id}", status_code=303)
+
+
+def can_watch(*, session: SessionDep, viewer_id: str | None, video: Video) -> bool:
+    """Owners see their drafts; anyone else only posted videos of people they are not blocked with."""
+    if viewer_id == video.user_id:
+        return True
+    post = posts_service.post_of_video(session=session, video_id=video.id)
+    if post is None:
+        return False
+    return viewer_id is None or not graph.is_blocked_between(session=session, a=viewer_id, b=video.user_id)
+
+
+@router.get("/media/{video_id}/{variant}")
+def media(request: Request, video_id: str, variant: str, services: ServicesDep, session: SessionDep,
+          viewer: ViewerDep) -> Response:
+    video = session.scalar(select(Video).where(Video.id == video_id, Video.deleted_at.is_(None)))
+    if video is None or variant not in videos.VARIANTS or not can_watch(
+            session=session, viewer_id=viewer.user_id, video=video):
+        raise NotFound("No such video.")
+    key, media_type = videos.content_key(storage=services.storage, video=video, variant=variant)
+    # Only the browser may keep a copy: whether it may be watched depends on who is asking.
+    return serve_bytes(request, services.storage.get_bytes(key), media_type, cache="private, max-age=300")

@@ -1,0 +1,252 @@
+// Duetto's progressive enhancement: feed autoplay and sound, endless scroll, watch reports and the
+// daily-limit nudge, live draft progress, likes without reloads, share links. Every form works without it.
+"use strict";
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+function post(url, body) {
+  return fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRF-Token": csrf(), "Accept": "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body || {}),
+  });
+}
+
+function toast(text) {
+  const el = document.createElement("div");
+  el.className = "toast";
+  el.setAttribute("role", "status");
+  el.textContent = text;
+  document.body.appendChild(el);
+  setTimeout(() => el.remove(), 2200);
+}
+
+// --- Feed ---------------------------------------------------------------------------------------
+
+const SOUND_KEY = "duetto.sound";
+const REPORT_EVERY_S = 8;
+
+function setupFeed(reels) {
+  const signedIn = reels.dataset.signedIn === "yes";
+  let soundOn = localStorage.getItem(SOUND_KEY) === "on";
+  let nudged = false;
+  const soundButton = document.querySelector(".js-sound");
+  const nudge = document.querySelector(".nudge");
+
+  const applySound = () => {
+    reels.querySelectorAll("video").forEach((v) => { v.muted = !soundOn; });
+    if (soundButton) {
+      soundButton.textContent = soundOn ? "🔊 Sound on" : "🔇 Sound off";
+      soundButton.setAttribute("aria-pressed", String(soundOn));
+    }
+  };
+  soundButton?.addEventListener("click", () => {
+    soundOn = !soundOn;
+    localStorage.setItem(SOUND_KEY, soundOn ? "on" : "off");
+    applySound();
+    const active = reels.querySelector(".reel.active video");
+    if (active) active.play().catch(() => {});
+  });
+
+  // Watching: seconds played per reel, and whether it played to its end (a loop wrapping around).
+  const state = new WeakMap();
+  const report = (reel, force) => {
+    const s = state.get(reel);
+    if (!s || !signedIn) return;
+    const seconds = s.unreported;
+    if (!force && seconds < REPORT_EVERY_S && !s.newCompletion) return;
+    if (seconds <= 0 && !s.newCompletion && s.reported) return;
+    s.unreported = 0;
+    s.reported = true;
+    const completed = s.completed;
+    s.newCompletion = false;
+    post(`/p/${reel.dataset.post}/view`, { seconds, completed })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => {
+        if (data && data.limit_reached && nudge && !nudged) {
+          nudged = true;
+          nudge.hidden = false;
+          reels.querySelectorAll("video").forEach((v) => v.pause());
+        }
+      })
+      .catch(() => {});
+  };
+
+  const track = (reel) => {
+    const video = reel.querySelector("video");
+    if (!video || state.has(reel)) return;
+    const s = { last: null, unreported: 0, completed: false, newCompletion: false, reported: false };
+    state.set(reel, s);
+    video.addEventListener("timeupdate", () => {
+      const t = video.currentTime;
+      if (s.last !== null) {
+        if (t < s.last && s.last > (video.duration || 1) * 0.8) {
+          if (!s.completed) { s.completed = true; s.newCompletion = true; }
+        } else if (t > s.last) {
+          s.unreported += Math.min(t - s.last, 1);
+        }
+      }
+      s.last = t;
+      if (video.duration && t >= video.duration - 0.15 && !s.completed) { s.completed = true; s.newCompletion = true; }
+      report(reel, false);
+    });
+  };
+
+  const observer = new IntersectionObserver((entries) => {
+    entries.forEach((entry) => {
+      const reel = entry.target;
+      const video = reel.querySelector("video");
+      if (!video) return;
+      if (entry.isIntersecting && entry.intersectionRatio >= 0.6) {
+        reels.querySelectorAll(".reel.active").forEach((r) => r !== reel && r.classList.remove("active"));
+        reel.classList.add("active");
+        video.muted = !soundOn;
+        if (!nudged || nudge?.hidden) video.play().catch(() => {});
+      } else {
+        video.pause();
+        if (reel.classList.contains("active")) reel.classList.remove("active");
+        report(reel, true);
+      }
+    });
+  }, { root: reels, threshold: [0, 0.6, 1] });
+
+  const adopt = (root) => {
+    root.querySelectorAll(".reel").forEach((reel) => { track(reel); observer.observe(reel); });
+    enhanceActions(root);
+  };
+  adopt(reels);
+  applySound();
+
+  // Endless scroll: fetch the next cards when the end comes into view.
+  let more = reels.dataset.more;
+  let loading = false;
+  const end = reels.querySelector(".reels-end");
+  const shown = () => Array.from(reels.querySelectorAll(".reel")).map((r) => r.dataset.post).join(",");
+  const loadMore = () => {
+    if (!more || loading) return;
+    loading = true;
+    fetch(`/feed/more?${more}&shown=${encodeURIComponent(shown())}`, { credentials: "same-origin" })
+      .then((r) => { more = r.headers.get("x-more") || ""; return r.text(); })
+      .then((html) => {
+        const holder = document.createElement("div");
+        holder.innerHTML = html;
+        const fresh = Array.from(holder.querySelectorAll(".reel"));
+        fresh.forEach((reel) => { end.before(reel); track(reel); observer.observe(reel); });
+        enhanceActions(end.parentElement);
+        applySound();
+      })
+      .finally(() => { loading = false; });
+  };
+  if (end) new IntersectionObserver((e) => e.some((x) => x.isIntersecting) && loadMore(), { root: reels, rootMargin: "600px" }).observe(end);
+
+  document.querySelector(".js-nudge-close")?.addEventListener("click", () => {
+    nudge.hidden = true;
+    reels.querySelector(".reel.active video")?.play().catch(() => {});
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) reels.querySelectorAll(".reel").forEach((r) => report(r, true));
+  });
+}
+
+// --- Buttons that work in place: like, see less, share, confirm ------------------------------------
+
+function enhanceActions(root) {
+  root.querySelectorAll("form.js-like:not([data-ready])").forEach((form) => {
+    form.dataset.ready = "1";
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      post(form.action.split("?")[0])
+        .then((r) => { if (r.status === 401) { location.href = "/signin?next=" + encodeURIComponent(location.pathname); return null; } return r.json(); })
+        .then((data) => {
+          if (!data || data.error) return;
+          const button = form.querySelector("button");
+          button.classList.toggle("on", data.liked);
+          button.setAttribute("aria-pressed", String(data.liked));
+          button.querySelector(".count").textContent = data.likes;
+        });
+    });
+  });
+  root.querySelectorAll("form.js-less:not([data-ready])").forEach((form) => {
+    form.dataset.ready = "1";
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      post(form.action.split("?")[0]).then((r) => {
+        if (!r.ok) return;
+        const reel = form.closest(".reel");
+        toast("Got it: you'll see less like this");
+        if (reel) {
+          const next = reel.nextElementSibling;
+          reel.remove();
+          next?.scrollIntoView({ behavior: "smooth" });
+        }
+      });
+    });
+  });
+  root.querySelectorAll(".js-share:not([data-ready])").forEach((button) => {
+    button.dataset.ready = "1";
+    button.addEventListener("click", () => {
+      const url = button.dataset.url;
+      const fallback = () => {
+        let box = button.parentElement.querySelector(".share-box");
+        if (!box) {
+          box = document.createElement("div");
+          box.className = "share-box";
+          const input = document.createElement("input");
+          input.readOnly = true;
+          input.value = url;
+          input.setAttribute("aria-label", "Link to this post");
+          input.dataset.testid = "share-url";
+          box.appendChild(input);
+          button.after(box);
+        }
+        box.querySelector("input").select();
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(url).then(() => toast("Link copied"), fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+  root.querySelectorAll("form.js-confirm:not([data-ready])").forEach((form) => {
+    form.dataset.ready = "1";
+    form.addEventListener("submit", (event) => { if (!confirm(form.dataset.confirm)) event.preventDefault(); });
+  });
+}
+
+// --- Draft progress over Server-Sent Events --------------------------------------------------------
+
+function setupProgress(box) {
+  const bar = box.querySelector("progress");
+  const label = box.querySelector("[data-progress-label]");
+  const seen = [];
+  const source = new EventSource(box.dataset.events);
+  source.addEventListener("progress", (event) => {
+    const data = JSON.parse(event.data);
+    seen.push(data.progress);
+    box.dataset.seen = seen.join(",");
+    box.dataset.status = data.status;
+    bar.value = data.progress;
+    label.textContent = data.status === "queued" ? "Waiting for a worker" : `${data.progress}%`;
+    if (data.status === "completed" || data.status === "failed") {
+      source.close();
+      label.textContent = data.status === "completed" ? "Done!" : data.error || "Failed";
+      setTimeout(() => location.reload(), 400);
+    }
+  });
+  source.addEventListener("gone", () => { source.close(); location.href = "/drafts"; });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const reels = document.querySelector(".reels");
+  if (reels) setupFeed(reels);
+  else enhanceActions(document);
+  const box = document.querySelector(".progress-box[data-events]");
+  if (box) setupProgress(box);
+  // Shared videos in messages play on hover/focus only; they stay muted.
+  document.querySelectorAll(".shared video").forEach((v) => {
+    v.addEventListener("mouseenter", () => v.play().catch(() => {}));
+    v.addEventListener("mouseleave", () => v.pause());
+  });
+});
