@@ -227,7 +227,7 @@ class TwinStage(OptimConfig):
 class GenerationSection(_Section):
     """What `assemble` writes into the model folder's `GenerationConfig` (fps, rates and sizes come from data)."""
 
-    steps: int = 12
+    steps: int = 10
     solver: Literal["unipc", "euler"] = "unipc"
     video_guidance_scale: float = 3.0
     audio_guidance_scale: float = 3.0
