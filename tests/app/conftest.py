@@ -155,8 +155,8 @@ class Stack:
 def embedded_settings(tmp: Path, models_dir: Path, **overrides: object) -> Settings:
     # A worker thread shares this process's already-imported engine; `duetto serve` itself defaults to a
     # worker process, which the worker-death tests use.
-    values = dict(data_dir=tmp / "data", models_dir=models_dir, heartbeat_timeout_s=3.0, reaper_interval_s=0.5,
-                  poll_after_ms=50, torch_threads=1, embedded_worker="thread")
+    values = dict(data_dir=tmp / "data", models_dir=models_dir, heartbeat_timeout_s=5.0, reaper_interval_s=0.5,
+                  poll_after_ms=200, torch_threads=1, embedded_worker="thread", rate_limit="100000/minute")
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -229,8 +229,8 @@ def scale_out_settings(tmp: Path, models_dir: Path, database_url: str, s3_url: s
     values = dict(
         data_dir=tmp / "data", models_dir=models_dir, database_url=database_url, queue="celery", redis_url=REDIS_URL,
         celery_queue=f"duetto-test-{secrets.token_hex(4)}", storage="s3", s3_bucket="duetto-test",
-        s3_endpoint_url=s3_url, s3_prefix=secrets.token_hex(4), heartbeat_timeout_s=3.0, reaper_interval_s=0.5,
-        poll_after_ms=50, torch_threads=1,
+        s3_endpoint_url=s3_url, s3_prefix=secrets.token_hex(4), heartbeat_timeout_s=5.0, reaper_interval_s=0.5,
+        poll_after_ms=200, torch_threads=1, rate_limit="100000/minute",
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
