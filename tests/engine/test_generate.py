@@ -186,9 +186,9 @@ def test_seconds_out_of_range(tiny_model, tmp_path):
 
 def test_prompt_over_the_limit_names_it(tiny_model, tmp_path):
     out = tmp_path / "x.mp4"
-    long_prompt = "a red ball bounces " * 40
+    long_prompt = "a red ball bounces " * 80
     result = runner.invoke(app, ["generate", long_prompt, "--model", str(tiny_model), "-o", str(out)])
-    _assert_clean_failure(result, out, "at most 64")
+    _assert_clean_failure(result, out, "at most 128")
 
 
 def test_unreadable_image(tiny_model, tmp_path):

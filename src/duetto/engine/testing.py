@@ -20,7 +20,7 @@ _TINY_CORPUS = [
 
 def tiny_video_config(*, in_dim: int, text_dim: int, dim: int = 32, num_layers: int = 2) -> dict:
     return {"model_type": "ti2v", "patch_size": [1, 2, 2], "in_dim": in_dim, "out_dim": in_dim, "dim": dim,
-            "ffn_dim": 2 * dim, "freq_dim": 256, "num_heads": 2, "num_layers": num_layers, "text_len": 64,
+            "ffn_dim": 2 * dim, "freq_dim": 256, "num_heads": 2, "num_layers": num_layers, "text_len": 128,
             "text_dim": text_dim, "window_size": [-1, -1], "qk_norm": True, "cross_attn_norm": True, "eps": 1e-6}
 
 
@@ -56,7 +56,7 @@ def build_tiny_folder(*, seed: int = 0, fusion: bool = True, name: str = "tiny")
     )
     generation = GenerationConfig(
         fps=8.0, sample_rate=16000, sizes=["64x64", "96x64", "64x96"], default_size="64x64",
-        min_seconds=0.5, max_seconds=4.0, default_seconds=1.0, steps=2, skip_blocks=[1], text_max_length=64,
+        min_seconds=0.5, max_seconds=4.0, default_seconds=1.0, steps=2, skip_blocks=[1], text_max_length=128,
     )
     return ModelFolder(name=name, transformer=transformer.eval(), vae=vae.eval(), audio_vae=audio_vae.eval(),
                        vocoder=vocoder.eval(), text_encoder=text_encoder.eval(), tokenizer=tokenizer,
