@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 from pathlib import Path
 
 import httpx
@@ -85,6 +87,24 @@ def test_embedded_server_killed_mid_job(models_dir: Path, tmp_path: Path) -> Non
         assert "stopped responding" in body["error"]["message"]
     finally:
         third.stop()
+
+
+def test_embedded_worker_process_killed_mid_job(models_dir: Path, tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path, models_dir, embedded_worker="process")
+    _, key = add_user(settings)
+    app = create_app(settings)
+    with ThreadedServer(app) as server:
+        video_id = create(server.url, key, "a ball")
+        wait_until(lambda: running(settings, video_id, 1), timeout=120, what="the job to be denoising")
+        queue = app.state.services.queue
+        first_pid = queue.pid
+        os.kill(first_pid, signal.SIGKILL)
+        # The server starts a new worker process, and the reaper hands it the orphaned job.
+        wait_until(lambda: row(settings, video_id).status in ("completed", "failed"), timeout=180,
+                   what="the retried job")
+        video = row(settings, video_id)
+        assert (video.status, video.attempts) == ("completed", 2), video.error_message
+        assert queue.pid != first_pid
 
 
 @pytest.mark.services

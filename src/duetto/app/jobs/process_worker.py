@@ -47,37 +47,68 @@ def _worker_main(settings_data: dict[str, Any], jobs: Any, parent_pid: int) -> N
 
 
 class ProcessQueue:
-    """Starts one spawned worker process (never forked: torch must not start in a forked parent)."""
+    """One spawned worker process (never forked: torch must not start in a forked parent), restarted if it
+    dies; a job it was running is then retried by the reaper, and the jobs it had not started are re-sent."""
 
-    def __init__(self, settings: Settings, *, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, settings: Settings, *, sessions: sessionmaker[Session], check_every_s: float = 2.0) -> None:
         self.settings = settings
         self.sessions = sessions
-        context = multiprocessing.get_context("spawn")
-        self._jobs = context.SimpleQueue()
-        self._process = context.Process(
+        self.check_every_s = check_every_s
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._process: Any = None
+        self._jobs: Any = None
+        self._monitor = threading.Thread(target=self._watch, name="duetto-worker-monitor", daemon=True)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _spawn(self) -> None:
+        self._jobs = self._context.SimpleQueue()
+        self._process = self._context.Process(
             target=_worker_main,
-            args=(settings.model_dump(), self._jobs, os.getpid()),
+            args=(self.settings.model_dump(), self._jobs, os.getpid()),
             name="duetto-worker",
             daemon=True,
         )
-
-    def start(self) -> None:
         self._process.start()
+        # Whatever waits in the database goes to the new process; a job sent twice is claimed once.
         with session_scope(self.sessions) as session:
             waiting = session.scalars(
                 select(Video.id).where(Video.status == "queued", Video.deleted_at.is_(None)).order_by(Video.seq)
             ).all()
         for video_id in waiting:
-            self.enqueue(video_id)
+            self._jobs.put(video_id)
+
+    def start(self) -> None:
+        with self._lock:
+            self._spawn()
+        self._monitor.start()
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(self.check_every_s):
+            with self._lock:
+                if self._stopped.is_set() or self._process.is_alive():
+                    continue
+                log.error("the worker process exited (code %s); starting a new one", self._process.exitcode)
+                try:
+                    self._spawn()
+                except Exception:  # try again on the next check
+                    log.exception("could not restart the worker process")
 
     def enqueue(self, video_id: str) -> None:
-        self._jobs.put(video_id)
+        with self._lock:
+            self._jobs.put(video_id)
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._process.is_alive():
-            self._jobs.put(None)
-            self._process.join(timeout)
-        if self._process.is_alive():
-            # A job still running is abandoned; its heartbeat stops and the reaper retries it.
-            self._process.terminate()
-            self._process.join(timeout)
+        self._stopped.set()
+        with self._lock:
+            if self._process.is_alive():
+                self._jobs.put(None)
+                self._process.join(timeout)
+            if self._process.is_alive():
+                # A job still running is abandoned; its heartbeat stops and the reaper retries it.
+                self._process.terminate()
+                self._process.join(timeout)
