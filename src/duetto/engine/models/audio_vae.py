@@ -21,6 +21,8 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 from torch import nn
 
+from duetto.engine.models.loading import load_strict
+
 # EDM2's normalisation epsilon, in units where a normalised vector has unit RMS per element.
 _MP_EPS = 1e-4
 # RMS of SiLU(z) for z ~ N(0, 1); dividing by it keeps a unit-magnitude input at unit magnitude.
@@ -436,22 +438,6 @@ class AudioVAE(ModelMixin, ConfigMixin):
         converted = {
             key: effective_from_raw(value) if key in conv_keys else value for key, value in state_dict.items()
         }
-        _load_strict(model, converted)
+        load_strict(model, converted)
         return model.eval()
 
-
-def _load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
-    """load_state_dict(strict=True), with a one-line ValueError naming the first mismatches."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    wrong_shape = sorted(
-        k for k in set(expected) & set(state_dict) if expected[k].shape != state_dict[k].shape
-    )
-    if missing or unexpected or wrong_shape:
-        raise ValueError(
-            f"checkpoint does not fit {type(model).__name__}{dict(model.config)}: "
-            f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong_shape[:3]}; "
-            "pass the config the checkpoint was trained with"
-        )
-    model.load_state_dict(state_dict, strict=True)

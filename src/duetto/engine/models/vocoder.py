@@ -23,6 +23,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
+from duetto.engine.models.loading import load_strict
+
 _SNAKE_EPS = 1e-9
 _RESAMPLE_RATIO = 2
 _RESAMPLE_KERNEL = 12
@@ -415,7 +417,7 @@ class BigVGANVocoder(ModelMixin, ConfigMixin):
         if "generator" in state_dict:
             state_dict = state_dict["generator"]
         model = cls(**config)
-        _load_strict(model, fold_weight_norm(state_dict))
+        load_strict(model, fold_weight_norm(state_dict))
         return model.eval()
 
 
@@ -447,18 +449,3 @@ def fold_weight_norm(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.
             folded[key] = value
     return folded
 
-
-def _load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
-    """load_state_dict(strict=True), with a one-line ValueError naming the first mismatches."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    wrong_shape = sorted(
-        k for k in set(expected) & set(state_dict) if expected[k].shape != state_dict[k].shape
-    )
-    if missing or unexpected or wrong_shape:
-        raise ValueError(
-            f"checkpoint does not fit {type(model).__name__}: missing {missing[:3]}, unexpected {unexpected[:3]}, "
-            f"wrong shape {wrong_shape[:3]}; pass the config the checkpoint was trained with"
-        )
-    model.load_state_dict(state_dict, strict=True)
