@@ -13,6 +13,7 @@ from duetto.app.core.errors import DomainError, NotFound
 from duetto.app.db.models import Post
 from duetto.app.social import accounts, graph
 from duetto.app.social import messages as dms
+from duetto.app.social.errors import Forbidden
 from duetto.app.social import posts as posts_service
 from duetto.app.web.deps import AccountDep, Csrf, render
 
@@ -55,11 +56,12 @@ def send(request: Request, handle: str, session: SessionDep, account: AccountDep
         raise NotFound(f"No one here goes by @{accounts.normalize_handle(handle)}.")
     try:
         dms.send(session=session, sender_id=account.user_id, recipient_id=other.user_id, body=body, post_id=post_id)
+    except Forbidden:
+        raise  # a block: the error page, since the conversation itself is hidden from them now
     except DomainError as error:
         context = _thread_context(session, account.user_id, handle, post_id or None)
         context["error"] = error.message
-        status = 403 if error.code == "forbidden" else 400
-        return render(request, "thread.html", context, status_code=status, session=session)
+        return render(request, "thread.html", context, status_code=400, session=session)
     return RedirectResponse(f"/messages/@{other.handle}#latest", status_code=303)
 
 

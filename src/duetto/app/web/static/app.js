@@ -37,7 +37,7 @@ function setupFeed(reels) {
   const applySound = () => {
     reels.querySelectorAll("video").forEach((v) => { v.muted = !soundOn; });
     if (soundButton) {
-      soundButton.textContent = soundOn ? "🔊 Sound on" : "🔇 Sound off";
+      soundButton.querySelector(".label").textContent = soundOn ? "Sound on" : "Sound off";
       soundButton.setAttribute("aria-pressed", String(soundOn));
     }
   };
