@@ -78,6 +78,10 @@ MOODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **{word: (("room", "indoor", "home"), ("field",)) for word in ("indoor", "indoors", "home", "homey")},
 }
 
+# Post terms are stemmed; the mood lists must be too ("buzzy" in a caption is stored as "buzz").
+MOODS = {word: (tuple(normalize(t) for t in related), tuple(normalize(t) for t in opposite))
+         for word, (related, opposite) in MOODS.items()}
+
 _SPLIT = re.compile(r"[,.;!?\n]+|\b(?:and|but|or|also|plus)\b")
 
 

@@ -59,21 +59,35 @@ def normalize(word: str) -> str:
     word = word.lower().removesuffix("'s")
     if word in ALIASES:
         return ALIASES[word]
+    return _drop_y(_drop_suffix(word))
+
+
+def _undouble(stem: str) -> str:
+    # running -> run, hopped -> hop, sunny -> sun (but not fall, glass, buzz)
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+        return stem[:-1]
+    return stem
+
+
+def _drop_suffix(word: str) -> str:
     if len(word) > 5 and word.endswith("ies"):
         return word[:-3] + "y"
     for suffix in ("ing", "ed"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            stem = word[: -len(suffix)]
-            # running -> run, hopped -> hop
-            if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
-                stem = stem[:-1]
-            return stem
+            return _undouble(word[: -len(suffix)])
     if len(word) > 4 and word.endswith("ly"):
         return word[:-2]
     if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses", "zes")):
         return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
+    return word
+
+
+def _drop_y(word: str) -> str:
+    # Adjectives in -y after a consonant meet their noun: rainy -> rain, sunny -> sun.
+    if len(word) > 4 and word.endswith("y") and word[-2] not in "aeiouy":
+        return _undouble(word[:-1])
     return word
 
 
