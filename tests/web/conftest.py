@@ -132,7 +132,7 @@ class Browser:
 
 @pytest.fixture
 def web(tmp_path: Path, models_dir: Path) -> Iterator[Web]:
-    settings = embedded_settings(tmp_path, models_dir, admin_handles="mod", web_signup_rate="1000/hour")
+    settings = embedded_settings(tmp_path, models_dir, admin_handles="mia_mod", web_signup_rate="1000/hour")
     app = create_app(settings)
     with TestClient(app) as client:
         yield Web(client=client, app=app)
