@@ -55,7 +55,17 @@ def running(settings, video_id: str, attempt: int) -> bool:  # noqa: ANN001
     return video.status == "in_progress" and video.attempts == attempt and video.progress > 5
 
 
-def test_embedded_server_killed_mid_job(models_dir: Path, tmp_path: Path) -> None:
+def worker_pid(server_pid: int) -> int | None:
+    """The embedded worker process of a `duetto serve` process (not multiprocessing's resource tracker)."""
+    # /proc lists children per thread, and a restarted worker is the child of the monitor thread.
+    for children in Path(f"/proc/{server_pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    return None
+
+
+def test_embedded_worker_and_server_killed_mid_job(models_dir: Path, tmp_path: Path) -> None:
     settings = embedded_settings(tmp_path, models_dir, embedded_worker="process")
     _, key = add_user(settings)
     port = free_port()
@@ -67,44 +77,37 @@ def test_embedded_server_killed_mid_job(models_dir: Path, tmp_path: Path) -> Non
         wait_http(url)
         return server
 
-    first = serve()
-    retried, lost = create(url, key, "a ball"), create(url, key, "a box")
+    server = serve()
+    retried = create(url, key, "a ball")
     wait_until(lambda: running(settings, retried, 1), timeout=120, what="the first job to be denoising")
-    first.kill()
+    first_worker = worker_pid(server.proc.pid)
+    os.kill(first_worker, signal.SIGKILL)
 
-    # Restarted: the orphaned job is requeued and runs again (its second and last attempt) to completion.
-    second = serve()
-    wait_until(lambda: row(settings, retried).status == "completed", timeout=120, what="the retried job")
-    assert row(settings, retried).attempts == 2
+    # The server starts a new worker process, and the reaper hands it the orphaned job: its second and
+    # last attempt, which completes.
+    wait_until(lambda: row(settings, retried).status in ("completed", "failed"), timeout=180,
+               what="the retried job")
+    video = row(settings, retried)
+    assert (video.status, video.attempts) == ("completed", 2), video.error_message
+    assert worker_pid(server.proc.pid) not in (None, first_worker)
+
+    # Now the whole server dies mid-job; its worker must die with it, or the job would stay in_progress.
+    lost = create(url, key, "a box")
     wait_until(lambda: running(settings, lost, 1), timeout=120, what="the second job to be denoising")
-    second.kill()
-
-    # With one attempt allowed, the next start fails the orphan instead of leaving it in_progress.
-    third = serve(DUETTO_MAX_ATTEMPTS="1")
+    server.kill()
+    # With one attempt allowed, the next start fails the orphan with a clear error.
+    restarted = serve(DUETTO_MAX_ATTEMPTS="1")
     try:
-        body = httpx.get(f"{url}/v1/videos/{lost}", headers={"Authorization": f"Bearer {key}"}).json()
+        def finished() -> dict | None:
+            body = httpx.get(f"{url}/v1/videos/{lost}", headers={"Authorization": f"Bearer {key}"}).json()
+            return body if body["status"] != "in_progress" else None
+
+        # Once its heartbeat is older than the timeout, the reaper gives up on it.
+        body = wait_until(finished, timeout=60, what="the orphaned job to be reaped")
         assert body["status"] == "failed" and body["error"]["code"] == "worker_lost"
         assert "stopped responding" in body["error"]["message"]
     finally:
-        third.stop()
-
-
-def test_embedded_worker_process_killed_mid_job(models_dir: Path, tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path, models_dir, embedded_worker="process")
-    _, key = add_user(settings)
-    app = create_app(settings)
-    with ThreadedServer(app) as server:
-        video_id = create(server.url, key, "a ball")
-        wait_until(lambda: running(settings, video_id, 1), timeout=120, what="the job to be denoising")
-        queue = app.state.services.queue
-        first_pid = queue.pid
-        os.kill(first_pid, signal.SIGKILL)
-        # The server starts a new worker process, and the reaper hands it the orphaned job.
-        wait_until(lambda: row(settings, video_id).status in ("completed", "failed"), timeout=180,
-                   what="the retried job")
-        video = row(settings, video_id)
-        assert (video.status, video.attempts) == ("completed", 2), video.error_message
-        assert queue.pid != first_pid
+        restarted.stop()
 
 
 @pytest.mark.services
