@@ -74,7 +74,7 @@ def comments(*, session: Session, post: Post, viewer_id: str | None, limit: int 
     rows = session.execute(
         select(Comment, Account).join(Account, Account.user_id == Comment.user_id)
         .where(Comment.post_seq == post.seq).order_by(Comment.id.asc()).limit(limit)
-    ).tuples().all()
+    ).all()
     return [CommentView(comment=c, author=a) for c, a in rows if c.user_id not in hidden]
 
 

@@ -73,7 +73,7 @@ def inbox(*, session: Session, viewer_id: str, limit: int = 100) -> list[Thread]
     accounts = {a.user_id: a for a in session.scalars(select(Account).where(Account.user_id.in_(others)))}
     unread = dict(session.execute(
         select(Message.sender_id, func.count()).where(Message.recipient_id == viewer_id, Message.read_at.is_(None))
-        .group_by(Message.sender_id)).tuples().all())
+        .group_by(Message.sender_id)).all())
     return [Thread(other=accounts[o], last=m, unread=unread.get(o, 0))
             for m, o in zip(messages, others, strict=True) if o in accounts and o not in hidden]
 

@@ -171,7 +171,7 @@ def cards(*, session: Session, posts: list[Post], viewer_id: str | None) -> list
     parent_ids = {p.parent_post_id for p in posts if p.parent_post_id}
     parents = dict(session.execute(
         select(Post.id, Account.handle).join(Account, Account.user_id == Post.user_id).where(Post.id.in_(parent_ids))
-    ).tuples().all()) if parent_ids else {}
+    ).all()) if parent_ids else {}
     liked: set[int] = set()
     followees: set[str] = set()
     if viewer_id:
@@ -215,7 +215,7 @@ def drafts(*, session: Session, user_id: str, limit: int = 100) -> list[Draft]:
         select(Video, Post).outerjoin(Post, Post.video_id == Video.id)
         .where(Video.user_id == user_id, Video.deleted_at.is_(None))
         .order_by(Video.seq.desc()).limit(limit)
-    ).tuples().all()
+    ).all()
     return [Draft(video=video, post=post) for video, post in rows]
 
 
