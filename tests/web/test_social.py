@@ -212,3 +212,27 @@ def test_deleting_an_account_removes_the_persons_content_and_data(web: Web, clip
     assert a.get("/drafts", follow_redirects=False).status_code == 303  # signed out
     assert web.browser().get("/@alice").status_code == 404
     assert posts_service.split_prompt("x Audio: y") == ("x", "y")
+
+
+def test_create_with_an_image_then_cancel_while_it_is_made(web: Web) -> None:
+    web.account("alice")
+    browser = web.browser()
+    browser.sign_in("alice")
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), (20, 160, 60)).save(png, "PNG")
+    response = browser.submit("/create", {"prompt": "a green ball rests", "seconds": "1", "size": "64x64"},
+                              files={"image": ("start.png", png.getvalue(), "image/png")}, page="/create")
+    assert response.status_code == 303
+    draft_url = response.headers["location"]
+    video_id = draft_url.rsplit("/", 1)[1]
+    with web.session() as session:
+        video = session.scalar(select(Video).where(Video.id == video_id))
+    assert video.input_key.endswith("reference.png") and video.kind == "create"
+    assert browser.submit(f"/drafts/{video_id}/delete", page=draft_url).status_code == 303
+    with web.session() as session:
+        assert session.scalar(select(Video.deleted_at).where(Video.id == video_id)) is not None
+    assert browser.get(draft_url).status_code == 404
+    assert video_id not in browser.get("/drafts").text
+
+    bad = browser.submit("/create", {"prompt": "x", "seconds": "99"}, page="/create")
+    assert bad.status_code == 400 and "Invalid seconds" in bad.text
