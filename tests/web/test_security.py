@@ -10,7 +10,7 @@ from tests.web.conftest import Web
 
 
 def test_drafts_are_private_to_their_owner(web: Web, clip_assets: dict[str, bytes]) -> None:
-    alice, bob = web.account("alice"), web.account("bob")
+    alice, _ = web.account("alice"), web.account("bob")
     draft = web.video(alice.user_id, "a secret draft of a green box", assets=clip_assets)
     mine, theirs = web.browser(), web.browser()
     mine.sign_in("alice")
@@ -57,7 +57,8 @@ def test_direct_messages_are_readable_only_by_the_two_people(web: Web) -> None:
 
 
 def test_state_changes_need_the_csrf_token_of_the_same_session(web: Web, clip_assets: dict[str, bytes]) -> None:
-    alice, bob = web.account("alice"), web.account("bob")
+    web.account("alice")
+    bob = web.account("bob")
     post_id, _ = web.post(bob.user_id, "a post", assets=clip_assets)
     browser, other = web.browser(), web.browser()
     browser.sign_in("alice")

@@ -112,7 +112,7 @@ def test_the_remix_form_makes_a_remix_job_of_the_original_video(web: Web, clip_a
 
 
 def test_likes_comments_follows_and_mutuals(web: Web, clip_assets: dict[str, bytes]) -> None:
-    alice, bob = web.account("alice"), web.account("bob")
+    alice, _ = web.account("alice"), web.account("bob")
     post_id, _ = web.post(alice.user_id, "a ball", "hello", assets=clip_assets)
     b = web.browser()
     b.sign_in("bob")
@@ -182,6 +182,13 @@ def test_downloads_carry_the_visible_watermark(web: Web, clip_assets: dict[str, 
     outside = np.abs(stamped.frames[0, -8:, -8:].astype(int) - plain.frames[0, -8:, -8:]).mean()
     assert inside > 10 > outside + 5
     assert web.services.storage.exists(download_key(video_id))  # made once, then served from storage
+    try:
+        from duetto.provenance import read_c2pa
+    except ImportError:  # the C2PA library is optional at run time; the visible mark is not
+        return
+    manifest = read_c2pa(response.content)
+    assert manifest is not None, "the download should carry a C2PA manifest when c2pa is installed"
+    assert manifest["valid"] and manifest["manifest"]["clip"]["creator"] == "@alice", manifest
 
 
 def test_deleting_an_account_removes_the_persons_content_and_data(web: Web, clip_assets: dict[str, bytes]) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest
-from duetto.app.db.models import Follow, FeedPrefs, Post, View, WatchTime
+from duetto.app.db.models import FeedPrefs, Follow, Post, View, WatchTime
 from duetto.app.feed import ranking
 from duetto.app.feed.steering import parse_steering
 from duetto.app.social import graph

@@ -137,7 +137,9 @@ def _next_url(request: Request) -> str:
 
 async def require_account(request: Request, viewer: ViewerDep) -> Account:
     if viewer.account is None:
-        raise SignInRequired(_next_url(request) if request.method == "GET" else request.headers.get("referer", "/"))
+        # After signing in, a form's sender goes back to the page the form was on.
+        back = _next_url(request) if request.method == "GET" else urlsplit(request.headers.get("referer", "/")).path
+        raise SignInRequired(back or "/")
     return viewer.account
 
 
@@ -152,10 +154,12 @@ UserDep = Annotated[User, Depends(get_user)]
 
 
 def _same_origin(request: Request) -> bool:
+    """False when the browser says the request came from another site (Origin, else Referer)."""
     origin = request.headers.get("origin") or request.headers.get("referer")
-    if not origin or origin == "null":
-        # Browsers send Origin on cross-site POSTs; a missing one is a non-browser client, which the token covers.
-        return origin != "null"
+    if origin is None:
+        return True  # not a browser, or one that sends neither: the token alone decides
+    if origin == "null":
+        return False  # sandboxed frames and some cross-site redirects
     return urlsplit(origin).netloc == request.headers.get("host", request.url.netloc)
 
 

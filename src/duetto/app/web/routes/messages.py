@@ -13,8 +13,8 @@ from duetto.app.core.errors import DomainError, NotFound
 from duetto.app.db.models import Post
 from duetto.app.social import accounts, graph
 from duetto.app.social import messages as dms
-from duetto.app.social.errors import Forbidden
 from duetto.app.social import posts as posts_service
+from duetto.app.social.errors import Forbidden
 from duetto.app.web.deps import AccountDep, Csrf, render
 
 router = APIRouter(include_in_schema=False)
