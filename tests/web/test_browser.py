@@ -160,9 +160,10 @@ def test_the_whole_story_in_chromium(server: str, chromium) -> None:  # noqa: AN
     assert fits_width(bob)
     shot(bob, "10-remix-post-phone")
 
-    # 5. Alice sees the remix count and the remix on her post.
+    # 5. Alice sees the remix count and the remix on her post, and that Bob's feed counted his view.
     alice.goto(post_url)
     assert alice.inner_text("[data-testid=remix-total]") == "1"
+    assert int(alice.inner_text("[data-testid=views]")) >= 1
     assert alice.locator("[data-testid=remixes] [data-testid=tile]").count() == 1
     assert alice.locator(f"[data-testid=remixes] a[href='/p/{remix_post}']").count() == 1
     shot(alice, "11-original-with-remix-desktop")
@@ -191,17 +192,33 @@ def test_the_whole_story_in_chromium(server: str, chromium) -> None:  # noqa: AN
     assert message.locator(f"[data-testid=shared-video][href='/p/{remix_post}']").count() == 1
     shot(alice, "14-dm-thread-desktop")
 
-    # 7. Alice blocks Bob: he can no longer message her or remix her posts, and her posts leave his feed.
+    # 7. Bob reports a comment-free post of Alice's from its menu; Alice, a moderator here, sees the queue.
+    bob.goto(post_url)
+    bob.click(".actions.bar summary")
+    bob.click("[data-testid=report]")
+    bob.check("input[name=reason][value=spam]")
+    bob.fill("textarea[name=details]", "testing the queue")
+    bob.click("[data-testid=submit-report]")
+    bob.wait_for_selector("[data-testid=reported]")
+    alice.goto(f"{base}/mod")
+    item = alice.locator("[data-testid=report-item]")
+    assert item.count() == 1 and "Spam or scam" in item.inner_text() and "@bob" in item.inner_text()
+    shot(alice, "15-moderation-queue-desktop")
+    alice.click("[data-testid=dismiss]")
+    alice.wait_for_url(f"{base}/mod")
+    assert alice.locator("[data-testid=report-item]").count() == 0
+
+    # 8. Alice blocks Bob: he can no longer message her or remix her posts, and her posts leave his feed.
     alice.goto(f"{base}/@bob")
     alice.once("dialog", lambda dialog: dialog.accept())
     alice.click("[data-testid=block]")
     alice.wait_for_selector("[data-testid=blocked-note]")
-    shot(alice, "15-blocked-profile-desktop")
+    shot(alice, "16-blocked-profile-desktop")
     response = bob.goto(f"{base}/messages/@alice")
     assert response.status == 404
     response = bob.goto(f"{base}/create?remix={post_id}")
     assert response.status == 403 and "cannot remix" in bob.inner_text("[data-testid=error]")
-    shot(bob, "16-remix-refused-phone")
+    shot(bob, "17-remix-refused-phone")
     bob.goto(f"{base}/")
     assert bob.locator(f".reel[data-post='{post_id}']").count() == 0
     # A message forged from his old conversation page is refused by the server too.

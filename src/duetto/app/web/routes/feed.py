@@ -17,7 +17,7 @@ from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, csrf_token,
 router = APIRouter(include_in_schema=False)
 
 PAGE = 6
-MAX_SHOWN = 400
+MAX_SHOWN = 200
 
 
 def _page(session: SessionDep, viewer: Viewer, tab: str, *, shown: list[str], before: int | None

@@ -122,7 +122,8 @@ function setupFeed(reels) {
   let more = reels.dataset.more;
   let loading = false;
   const end = reels.querySelector(".reels-end");
-  const shown = () => Array.from(reels.querySelectorAll(".reel")).map((r) => r.dataset.post).join(",");
+  // The ids already on screen (the latest 200 keep the URL short) so the next page never repeats one.
+  const shown = () => Array.from(reels.querySelectorAll(".reel")).slice(-200).map((r) => r.dataset.post).join(",");
   const loadMore = () => {
     if (!more || loading) return;
     loading = true;

@@ -1,0 +1,1 @@
+"""CSS and JavaScript of the web pages (a package so that wheels ship them as package data)."""

@@ -1,0 +1,1 @@
+"""Jinja2 templates of the web pages (a package so that wheels ship them as package data)."""
