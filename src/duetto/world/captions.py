@@ -125,7 +125,9 @@ def _object_clause(obj: ObjectFacts, ch: _Chooser, setting: str | None) -> str:
     else:
         noun = f"{size} {colour} {ch.pick(_MATERIAL_ADJ[obj.material])} {shape}"
     noun = f"{_article(noun)} {noun}"
-    if setting is None and ch.chance(0.3):
+    # A direction followed by a position ("slides to the left and hits the wall at the right") reads as
+    # if it hit the right wall, so a moving object's starting place always comes first.
+    if obj.direction is not None or (setting is None and ch.chance(0.3)):
         return f"{position}, {noun} {motion}"
     return f"{noun} {motion} {position}"
 
