@@ -136,15 +136,22 @@ def list_videos(
                      has_more=has_more)
 
 
+async def _read_source_request(request: Request, *, services: ServicesDep, session: SessionDep,
+                               user: CurrentUser) -> tuple[dict, object, object]:
+    """Reads a body that names its source video (`video`: an upload or `{"id": …}`) as extensions and edits do."""
+    fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
+    source, upload = await to_thread.run_sync(
+        lambda: _source(fields, files, session=session, user=user, services=services))
+    fields.pop("video", None)
+    return fields, source, upload
+
+
 @router.post("/extensions", response_model=VideoObject)
 async def extend_video(
     request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ) -> VideoObject:
-    fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
-    source, upload = await to_thread.run_sync(
-        lambda: _source(fields, files, session=session, user=user, services=services))
-    fields.pop("video", None)
+    fields, source, upload = await _read_source_request(request, services=services, session=session, user=user)
     params = _parse(VideoParams, fields)
     if params.seconds is None:
         raise InvalidRequest("seconds is required: how many seconds to add.", param="seconds")
@@ -160,10 +167,7 @@ async def edit_video(
     request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ) -> VideoObject:
-    fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
-    source, upload = await to_thread.run_sync(
-        lambda: _source(fields, files, session=session, user=user, services=services))
-    fields.pop("video", None)
+    fields, source, upload = await _read_source_request(request, services=services, session=session, user=user)
     params = _parse(RemixVideo, fields)
     new = NewVideo(kind="edit", prompt=params.prompt, params=_extras(params), webhook_url=params.webhook_url,
                    source=source, source_upload=upload)
