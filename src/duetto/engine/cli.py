@@ -47,6 +47,7 @@ def _read_clip(path: Path, what: str):
             from duetto.clip import Clip
 
             audio, rate = read_wav(path)
+            # A sound-only input: the pipeline reads only the waveform of an `audio=` clip.
             return Clip(frames=np.zeros((1, 2, 2, 3), np.uint8), audio=audio, fps=1.0, sample_rate=rate)
         return read_mp4(path)
     except ValueError as err:
