@@ -126,13 +126,18 @@ def save_model_folder(folder: ModelFolder, path: Path) -> Path:
             component.save_pretrained(str(tmp / name))
         else:
             component.save_pretrained(str(tmp / name), safe_serialization=True)
-    index = {"_class_name": "Pipeline", "_duetto_version": _version(), "name": folder.name,
-             **{n: list(lib_cls) for n, lib_cls in COMPONENTS.items()}, "generation": asdict(folder.generation)}
-    (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    write_model_index(tmp, folder.name, folder.generation)
     if path.exists():
         shutil.rmtree(path)
     tmp.rename(path)
     return path
+
+
+def write_model_index(folder: Path, name: str, generation: GenerationConfig, **extra: Any) -> None:
+    """Writes `model_index.json`: the component classes, the generation settings and any `extra` facts."""
+    index = {"_class_name": "Pipeline", "_duetto_version": _version(), "name": name,
+             **{n: list(lib_cls) for n, lib_cls in COMPONENTS.items()}, "generation": asdict(generation), **extra}
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
 def _version() -> str:

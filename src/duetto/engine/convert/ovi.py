@@ -29,14 +29,13 @@ sibling and renamed into place at the end, so a failed conversion leaves nothing
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
 import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,7 @@ import torch
 from torch import nn
 
 from duetto.engine.convert.keymaps import UMT5_TIED_KEYS, WAN22_VAE_TO_DIFFUSERS, WAN_T5_TO_UMT5, KeyMap
+from duetto.engine.model_folder import write_model_index
 
 if TYPE_CHECKING:
     from duetto.engine.pipeline import GenerationConfig
@@ -287,7 +287,7 @@ def convert_ovi(
 
         # 4. The index with Ovi's generation settings, then into place.
         source = {"format": "ovi", "variant": variant, "checkpoint": files.transformer.name, "dtype": dtype}
-        _write_index(tmp, spec.name, ovi_generation_config(variant), source=source)
+        write_model_index(tmp, spec.name, ovi_generation_config(variant), converted_from=dict(source))
         _move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -503,18 +503,6 @@ def _shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
 def _save(model: Any, path: Path, **kwargs: Any) -> None:
     model.save_pretrained(str(path), safe_serialization=True, **kwargs)
     gc.collect()
-
-
-def _write_index(folder: Path, name: str, generation: GenerationConfig, *,
-                 source: Mapping[str, str]) -> None:
-    """`model_index.json` in the layout `duetto.engine.model_folder` reads."""
-    from duetto import __version__
-    from duetto.engine.model_folder import COMPONENTS
-
-    index = {"_class_name": "Pipeline", "_duetto_version": __version__, "name": name,
-             **{component: list(lib_cls) for component, lib_cls in COMPONENTS.items()},
-             "generation": asdict(generation), "converted_from": dict(source)}
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
