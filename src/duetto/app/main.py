@@ -20,6 +20,8 @@ from duetto.app.jobs.queue import JobQueue
 from duetto.app.jobs.reaper import Reaper
 from duetto.app.jobs.runner import Generator, JobContext, Renderer, run_video_job, send_webhook
 from duetto.app.limits import RateLimiter
+from duetto.app.provenance import api as provenance_api
+from duetto.app.provenance.marking import watermark_key
 from duetto.app.storage import Storage, make_storage
 from duetto.app.videos.catalog import ModelCatalog
 from duetto.app.web import install_web
@@ -69,6 +71,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             upgrade_database(engine)
+        watermark_key(settings)  # made on first start, before any worker could race to make it
         storage = make_storage(settings)
         queue = _make_queue(settings, sessions=sessions, storage=storage, generate=generate, render=render)
         app.state.services = Services(
@@ -101,6 +104,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(videos_routes.router)
     app.include_router(models_routes.router)
+    app.include_router(provenance_api.router)
     install_web(app, settings)
 
     @app.get("/healthz", include_in_schema=False)

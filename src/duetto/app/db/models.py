@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -252,3 +252,40 @@ class Report(Base):
     created_at: Mapped[float] = mapped_column(Float)
     resolved_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+# --- Provenance and safety: fingerprints of generated clips, and takedown requests -------------------------
+
+
+class ClipPrint(Base):
+    """The fingerprint of a clip this instance generated, for reverse search and takedowns of copies."""
+
+    __tablename__ = "clip_prints"
+
+    video_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    video_seq: Mapped[int] = mapped_column(Integer, index=True)  # the id the invisible marks carry
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # Fingerprint.to_bytes()
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Takedown(Base):
+    """A public request to remove a post as non-consensual intimate or unlawful content."""
+
+    __tablename__ = "takedowns"
+    __table_args__ = (Index("ix_takedowns_status", "status", "due_at"), Index("ix_takedowns_post", "post_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The reporter's only handle on the request: unguessable, shown once, looked up on the status page.
+    ticket: Mapped[str] = mapped_column(String(40), unique=True)
+    post_id: Mapped[str] = mapped_column(String(40))
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    category: Mapped[str] = mapped_column(String(20))  # ncii | unlawful
+    details: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | removed | dismissed
+    created_at: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[float] = mapped_column(Float)  # the review deadline (48 hours after the request)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    removed_count: Mapped[int] = mapped_column(Integer, default=0)  # clips deleted, matching copies included

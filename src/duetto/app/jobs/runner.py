@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from duetto.app.core.config import Settings
 from duetto.app.core.db import session_scope
 from duetto.app.db.models import User, Video
+from duetto.app.provenance.marking import mark_clip, store_print, watermark_key
 from duetto.app.storage import Storage
 from duetto.app.videos.service import VARIANTS, asset_key
 from duetto.app.webhooks import deliver, video_event
@@ -200,9 +201,13 @@ def run_video_job(video_id: str, ctx: JobContext) -> str | None:
 
         clip = ctx.generate(request, progress)
         _touch(ctx, video_id, progress=92)
+        # The invisible marks go in before encoding: the video mark is computed from the exact pixels stored.
+        clip, print_bytes = mark_clip(clip, video.seq, watermark_key(ctx.settings))
         assets = ctx.render(clip)
         for variant, data in assets.items():
             ctx.storage.put_bytes(asset_key(video_id, variant), data, VARIANTS[variant][1])
+        if print_bytes is not None:
+            store_print(ctx.sessions, video_id=video_id, seq=video.seq, user_id=video.user_id, data=print_bytes)
         now = time.time()
         done = _finish(
             ctx,

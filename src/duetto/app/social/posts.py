@@ -160,8 +160,14 @@ class PostCard:
         return f"{width} / {height}"
 
 
-def cards(*, session: Session, posts: list[Post], viewer_id: str | None) -> list[PostCard]:
-    """Cards for posts in the given order, dropping any whose video was deleted through the API."""
+def cards(*, session: Session, posts: list[Post], viewer_id: str | None, include_held: bool = False) -> list[PostCard]:
+    """Cards for posts in the given order, dropping any whose video was deleted through the API, and any held
+    by an open takedown request unless `include_held` (moderators)."""
+    if not include_held and posts:
+        from duetto.app.provenance.takedown import held_post_ids
+
+        held = held_post_ids(session=session, post_ids=[p.id for p in posts])
+        posts = [p for p in posts if p.id not in held]
     if not posts:
         return []
     user_ids = {p.user_id for p in posts}

@@ -64,6 +64,9 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=str(resources.files("duetto.app.web") / "static")), name="static")
     for module in (feed, accounts, studio, posts, people, messages, moderation):
         app.include_router(module.router)
+    from duetto.app.provenance import pages as provenance_pages  # imported here: it needs the web deps
+
+    app.include_router(provenance_pages.router)
 
     api_http = app.exception_handlers.get(StarletteHTTPException)
     api_validation = app.exception_handlers.get(RequestValidationError)

@@ -18,6 +18,7 @@ from duetto.app.api.deps import Services, ServicesDep, SessionDep
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Video
+from duetto.app.provenance.takedown import is_held_video
 from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
 from duetto.app.videos import service as videos
@@ -181,6 +182,9 @@ def media(request: Request, video_id: str, variant: str, services: ServicesDep, 
     if video is None or variant not in videos.VARIANTS or not can_watch(
             session=session, viewer_id=viewer.user_id, video=video):
         raise NotFound("No such video.")
+    if not viewer.is_admin and is_held_video(session=session, video_id=video.id):
+        # Held by a takedown request: nobody but moderators may play it, its owner included.
+        raise NotFound("This video is held for review.")
     key, media_type = videos.content_key(storage=services.storage, video=video, variant=variant)
     # Only the browser may keep a copy: whether it may be watched depends on who is asking.
     return serve_bytes(request, services.storage.get_bytes(key), media_type, cache="private, max-age=300")

@@ -1,0 +1,1 @@
+"""The app's side of provenance: marking and fingerprinting finished clips, verification, and takedowns."""

@@ -1,0 +1,72 @@
+"""Public safety pages: Verify (was this clip made here, by whom?) and takedown requests with their review queue."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from duetto.app.api.deps import ServicesDep, SessionDep
+from duetto.app.provenance import takedown
+from duetto.app.provenance.marking import watermark_key
+from duetto.app.provenance.verify import verify_upload
+from duetto.app.social.errors import Forbidden
+from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, templates
+
+router = APIRouter(include_in_schema=False)
+templates.env.filters.setdefault("utc_time", lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)))
+
+
+@router.get("/verify")
+def verify_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    return render(request, "verify.html", {"report": None}, session=session)
+
+
+@router.post("/verify", dependencies=[Csrf])
+def verify(request: Request, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
+           file: Annotated[UploadFile, File()]) -> Response:
+    report = verify_upload(session, file.file.read(), key=watermark_key(services.settings))
+    return render(request, "verify.html", {"report": report, "filename": file.filename or "upload"},
+                  session=session)
+
+
+# --- Takedown requests: a public form, a status page per ticket, and the moderators' 48-hour queue ------
+
+
+@router.get("/takedown")
+def takedown_page(request: Request, session: SessionDep, viewer: ViewerDep, post: str = "") -> Response:
+    return render(request, "takedown.html", {"categories": takedown.CATEGORIES, "post": post,
+                                             "hours": takedown.REVIEW_HOURS}, session=session)
+
+
+@router.post("/takedown", dependencies=[Csrf])
+def takedown_request(request: Request, session: SessionDep, viewer: ViewerDep, post: Annotated[str, Form()],
+                     category: Annotated[str, Form()], details: Annotated[str, Form()] = "",
+                     contact: Annotated[str, Form()] = "") -> Response:
+    item = takedown.request_takedown(session=session, post=post, category=category, details=details, contact=contact)
+    return RedirectResponse(f"/takedown/{item.ticket}", status_code=303)
+
+
+@router.get("/takedown/{ticket}")
+def takedown_status(request: Request, ticket: str, session: SessionDep, viewer: ViewerDep) -> Response:
+    item = takedown.by_ticket(session=session, ticket=ticket)
+    return render(request, "takedown_status.html", {"item": item, "categories": takedown.CATEGORIES},
+                  session=session)
+
+
+@router.get("/mod/takedowns")
+def takedown_queue(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep) -> Response:
+    if not viewer.is_admin:
+        raise Forbidden("Only moderators can see takedown requests.")
+    return render(request, "mod_takedowns.html", {"items": takedown.queue(session=session),
+                                                  "categories": takedown.CATEGORIES}, session=session)
+
+
+@router.post("/mod/takedowns/{takedown_id}", dependencies=[Csrf])
+def takedown_decide(takedown_id: int, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
+                    account: AccountDep, action: Annotated[str, Form()]) -> Response:
+    takedown.resolve(session=session, storage=services.storage, takedown_id=takedown_id,
+                     moderator_id=account.user_id, is_moderator=viewer.is_admin, action=action)
+    return RedirectResponse("/mod/takedowns", status_code=303)

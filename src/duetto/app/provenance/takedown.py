@@ -1,0 +1,158 @@
+"""Takedown requests for non-consensual intimate or unlawful content: hold at once, review within 48 hours."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.db.models import Account, ClipPrint, Post, Takedown, Video
+from duetto.app.social.errors import Forbidden
+from duetto.app.storage import Storage
+
+CATEGORIES = {
+    "ncii": "Intimate or sexual imagery of a real person shared without their consent (including AI-made)",
+    "unlawful": "Other unlawful content (for example child sexual abuse material, threats, defamation)",
+}
+REVIEW_HOURS = 48
+MAX_DETAILS = 2000
+MAX_CONTACT = 200
+_POST_ID = re.compile(r"(?:/p/)?([A-Za-z0-9_-]{4,40})/?$")
+
+
+def _post_id(reference: str) -> str:
+    """A post id from what a reporter pastes: the id itself or the post's address."""
+    found = _POST_ID.search(reference.strip().split("?")[0].split("#")[0])
+    if found is None:
+        raise InvalidRequest("Paste the address of the post (it looks like /p/…).", param="post")
+    return found.group(1)
+
+
+def request_takedown(*, session: Session, post: str, category: str, details: str = "", contact: str = "") -> Takedown:
+    """Record a request and hide the post from everyone but moderators until a moderator decides."""
+    if category not in CATEGORIES:
+        raise InvalidRequest("Pick what kind of content this is.", param="category")
+    if len(details) > MAX_DETAILS:
+        raise InvalidRequest(f"Details must be at most {MAX_DETAILS} characters.", param="details")
+    if len(contact) > MAX_CONTACT:
+        raise InvalidRequest(f"Contact must be at most {MAX_CONTACT} characters.", param="contact")
+    post_id = _post_id(post)
+    row = session.scalar(select(Post).where(Post.id == post_id))
+    if row is None:
+        raise NotFound("There is no post at that address (it may already be gone).", param="post")
+    now = time.time()
+    item = Takedown(ticket=secrets.token_urlsafe(18), post_id=row.id, video_id=row.video_id, category=category,
+                    details=details.strip(), contact=contact.strip(), status="open", created_at=now,
+                    due_at=now + REVIEW_HOURS * 3600, removed_count=0)
+    session.add(item)
+    session.commit()
+    return item
+
+
+def held_post_ids(*, session: Session, post_ids: Iterable[str]) -> set[str]:
+    """Which of these posts wait on an open takedown (and so are hidden from all but moderators)."""
+    ids = list(post_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(Takedown.post_id).where(Takedown.status == "open", Takedown.post_id.in_(ids))))
+
+
+def is_held_video(*, session: Session, video_id: str) -> bool:
+    return session.scalar(select(Takedown.id).where(Takedown.status == "open", Takedown.video_id == video_id)
+                          .limit(1)) is not None
+
+
+@dataclass
+class QueueItem:
+    takedown: Takedown
+    post: Post | None
+    author: Account | None
+
+    @property
+    def hours_left(self) -> float:
+        return (self.takedown.due_at - time.time()) / 3600
+
+    @property
+    def overdue(self) -> bool:
+        return self.hours_left < 0
+
+
+def queue(*, session: Session, limit: int = 100) -> list[QueueItem]:
+    """Open requests, the nearest deadline first."""
+    rows = session.scalars(select(Takedown).where(Takedown.status == "open").order_by(Takedown.due_at.asc())
+                           .limit(limit))
+    items = []
+    for row in rows:
+        post = session.scalar(select(Post).where(Post.id == row.post_id))
+        items.append(QueueItem(takedown=row, post=post, author=session.get(Account, post.user_id) if post else None))
+    return items
+
+
+def matching_videos(*, session: Session, video_id: str) -> list[str]:
+    """Every stored clip whose fingerprint matches this video's (itself included), so copies go too."""
+    from duetto.provenance import MATCH_THRESHOLD, Fingerprint, match
+
+    own = session.scalar(select(ClipPrint.data).where(ClipPrint.video_id == video_id))
+    if own is None:
+        return [video_id]
+    target = Fingerprint.from_bytes(own)
+    found = [video_id]
+    rows = session.execute(select(ClipPrint.video_id, ClipPrint.data).join(Video, Video.id == ClipPrint.video_id)
+                           .where(ClipPrint.video_id != video_id, Video.deleted_at.is_(None)))
+    for other_id, data in rows:
+        if match(target, Fingerprint.from_bytes(data)) >= MATCH_THRESHOLD:
+            found.append(other_id)
+    return found
+
+
+def _remove_videos(*, session: Session, storage: Storage, video_ids: list[str]) -> int:
+    now = time.time()
+    live = list(session.scalars(select(Video.id).where(Video.id.in_(video_ids), Video.deleted_at.is_(None))))
+    if not live:
+        return 0
+    session.execute(update(Video).where(Video.id.in_(live)).values(deleted_at=now))
+    session.execute(delete(Post).where(Post.video_id.in_(live)))
+    session.execute(delete(ClipPrint).where(ClipPrint.video_id.in_(live)))
+    session.commit()
+    for video_id in live:
+        storage.delete_prefix(f"videos/{video_id}")
+        storage.delete_prefix(f"inputs/{video_id}")
+    return len(live)
+
+
+def resolve(*, session: Session, storage: Storage, takedown_id: int, moderator_id: str, is_moderator: bool,
+            action: str) -> Takedown:
+    """Remove (the post's file and every stored clip that matches it) or dismiss (the post shows again)."""
+    if not is_moderator:
+        raise Forbidden("Only moderators can decide takedown requests.")
+    item = session.get(Takedown, takedown_id)
+    if item is None:
+        raise NotFound("No such takedown request.", param="takedown_id")
+    if item.status != "open":
+        raise InvalidRequest(f"This request was already decided ({item.status}).", param="takedown_id")
+    if action not in ("remove", "dismiss"):
+        raise InvalidRequest("Action must be remove or dismiss.", param="action")
+    removed = 0
+    if action == "remove" and item.video_id:
+        removed = _remove_videos(session=session, storage=storage,
+                                 video_ids=matching_videos(session=session, video_id=item.video_id))
+    now = time.time()
+    # Every open request about the same post is settled by the one decision.
+    for same in session.scalars(select(Takedown).where(Takedown.post_id == item.post_id, Takedown.status == "open")):
+        same.status = "removed" if action == "remove" else "dismissed"
+        same.resolved_by, same.resolved_at, same.removed_count = moderator_id, now, removed
+    session.commit()
+    return item
+
+
+def by_ticket(*, session: Session, ticket: str) -> Takedown:
+    item = session.scalar(select(Takedown).where(Takedown.ticket == ticket))
+    if item is None:
+        raise NotFound("No takedown request has that ticket; check the link you were given.", param="ticket")
+    return item
