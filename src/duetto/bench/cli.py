@@ -9,19 +9,17 @@ from typing import Annotated
 
 import typer
 
+from duetto.cli_support import fail
+
 bench_app = typer.Typer(help="Score models on the Toybox benchmark.", no_args_is_help=True)
 
 
-def _fail(message: str) -> typer.Exit:
-    """Print a one-line error and return the exit to raise (code 2: the input was wrong)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 def _size(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
     if not match or int(match.group(1)) < 8 or int(match.group(2)) < 8:
-        raise _fail(f"--size must look like WIDTHxHEIGHT with sides of at least 8, e.g. 128x128, got {text!r}")
+        raise fail(f"--size must look like WIDTHxHEIGHT with sides of at least 8, e.g. 128x128, got {text!r}")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -43,11 +41,11 @@ def toybox_command(
 
     width_height = _size(size)
     if n < 1:
-        raise _fail(f"--n must be at least 1, got {n}")
+        raise fail(f"--n must be at least 1, got {n}")
     if seed < 0:
-        raise _fail(f"--seed must be zero or positive, got {seed}")
+        raise fail(f"--seed must be zero or positive, got {seed}")
     if not 0.5 <= seconds <= 60:
-        raise _fail(f"--seconds must be between 0.5 and 60, got {seconds}")
+        raise fail(f"--seconds must be between 0.5 and 60, got {seconds}")
     try:
         if reference:
             if model is not None:
@@ -65,7 +63,7 @@ def toybox_command(
             report = run_benchmark(generate, n=n, seed=seed, out_dir=out, model_name=name,
                                    progress=lambda done, total: bar.update(task, completed=done))
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(report.markdown())
     typer.echo(f"wrote {out / 'report.md'}, {out / 'report.json'} and plots")
 
@@ -83,5 +81,5 @@ def score_command(
         facts = parse_caption(prompt)
         result = evaluate(video, facts)
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(json.dumps(result.summary(), indent=2))

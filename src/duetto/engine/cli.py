@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from duetto.cli_support import fail
+
 convert_app = typer.Typer(help="Import official checkpoints into Duetto's model-folder layout.", no_args_is_help=True)
 
 DEFAULT_MODEL_NAME = "toybox-v1"
@@ -21,10 +23,6 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "models" / DEFAULT_MODEL_NAME
 
 
-def fail(message: str) -> typer.Exit:
-    """Prints a one-line error and returns the exit to raise (code 2: the user's input was wrong)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 def check_writable(path: Path) -> None:

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from duetto.cli_support import fail
+
 train_app = typer.Typer(
     help="Train the Toybox model: video VAE, audio VAE + vocoder, twin transformer; then assemble it.",
     no_args_is_help=True,
@@ -25,9 +27,6 @@ SetOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 def _setup(config: Path, out: Path | None, overrides: list[str] | None):
@@ -46,7 +45,7 @@ def _setup(config: Path, out: Path | None, overrides: list[str] | None):
     try:
         cfg = load_config(config, overrides)
     except ValueError as err:
-        raise _fail(str(err)) from err
+        raise fail(str(err)) from err
     run_dir = out or Path("runs") / cfg.name
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +57,7 @@ def _run(stage, cfg, run_dir: Path, resume: bool) -> None:
     try:
         stage(cfg, run_dir, resume=resume)
     except ValueError as err:
-        raise _fail(str(err)) from err
+        raise fail(str(err)) from err
 
 
 @train_app.command("video-vae")
@@ -112,7 +111,7 @@ def assemble_command(
     try:
         path = assemble(cfg, run_dir, model_out or run_dir / "model")
     except ValueError as err:
-        raise _fail(str(err)) from err
+        raise fail(str(err)) from err
     typer.echo(str(path))
 
 
@@ -143,7 +142,7 @@ def all_stages(
         try:
             typer.echo(str(assemble(cfg, run_dir, model_out or run_dir / "model")))
         except ValueError as err:
-            raise _fail(str(err)) from err
+            raise fail(str(err)) from err
 
 
 @train_app.command("sizes")
@@ -158,7 +157,7 @@ def sizes(config: ConfigOption, set_: SetOption = None) -> None:
     try:
         cfg = load_config(config, set_)
     except ValueError as err:
-        raise _fail(str(err)) from err
+        raise fail(str(err)) from err
     table = Table("component", "parameters", "fp16 MB", title=f"{cfg.name}")
     rows = component_sizes(cfg)
     for name, count in rows.items():

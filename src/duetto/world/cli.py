@@ -10,12 +10,11 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from duetto.cli_support import fail
+
 world_app = typer.Typer(help="Render Toybox clips and datasets.", no_args_is_help=True)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 def parse_size(size: str) -> tuple[int, int]:
@@ -64,7 +63,7 @@ def render_command(
             caption=prompt,
         )
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     from duetto.media import write_mp4
 
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +106,7 @@ def dataset_command(
                 shard_size=shard_size, workers=workers, mp4=mp4, progress=lambda k: bar.advance(task, k),
             )  # fmt: skip
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     typer.echo(
         f"{out}: {n} clips, {len(report.written)} shards written, {len(report.skipped)} already complete"
     )
