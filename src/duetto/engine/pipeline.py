@@ -17,6 +17,7 @@ import torch
 from duetto.clip import Clip
 from duetto.engine.model_folder import ModelFolder, load_model_folder, save_model_folder
 from duetto.engine.text_encoder import PromptEncoder, pad_contexts
+from duetto.media import fit_length
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -232,8 +233,7 @@ class Pipeline:
     def encode_audio(self, waveform: np.ndarray, num_latents: int) -> torch.Tensor:
         """Mono float waveform → audio latents (1, L, C), padded or trimmed to `num_latents`."""
         samples = num_latents * self.config.samples_per_audio_latent
-        wav = np.zeros(samples, dtype=np.float32)
-        wav[: min(samples, len(waveform))] = waveform[:samples]
+        wav = np.array(fit_length(waveform, samples), dtype=np.float32)
         audio_vae = self.folder.audio_vae
         x = torch.from_numpy(wav).unsqueeze(0)
         with self._using("audio_vae"):
@@ -271,13 +271,9 @@ class Pipeline:
         return frames
 
     def _mono(self, clip: Clip) -> np.ndarray:
-        audio = clip.mono.astype(np.float32)
-        if clip.sample_rate != self.config.sample_rate:
-            from scipy.signal import resample_poly
+        from duetto.media import resample
 
-            g = math.gcd(int(clip.sample_rate), int(self.config.sample_rate))
-            audio = resample_poly(audio, self.config.sample_rate // g, clip.sample_rate // g).astype(np.float32)
-        return audio
+        return resample(clip.mono.astype(np.float32)[None], int(clip.sample_rate), self.config.sample_rate)[0]
 
     # -- generation ---------------------------------------------------------------------------------------
     def __call__(
@@ -393,7 +389,7 @@ class Pipeline:
         t0 = time.perf_counter()
         wav = cond.keep_audio if cond.keep_audio is not None else self.decode_audio(audio_latents)
         timings["vocoder_s"] = time.perf_counter() - t0
-        wav = _fit_length(wav, self.num_samples(len(frames)))
+        wav = fit_length(wav, self.num_samples(len(frames)))
 
         metadata = {"prompt": prompt, "seed": seed, "model": self.name, "steps": steps, "size": f"{width}x{height}",
                     "seconds": seconds, "mode": given[0] if given else "text", "timings": timings}
@@ -471,12 +467,6 @@ def _pad_frames(latents: torch.Tensor, n: int) -> torch.Tensor:
     return torch.cat([latents, pad], dim=2)
 
 
-def _fit_length(wav: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.float32)
-    out[: min(n, len(wav))] = wav[:n]
-    return out
-
-
 def _image_array(image: Any) -> np.ndarray:
     """PIL image, path or uint8 array → uint8 (H, W, 3)."""
     from PIL import Image, UnidentifiedImageError
@@ -497,6 +487,6 @@ def _stitch(prefix: Clip, new: Clip, overlap_frames: int, pipe: Pipeline) -> Cli
     frames = np.concatenate([pipe._fit_frames(prefix.frames, new.width, new.height), new.frames[overlap_frames:]])
     start = pipe.num_samples(overlap_frames)
     audio = np.concatenate([pipe._mono(prefix)[: pipe.num_samples(prefix.num_frames)], new.audio[start:]])
-    audio = _fit_length(audio, pipe.num_samples(len(frames)))
+    audio = fit_length(audio, pipe.num_samples(len(frames)))
     meta = dict(new.metadata, mode="extend", seconds=len(frames) / new.fps)
     return Clip(frames=frames, audio=audio, fps=new.fps, sample_rate=new.sample_rate, metadata=meta)

@@ -1,5 +1,6 @@
 """Clips to files and back: MP4 (H.264 + AAC), WAV, thumbnails, spritesheets."""
 
+from duetto.media._audio import fit_length, resample
 from duetto.media.images import image_bytes, load_image, spritesheet, spritesheet_indices, thumbnail
 from duetto.media.mp4 import (
     AAC_SAMPLE_RATES,
@@ -20,6 +21,7 @@ __all__ = [
     "MP4_TAGS",
     "WAV_SUBTYPES",
     "exact_rate",
+    "fit_length",
     "image_bytes",
     "load_image",
     "mp4_boxes",
@@ -27,6 +29,7 @@ __all__ = [
     "probe_mp4",
     "read_mp4",
     "read_wav",
+    "resample",
     "spritesheet",
     "spritesheet_indices",
     "thumbnail",

@@ -19,11 +19,11 @@ def as_channels(audio: np.ndarray) -> np.ndarray:
 
 
 def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
-    """Trim or zero-pad (channels, samples) audio at the end to exactly `samples` samples."""
+    """Trim or zero-pad (samples,) or (channels, samples) audio at the end to exactly `samples` samples."""
     have = audio.shape[-1]
     if have >= samples:
         return audio[..., :samples]
-    return np.pad(audio, ((0, 0), (0, samples - have)))
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, samples - have)])
 
 
 def layout_for(channels: int) -> str:
