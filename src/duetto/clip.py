@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,3 +65,11 @@ class Clip:
     def mono(self) -> np.ndarray:
         """The waveform as one channel (the mean of the channels when stereo)."""
         return self.audio if self.audio.ndim == 1 else self.audio.mean(axis=0)
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """'WxH' (e.g. '128x128') → (width, height); `ValueError` with an example otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", size)
+    if not match:
+        raise ValueError(f"size must look like WIDTHxHEIGHT (e.g. 128x128), got {size!r}")
+    return int(match.group(1)), int(match.group(2))

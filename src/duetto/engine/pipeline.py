@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from duetto.clip import Clip
+from duetto.clip import Clip, parse_size
 from duetto.engine.model_folder import ModelFolder, load_model_folder, save_model_folder
 from duetto.engine.text_encoder import PromptEncoder, pad_contexts
 from duetto.media import fit_length
@@ -58,12 +58,6 @@ class GenerationConfig:
         return self.mel_hop * self.audio_latent_stride
 
 
-def parse_size(size: str) -> tuple[int, int]:
-    """'WxH' → (width, height)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", size)
-    if not match:
-        raise ValueError(f"size must look like WIDTHxHEIGHT (e.g. 128x128), got {size!r}")
-    return int(match.group(1)), int(match.group(2))
 
 
 def rewrite_audio_caption(prompt: str, style: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,18 +10,9 @@ import numpy as np
 import typer
 
 from duetto.cli_support import fail
+from duetto.clip import parse_size
 
 world_app = typer.Typer(help="Render Toybox clips and datasets.", no_args_is_help=True)
-
-
-
-
-def parse_size(size: str) -> tuple[int, int]:
-    """'WxH' (e.g. '320x180') as (width, height)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", size)
-    if not match:
-        raise ValueError(f"size must look like WIDTHxHEIGHT, e.g. 128x128, got {size!r}")
-    return int(match.group(1)), int(match.group(2))
 
 
 @world_app.command("render")
