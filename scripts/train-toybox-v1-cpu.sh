@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Trains toybox-v1 and its no-fusion ablation on a 2-core CPU (configs/train/toybox-v1-cpu*.yaml): the two
+# codecs side by side on one core each, the latent cache on both, then the two transformers side by side.
+# Resumable: rerun after an interruption and finished stages are kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+DUETTO=${DUETTO:-.venv/bin/duetto}
+FUSION=runs/toybox-v1-cpu
+ABLATION=runs/toybox-v1-cpu-nofusion
+CFG=configs/train/toybox-v1-cpu.yaml
+ABLATION_CFG=configs/train/toybox-v1-cpu-nofusion.yaml
+
+stage() {  # stage NAME CONFIG RUN_DIR: run one `duetto train` stage unless it already finished
+    local name=$1 cfg=$2 run=$3 folder=${1//-/_}
+    [[ $name == twin || $name == audio ]] && folder=$name
+    if [[ -d $run/$folder/final ]]; then echo "$run: $name already finished"; return; fi
+    local resume=()
+    [[ -d $run/$folder ]] && resume=(--resume)
+    "$DUETTO" train "$name" -c "$cfg" --out "$run" "${resume[@]}"
+}
+
+mkdir -p "$FUSION" "$ABLATION"
+OMP_NUM_THREADS=1 stage video-vae "$CFG" "$FUSION" > "$FUSION/video_vae.log" 2>&1 &
+video=$!
+OMP_NUM_THREADS=1 stage audio "$CFG" "$FUSION" > "$FUSION/audio.log" 2>&1 &
+audio=$!
+wait "$video"; wait "$audio"
+
+# The latent cache once, on both cores; the ablation reads the same codecs and cache.
+OMP_NUM_THREADS=2 "$PY" - "$CFG" "$FUSION" <<'PY'
+import sys
+from pathlib import Path
+
+from duetto.training.config import load_config
+from duetto.training.ddp import init_distributed
+from duetto.training.twin import encode_clips
+
+cfg = load_config(Path(sys.argv[1]), [])
+encode_clips(cfg, Path(sys.argv[2]), init_distributed(cfg.device))
+PY
+for part in video_vae audio latents; do
+    [[ -e $ABLATION/$part ]] || ln -s "$(realpath "$FUSION/$part")" "$ABLATION/$part"
+done
+
+OMP_NUM_THREADS=1 stage twin "$CFG" "$FUSION" > "$FUSION/twin.log" 2>&1 &
+fused=$!
+OMP_NUM_THREADS=1 stage twin "$ABLATION_CFG" "$ABLATION" > "$ABLATION/twin.log" 2>&1 &
+ablated=$!
+wait "$fused"; wait "$ablated"
+
+"$DUETTO" train assemble -c "$CFG" --out "$FUSION" --model-out models/toybox-v1
+"$DUETTO" train assemble -c "$ABLATION_CFG" --out "$ABLATION" --model-out "$ABLATION/model"
