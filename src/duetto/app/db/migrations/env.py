@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import duetto.app.moderation.models  # noqa: F401 - registers the moderation tables on Base.metadata
 from duetto.app.db.models import Base
 
 config = context.config
