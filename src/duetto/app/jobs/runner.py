@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from duetto.app.characters.jobs import apply_characters
 from duetto.app.core.config import Settings
 from duetto.app.core.db import session_scope
 from duetto.app.db.models import User, Video
@@ -192,7 +193,8 @@ def run_video_job(video_id: str, ctx: JobContext) -> str | None:
     heartbeat.start()
     log.info("video %s: started (attempt %d) on %s", video_id, video.attempts, ctx.worker_id)
     try:
-        request = _load_inputs(ctx, video)
+        # Characters are checked again here: their owner may have revoked the maker since the request.
+        request = apply_characters(ctx.sessions, ctx.storage, video, _load_inputs(ctx, video))
 
         def progress(step: int, total: int) -> None:
             if heartbeat.lost.is_set():

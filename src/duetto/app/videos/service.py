@@ -47,11 +47,13 @@ class NewVideo:
     image: tuple[bytes, str] | None = None  # (bytes, media type)
     source: Video | None = None  # a completed video of the same user
     source_upload: tuple[bytes, float, str] | None = None  # (mp4 bytes, seconds, "WxH")
+    characters: list[str] = field(default_factory=list)  # ids of characters the prompt names as @name
 
     def fingerprint(self) -> str:
         """A hash of everything that shapes the result, so a reused idempotency key can be checked."""
         digest = hashlib.sha256()
-        fields = [self.kind, self.prompt, self.model, self.seconds, self.size, self.params, self.webhook_url]
+        fields = [self.kind, self.prompt, self.model, self.seconds, self.size, self.params, self.webhook_url,
+                  self.characters]
         digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
         digest.update(self.source.id.encode() if self.source else b"-")
         for blob in (self.image[0] if self.image else b"", self.source_upload[0] if self.source_upload else b""):
@@ -86,7 +88,13 @@ def submit(
 
     if len(new.prompt) > settings.max_prompt_chars:
         raise InvalidRequest(f"prompt is too long: at most {settings.max_prompt_chars} characters.", param="prompt")
+    # Imported here: the characters service reaches the posts service, which imports this module.
+    from duetto.app.characters.service import attach, cast_for
+
     source = new.source
+    cast = cast_for(session=session, user_id=user.id, kind=new.kind, character_ids=new.characters,
+                    prompt=_compose_prompt(new.prompt, new.params.get("audio_prompt")),
+                    source_video_id=source.id if source else None, has_image=new.image is not None)
     info = catalog.get(new.model or (source.model if source else None))
     size = catalog.check_size(info, new.size or (source.size if source else None) or (new.source_upload[2] if new.source_upload else None))
     if new.kind == "extend":
@@ -138,6 +146,7 @@ def submit(
         created_at=now,
     )
     session.add(video)
+    attach(session=session, video=video, cast=cast, user_id=user.id)
     if idempotency_key:
         session.add(
             IdempotencyKey(
