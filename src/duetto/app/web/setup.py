@@ -67,6 +67,9 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from duetto.app.provenance import pages as provenance_pages  # imported here: it needs the web deps
 
     app.include_router(provenance_pages.router)
+    from duetto.app.characters import web as characters_pages  # imported here: it needs the web deps
+
+    app.include_router(characters_pages.router)
 
     api_http = app.exception_handlers.get(StarletteHTTPException)
     api_validation = app.exception_handlers.get(RequestValidationError)

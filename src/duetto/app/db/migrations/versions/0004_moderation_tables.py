@@ -14,6 +14,8 @@ from importlib import resources
 import sqlalchemy as sa
 from alembic import op
 
+from duetto.app.moderation.matching import term_key
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -116,7 +118,7 @@ def upgrade() -> None:
             {
                 "category": c["slug"],
                 "term": " ".join(t.split()),
-                "key": " ".join(t.casefold().split()),
+                "key": term_key(t),
                 "added_by": "defaults",
                 "created_at": now,
             }
