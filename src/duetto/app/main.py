@@ -14,6 +14,7 @@ from duetto.app.api.errors import install_error_handlers
 from duetto.app.api.routes import models as models_routes
 from duetto.app.api.routes import videos as videos_routes
 from duetto.app.api.upload_limit import UploadLimitMiddleware
+from duetto.app.characters import api as characters_api
 from duetto.app.core.config import Settings
 from duetto.app.core.db import make_engine, make_sessionmaker, upgrade_database
 from duetto.app.jobs.queue import JobQueue
@@ -102,6 +103,8 @@ def create_app(
     app = FastAPI(title="Duetto studio", version="0.1.0", lifespan=lifespan)
     app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes)
     install_error_handlers(app)
+    # Before the videos routes, whose /v1/videos/{video_id} would otherwise take /v1/videos/characters.
+    app.include_router(characters_api.router)
     app.include_router(videos_routes.router)
     app.include_router(models_routes.router)
     app.include_router(provenance_api.router)

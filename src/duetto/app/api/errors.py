@@ -17,10 +17,12 @@ from duetto.app.core.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from duetto.app.social.errors import Forbidden
 
 STATUS = {
     InvalidRequest: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,

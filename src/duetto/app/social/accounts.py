@@ -194,6 +194,9 @@ def delete_account(*, session: Session, storage: Storage, account: Account, pass
         storage.delete_prefix(f"videos/{video_id}")
         storage.delete_prefix(f"inputs/{video_id}")
     storage.delete_prefix(f"avatars/{user.id}")
+    from duetto.app.characters.service import purge_user  # the characters service imports this module
+
+    purge_user(session, storage, user.id)
     # Everything else hangs off the user row by ON DELETE CASCADE.
     session.execute(delete(User).where(User.id == user.id))
     session.commit()

@@ -46,6 +46,8 @@ class VideoParams(BaseModel):
 
 class CreateVideo(VideoParams):
     input_reference: dict[str, str] | None = None
+    # Characters the prompt names as @name, by id: [{"id": "char_..."}] (read by characters.api.character_ids).
+    characters: Any = None
 
 
 class RemixVideo(BaseModel):

@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from duetto.app.api.body import read_body
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
+from duetto.app.characters.api import character_ids
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
 from duetto.app.db.models import User, Video
@@ -120,7 +121,8 @@ async def create_video(
     fields.pop("input_reference", None)
     params = _parse(CreateVideo, fields)
     new = NewVideo(kind="create", prompt=params.prompt, model=params.model, seconds=params.seconds,
-                   size=params.size, params=_extras(params), webhook_url=params.webhook_url, image=image)
+                   size=params.size, params=_extras(params), webhook_url=params.webhook_url, image=image,
+                   characters=character_ids(params.characters))
     video = await to_thread.run_sync(_submit, services, session, user, new, idempotency_key)
     return _video_response(response, video, services)
 
