@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from duetto.app import moderation
 from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Comment, Like, Post, View
 from duetto.app.social import graph
@@ -41,6 +42,7 @@ def add_comment(*, session: Session, viewer_id: str, post_id: str, body: str) ->
     if len(body) > MAX_COMMENT:
         raise InvalidRequest(f"Comment must be at most {MAX_COMMENT} characters.", param="body")
     post = get_post(session=session, post_id=post_id, viewer_id=viewer_id)
+    moderation.require_allowed(session, text=body, surface="comment", user_id=viewer_id, param="body")
     comment = Comment(post_seq=post.seq, user_id=viewer_id, body=body, created_at=time.time())
     session.add(comment)
     session.execute(update(Post).where(Post.seq == post.seq).values(comment_count=Post.comment_count + 1))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from duetto.app import moderation
 from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Message, Post
 from duetto.app.social import graph
@@ -38,6 +39,8 @@ def send(*, session: Session, sender_id: str, recipient_id: str, body: str, post
         if post is None or any(graph.is_blocked_between(session=session, a=who, b=post.user_id)
                                for who in (sender_id, recipient_id)):
             raise NotFound("The shared video does not exist or cannot be shared with this account.", param="post_id")
+    if body:
+        moderation.require_allowed(session, text=body, surface="message", user_id=sender_id, param="body")
     message = Message(pair_key=pair_key(sender_id, recipient_id), sender_id=sender_id, recipient_id=recipient_id,
                       body=body, post_id=post_id, created_at=time.time())
     session.add(message)

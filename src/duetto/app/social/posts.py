@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from duetto.app import moderation
 from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
 from duetto.app.core.security import new_id
 from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View
@@ -76,6 +77,8 @@ def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> P
     parent = post_of_video(session=session, video_id=video.remixed_from_video_id) if video.remixed_from_video_id else None
     if parent is not None and graph.is_blocked_between(session=session, a=user_id, b=parent.user_id):
         raise Forbidden("You cannot post a remix of this account's post.")
+    if caption:
+        moderation.require_allowed(session, text=caption, surface="caption", user_id=user_id, param="caption")
     now = time.time()
     picture, sound = split_prompt(video.prompt)
     post = Post(

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from duetto.app import moderation
 from duetto.app.core.config import Settings
 from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
 from duetto.app.core.security import new_id
@@ -48,6 +49,7 @@ class NewVideo:
     source: Video | None = None  # a completed video of the same user
     source_upload: tuple[bytes, float, str] | None = None  # (mp4 bytes, seconds, "WxH")
     characters: list[str] = field(default_factory=list)  # ids of characters the prompt names as @name
+    surface: str = "api_prompt"  # where the prompt was typed, for the moderation log
 
     def fingerprint(self) -> str:
         """A hash of everything that shapes the result, so a reused idempotency key can be checked."""
@@ -88,6 +90,9 @@ def submit(
 
     if len(new.prompt) > settings.max_prompt_chars:
         raise InvalidRequest(f"prompt is too long: at most {settings.max_prompt_chars} characters.", param="prompt")
+    # The sound description is generated too, so it is checked with the picture's.
+    described = "\n".join(p for p in (new.prompt, new.params.get("audio_prompt")) if p)
+    moderation.require_allowed(session, text=described, surface=new.surface, user_id=user.id, param="prompt")
     # Imported here: the characters service reaches the posts service, which imports this module.
     from duetto.app.characters.service import attach, cast_for
 

@@ -60,7 +60,7 @@ def send(request: Request, handle: str, session: SessionDep, account: AccountDep
         raise  # a block: the error page, since the conversation itself is hidden from them now
     except DomainError as error:
         context = _thread_context(session, account.user_id, handle, post_id or None)
-        context["error"] = error.message
+        context["error"], context["body"] = error.message, body
         return render(request, "thread.html", context, status_code=400, session=session)
     return RedirectResponse(f"/messages/@{other.handle}#latest", status_code=303)
 

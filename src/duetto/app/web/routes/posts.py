@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from duetto.app.api.deps import ServicesDep, SessionDep
-from duetto.app.core.errors import NotFound
+from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Post, Video
 from duetto.app.feed import service as feed
 from duetto.app.social import engagement, graph
 from duetto.app.social import posts as posts_service
-from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, wants_json
+from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, render, safe_next, wants_json
 from duetto.app.web.media import stamped_download
 
 router = APIRouter(include_in_schema=False)
@@ -23,6 +23,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/p/{post_id}")
 def post_page(request: Request, post_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
+    return render(request, "post.html", _post_context(request, session, viewer, post_id), session=session)
+
+
+def _post_context(request: Request, session: SessionDep, viewer: Viewer, post_id: str) -> dict[str, object]:
     post = posts_service.get_post(session=session, post_id=post_id, viewer_id=viewer.user_id)
     found = posts_service.cards(session=session, posts=[post], viewer_id=viewer.user_id, include_held=viewer.is_admin)
     if not found:
@@ -42,7 +46,7 @@ def post_page(request: Request, post_id: str, session: SessionDep, viewer: Viewe
         "share_url": str(request.url_for("post_page", post_id=post.id)),
         "relation": graph.relation(session=session, viewer_id=viewer.user_id, other_id=post.user_id),
     }
-    return render(request, "post.html", context, session=session)
+    return context
 
 
 def _back(request: Request, default: str) -> Response:
@@ -58,9 +62,16 @@ def like(request: Request, post_id: str, session: SessionDep, account: AccountDe
 
 
 @router.post("/p/{post_id}/comments", dependencies=[Csrf])
-def comment(request: Request, post_id: str, session: SessionDep, account: AccountDep,
+def comment(request: Request, post_id: str, session: SessionDep, viewer: ViewerDep, account: AccountDep,
             body: Annotated[str, Form()]) -> Response:
-    engagement.add_comment(session=session, viewer_id=account.user_id, post_id=post_id, body=body)
+    try:
+        engagement.add_comment(session=session, viewer_id=account.user_id, post_id=post_id, body=body)
+    except InvalidRequest as error:
+        # A refused (or empty, or too long) comment: the post again, with the reason and the text as typed.
+        session.rollback()
+        context = {**_post_context(request, session, viewer, post_id), "comment_error": error.message,
+                   "comment_body": body}
+        return render(request, "post.html", context, status_code=400, session=session)
     return RedirectResponse(f"/p/{post_id}#comments", status_code=303)
 
 

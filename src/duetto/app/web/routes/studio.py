@@ -76,11 +76,11 @@ async def create(
         params = {"audio_prompt": audio.strip() or None}
         if remix_of:
             _, source = posts_service.remix_source(session=session, post_id=remix_of, viewer_id=user.id)
-            new = NewVideo(kind="remix", prompt=prompt.strip(), params=params, source=source)
+            new = NewVideo(kind="remix", prompt=prompt.strip(), params=params, source=source, surface="web_prompt")
         else:
             picture = (data, require_image(data, param="image")) if data else None
             new = NewVideo(kind="create", prompt=prompt.strip(), seconds=seconds or None, size=size or None,
-                           params=params, image=picture)
+                           params=params, image=picture, surface="web_prompt")
         video, created = videos.submit(session=session, settings=services.settings, catalog=services.catalog,
                                        storage=services.storage, user=user, new=new,
                                        idempotency_key=f"web:{request_key}" if request_key else None)
@@ -107,15 +107,18 @@ def drafts_page(request: Request, session: SessionDep, account: AccountDep) -> R
 
 @router.get("/drafts/{video_id}")
 def draft_page(request: Request, session: SessionDep, account: AccountDep, video_id: str) -> Response:
-    item = posts_service.draft(session=session, user_id=account.user_id, video_id=video_id)
+    return render(request, "draft.html", _draft_context(session, account.user_id, video_id), session=session)
+
+
+def _draft_context(session: SessionDep, user_id: str, video_id: str) -> dict[str, object]:
+    item = posts_service.draft(session=session, user_id=user_id, video_id=video_id)
     parent = None
     if item.video.remixed_from_video_id:
         parent_post = posts_service.post_of_video(session=session, video_id=item.video.remixed_from_video_id)
         if parent_post is not None:
             parent = {"post": parent_post, "author": session.get(Account, parent_post.user_id)}
     picture, sound = posts_service.split_prompt(item.video.prompt)
-    return render(request, "draft.html", {"draft": item, "parent": parent, "picture": picture, "sound": sound},
-                  session=session)
+    return {"draft": item, "parent": parent, "picture": picture, "sound": sound}
 
 
 def _progress(video: Video) -> str:
@@ -161,7 +164,13 @@ def delete_draft(video_id: str, services: ServicesDep, session: SessionDep, user
 @router.post("/drafts/{video_id}/post", dependencies=[Csrf])
 def post_draft(request: Request, video_id: str, session: SessionDep, account: AccountDep,
                caption: Annotated[str, Form()] = "") -> Response:
-    post = posts_service.publish(session=session, user_id=account.user_id, video_id=video_id, caption=caption)
+    try:
+        post = posts_service.publish(session=session, user_id=account.user_id, video_id=video_id, caption=caption)
+    except InvalidRequest as error:
+        # A refused or too long caption: the draft again, with the reason and the caption as typed.
+        session.rollback()
+        context = {**_draft_context(session, account.user_id, video_id), "error": error.message, "caption": caption}
+        return render(request, "draft.html", context, status_code=400, session=session)
     return RedirectResponse(f"/p/{post.id}", status_code=303)
 
 
