@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from duetto.app.cli import keys_app, serve, users_app, worker
+from duetto.app.moderation.cli import moderation_app
 from duetto.bench.cli import bench_app
 from duetto.engine.cli import convert_app, generate
 from duetto.training.cli import train_app
@@ -22,6 +23,7 @@ app.command("serve")(serve)
 app.command("worker")(worker)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(moderation_app, name="moderation")
 app.add_typer(world_app, name="world")
 app.add_typer(bench_app, name="bench")
 app.add_typer(train_app, name="train")

@@ -1,4 +1,5 @@
-"""`duetto serve`, `duetto worker`, `duetto users create` and `duetto keys create`: the studio's commands."""
+"""`duetto serve`, `duetto worker`, `duetto users create` and `duetto keys create`: the studio's commands
+(`duetto moderation` lives beside the moderation code)."""
 
 from __future__ import annotations
 
@@ -153,6 +154,9 @@ def studio_app() -> typer.Typer:
     app.command("worker")(worker)
     app.add_typer(users_app, name="users")
     app.add_typer(keys_app, name="keys")
+    from duetto.app.moderation.cli import moderation_app  # imported here: it builds on this module
+
+    app.add_typer(moderation_app, name="moderation")
     return app
 
 

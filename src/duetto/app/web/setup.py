@@ -70,6 +70,9 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from duetto.app.characters import web as characters_pages  # imported here: it needs the web deps
 
     app.include_router(characters_pages.router)
+    from duetto.app.moderation import pages as moderation_pages  # the same: it needs the web deps
+
+    app.include_router(moderation_pages.router)
 
     api_http = app.exception_handlers.get(StarletteHTTPException)
     api_validation = app.exception_handlers.get(RequestValidationError)

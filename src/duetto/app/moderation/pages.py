@@ -1,0 +1,132 @@
+"""The moderators' pages for moderation: view and edit the lists (/mod/moderation), try a text against them,
+and read the decision log and the history of edits (/mod/moderation/log)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from duetto.app.api.deps import SessionDep
+from duetto.app.core.errors import DomainError
+from duetto.app.db.models import Account
+from duetto.app.moderation import check, rules
+from duetto.app.moderation.models import ACTIONS
+from duetto.app.social.errors import Forbidden
+from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, render, templates
+
+router = APIRouter(include_in_schema=False)
+templates.env.filters.setdefault("utc_time", lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)))
+
+VERDICTS = ("allowed", "refused", "flagged")
+SURFACES = ("api_prompt", "web_prompt", "caption", "comment", "message")
+
+
+def _require_moderator(viewer: Viewer) -> None:
+    if not viewer.is_admin:
+        raise Forbidden("Only moderators can see and edit the moderation lists.")
+
+
+def _lists_page(request: Request, session: SessionDep, *, status_code: int = 200, **extra: Any) -> Response:
+    by_category: dict[str, list] = {}
+    for term in rules.terms(session):
+        by_category.setdefault(term.category, []).append(term)
+    context = {"categories": rules.categories(session), "terms": by_category, "actions": ACTIONS,
+               "version": rules.list_version(session).number, "values": {}, **extra}
+    return render(request, "mod_moderation.html", context, status_code=status_code, session=session)
+
+
+def _done(message: str, anchor: str = "") -> Response:
+    return RedirectResponse(f"/mod/moderation?done={quote(message)}{anchor}", status_code=303)
+
+
+@router.get("/mod/moderation")
+def lists_page(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+               done: str = "") -> Response:
+    _require_moderator(viewer)
+    return _lists_page(request, session, done=done[:300])
+
+
+@router.post("/mod/moderation/terms", dependencies=[Csrf])
+def add_terms(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+              category: Annotated[str, Form()], terms: Annotated[str, Form()] = "") -> Response:
+    _require_moderator(viewer)
+    wanted = [line for line in terms.splitlines() if line.strip()]
+    try:
+        added = rules.add_terms(session, category=category, terms=wanted, actor=account.user_id)
+    except DomainError as error:
+        session.rollback()
+        return _lists_page(request, session, status_code=400, error=error.message,
+                           values={"category": category, "terms": terms})
+    return _done(f"Added {len(added)} of {len(wanted)} to {category}" + (" (the rest were listed already)."
+                                                                          if len(added) < len(wanted) else "."),
+                 f"#cat-{category}")
+
+
+@router.post("/mod/moderation/terms/remove", dependencies=[Csrf])
+def remove_term(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+                category: Annotated[str, Form()], term: Annotated[str, Form()]) -> Response:
+    _require_moderator(viewer)
+    try:
+        removed = rules.remove_terms(session, category=category, terms=[term], actor=account.user_id)
+    except DomainError as error:
+        session.rollback()
+        return _lists_page(request, session, status_code=400, error=error.message)
+    return _done(f"Removed {', '.join(removed)} from {category}.", f"#cat-{category}")
+
+
+@router.post("/mod/moderation/categories", dependencies=[Csrf])
+def save_category(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+                  slug: Annotated[str, Form()], label: Annotated[str, Form()] = "",
+                  action: Annotated[str, Form()] = "refuse", reason: Annotated[str, Form()] = "") -> Response:
+    _require_moderator(viewer)
+    slug = slug.strip()
+    try:
+        rules.save_category(session, slug=slug, actor=account.user_id, label=label or None, action=action,
+                            reason=reason or None)
+    except DomainError as error:
+        session.rollback()
+        return _lists_page(request, session, status_code=400, error=error.message,
+                           values={"slug": slug, "label": label, "action": action, "reason": reason})
+    return _done(f"Saved {slug}.", f"#cat-{slug}")
+
+
+@router.post("/mod/moderation/categories/{slug}/delete", dependencies=[Csrf])
+def delete_category(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+                    confirm: Annotated[str, Form()] = "") -> Response:
+    _require_moderator(viewer)
+    if confirm != slug:
+        return _lists_page(request, session, status_code=400,
+                           error=f"To delete {slug} and all its terms, type its name ({slug}) in the box.")
+    count = rules.delete_category(session, slug=slug, actor=account.user_id)
+    return _done(f"Deleted {slug} and its {count} terms.")
+
+
+@router.post("/mod/moderation/test", dependencies=[Csrf])
+def try_text(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+             text: Annotated[str, Form()] = "") -> Response:
+    """What the lists decide for a text, without logging it: for checking an edit or a complaint."""
+    _require_moderator(viewer)
+    decision = check.evaluate(session, text, surface="web_prompt")
+    return _lists_page(request, session, trial={"text": text, "decision": decision})
+
+
+@router.get("/mod/moderation/log")
+def log_page(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep, verdict: str = "",
+             surface: str = "", user: str = "", before: int | None = None) -> Response:
+    _require_moderator(viewer)
+    verdict = verdict if verdict in VERDICTS else ""
+    page = 100
+    rows = check.decisions(session, verdict=verdict or None, surface=surface or None, user_id=user or None,
+                           before=before, limit=page)
+    ids = {r.user_id for r in rows if r.user_id}
+    handles = dict(session.execute(select(Account.user_id, Account.handle).where(Account.user_id.in_(ids))).all())
+    context = {"rows": rows, "handles": handles, "verdict": verdict, "surface": surface, "user": user,
+               "verdicts": VERDICTS, "surfaces": SURFACES, "changes": rules.changes(session, limit=30),
+               "older": rows[-1].id if len(rows) == page else None,
+               "version": rules.list_version(session).number}
+    return render(request, "mod_moderation_log.html", context, session=session)
