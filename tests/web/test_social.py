@@ -10,8 +10,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from duetto.app.db.models import Account, Comment, Like, Message, Post, User, Video, WebSession
+from duetto.app.provenance.exports import download_key
 from duetto.app.social import posts as posts_service
-from duetto.app.web.media import download_key
 from tests.web.conftest import PASSWORD, Web
 
 

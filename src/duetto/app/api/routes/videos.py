@@ -19,6 +19,7 @@ from duetto.app.characters.api import character_ids
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
 from duetto.app.db.models import User, Video
+from duetto.app.provenance.exports import export_mp4
 from duetto.app.videos import service
 from duetto.app.videos.probe import probe_upload
 from duetto.app.videos.schemas import (
@@ -201,11 +202,18 @@ def delete_video(video_id: str, services: ServicesDep, session: SessionDep, user
 
 @router.get("/{video_id}/content")
 def download_content(
-    video_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser,
+    video_id: str, request: Request, services: ServicesDep, session: SessionDep, user: CurrentUser,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
-) -> StreamingResponse:
+) -> Response:
     video = service.get_video(session=session, user=user, video_id=video_id)
     key, media_type = service.content_key(storage=services.storage, video=video, variant=variant)
+    if variant == "video":
+        # A downloaded file leaves the instance: it gets the visible badge and signed credentials with its
+        # remix lineage, like a web download (the creator's private preview in the web app does not).
+        instance = services.settings.instance_name or request.url.netloc
+        data = export_mp4(session=session, storage=services.storage, settings=services.settings, video=video,
+                          instance=instance)
+        return Response(data, media_type=media_type)
     headers = {"content-length": str(services.storage.size(key))}
     return StreamingResponse(services.storage.iter_bytes(key), media_type=media_type, headers=headers)
 

@@ -13,10 +13,10 @@ from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Post, Video
 from duetto.app.feed import service as feed
+from duetto.app.provenance.exports import export_mp4
 from duetto.app.social import engagement, graph
 from duetto.app.social import posts as posts_service
 from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, render, safe_next, wants_json
-from duetto.app.web.media import stamped_download
 
 router = APIRouter(include_in_schema=False)
 
@@ -122,8 +122,8 @@ async def download(request: Request, post_id: str, services: ServicesDep, sessio
     if video is None or author is None or video.status != "completed":
         raise NotFound("This post's video is no longer available.")
     instance = services.settings.instance_name or request.url.netloc
-    data = await to_thread.run_sync(lambda: stamped_download(
-        storage=services.storage, settings=services.settings, video=video, handle=author.handle, instance=instance))
+    data = await to_thread.run_sync(lambda: export_mp4(
+        session=session, storage=services.storage, settings=services.settings, video=video, instance=instance))
     return Response(data, media_type="video/mp4", headers={
         "content-disposition": f'attachment; filename="duetto-{author.handle}-{post.id}.mp4"',
         "cache-control": "private, max-age=300"})
