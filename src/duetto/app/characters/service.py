@@ -37,6 +37,7 @@ from duetto.app.characters.models import (
 from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
 from duetto.app.core.security import new_id
 from duetto.app.db.models import Account, Post, User, Video
+from duetto.app.moderation import public_figure_match
 from duetto.app.social import graph
 from duetto.app.social.accounts import HANDLE_RE, RESERVED_HANDLES
 from duetto.app.social.errors import Forbidden
@@ -149,10 +150,7 @@ def consent_history(session: Session, user_id: str) -> list[ConsentRecord]:
 
 
 def _public_figure(session: Session, text: str) -> str | None:
-    try:
-        from duetto.app.moderation import public_figure_match  # the operator's list lives with moderation
-    except ImportError:  # interim: until moderation's check lands, names and prompts pass unchecked here
-        return None
+    # The operator's list of public figures lives with moderation, editable there.
     return public_figure_match(session, text)
 
 
@@ -202,7 +200,8 @@ def is_minor(year: int | None, *, today: dt.date | None = None) -> bool:
 
 
 def declare_birth_year(session: Session, user_id: str, year: int) -> None:
-    """Record the user's birth year once (committed). A minor's characters open to everyone drop to mutuals."""
+    """Record the user's birth year once (committed). It cannot be changed afterwards, and 'everyone' needs it,
+    so a character open to everyone always has an adult owner."""
     this_year = dt.datetime.now(dt.UTC).year
     if not this_year - 120 <= year <= this_year:
         raise InvalidRequest(f"Birth year must be between {this_year - 120} and {this_year}.", param="birth_year")
@@ -213,9 +212,6 @@ def declare_birth_year(session: Session, user_id: str, year: int) -> None:
         # Set once, so nobody can type their way past the age rule.
         raise Conflict("Your birth year is already set; it cannot be changed here.", code="birth_year_set")
     session.add(BirthYear(user_id=user_id, year=year, declared_at=time.time()))
-    if is_minor(year):
-        session.execute(update(Character).where(Character.owner_id == user_id, Character.permission == "everyone")
-                        .values(permission="mutuals"))
     session.commit()
 
 
