@@ -21,9 +21,12 @@ stage() {  # stage NAME CONFIG RUN_DIR: run one `duetto train` stage unless it a
 }
 
 mkdir -p "$FUSION" "$ABLATION"
-OMP_NUM_THREADS=1 stage video-vae "$CFG" "$FUSION" > "$FUSION/video_vae.log" 2>&1 &
+# One core each while both codecs train; both cores for the one left when resuming with the other done.
+threads=1
+[[ -d $FUSION/video_vae/final || -d $FUSION/audio/final ]] && threads=2
+OMP_NUM_THREADS=$threads stage video-vae "$CFG" "$FUSION" >> "$FUSION/video_vae.log" 2>&1 &
 video=$!
-OMP_NUM_THREADS=1 stage audio "$CFG" "$FUSION" > "$FUSION/audio.log" 2>&1 &
+OMP_NUM_THREADS=$threads stage audio "$CFG" "$FUSION" >> "$FUSION/audio.log" 2>&1 &
 audio=$!
 wait "$video"; wait "$audio"
 
@@ -43,9 +46,9 @@ for part in video_vae audio latents; do
     [[ -e $ABLATION/$part ]] || ln -s "$(realpath "$FUSION/$part")" "$ABLATION/$part"
 done
 
-OMP_NUM_THREADS=1 stage twin "$CFG" "$FUSION" > "$FUSION/twin.log" 2>&1 &
+OMP_NUM_THREADS=1 stage twin "$CFG" "$FUSION" >> "$FUSION/twin.log" 2>&1 &
 fused=$!
-OMP_NUM_THREADS=1 stage twin "$ABLATION_CFG" "$ABLATION" > "$ABLATION/twin.log" 2>&1 &
+OMP_NUM_THREADS=1 stage twin "$ABLATION_CFG" "$ABLATION" >> "$ABLATION/twin.log" 2>&1 &
 ablated=$!
 wait "$fused"; wait "$ablated"
 
