@@ -148,3 +148,24 @@ def test_a_character_deleted_before_the_job_starts_fails_the_job(shared_site: Si
     done = site.run(video.id)
     assert done.status == "failed" and done.error_code == "character_not_permitted"
     assert "was deleted by its owner" in done.error_message
+
+
+def test_the_list_of_characters_one_may_use_follows_the_same_rule(shared_site: Site) -> None:
+    site = shared_site
+    viewer, friend, other, blocker = site.person("viw"), site.person("fri"), site.person("oth"), site.person("blo")
+    site.mutual(viewer, friend)
+    for_mutuals = site.toy(friend, permission="mutuals")
+    approved_only = site.toy(other, permission="approved")
+    _approve(site, approved_only.id, viewer)
+    closed = site.toy(other, permission="only_me")
+    _approve(site, closed.id, viewer)  # approved, but the owner keeps it to themself
+    strangers_mutuals = site.toy(other, permission="mutuals")
+    open_but_blocked = site.toy(blocker, permission="everyone")
+    site.block(blocker, viewer)
+    open_to_all = site.toy(other, permission="everyone")
+    with site.session() as session:
+        listed = {c.id for c in characters.usable_by(session, viewer.user_id)}
+        assert {for_mutuals.id, approved_only.id, open_to_all.id} <= listed
+        assert not listed & {closed.id, strangers_mutuals.id, open_but_blocked.id}
+        for character_id in {c.id for c in characters.usable_by(session, viewer.user_id, limit=1000)}:
+            assert characters.may_use(session, characters.get_character(session, character_id), viewer.user_id)

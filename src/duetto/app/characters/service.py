@@ -329,12 +329,28 @@ def characters_of(session: Session, owner_id: str) -> list[Character]:
 
 
 def usable_by(session: Session, viewer_id: str, limit: int = 60) -> list[Character]:
-    """Others' characters the viewer may use, newest first (at most `limit` looked at)."""
-    candidates = session.scalars(select(Character).where(Character.owner_id != viewer_id,
-                                                         Character.deleted_at.is_(None),
-                                                         Character.permission != "only_me")
-                                 .order_by(Character.created_at.desc()).limit(limit * 4))
-    return [c for c in candidates if may_use(session, c, viewer_id)][:limit]
+    """Others' characters the viewer may use: those approved for them, then the newest open ones.
+
+    A page lists these, so the relations are read once for all candidates rather than per character.
+    """
+    approved_ids = select(CharacterApproval.character_id).where(CharacterApproval.user_id == viewer_id,
+                                                                CharacterApproval.status == "approved")
+    live = (Character.owner_id != viewer_id, Character.deleted_at.is_(None), Character.permission != "only_me")
+    candidates = list(session.scalars(select(Character).where(*live, Character.id.in_(approved_ids))
+                                      .order_by(Character.created_at.desc()).limit(limit)))
+    candidates += session.scalars(select(Character).where(*live, Character.permission.in_(("mutuals", "everyone")),
+                                                          Character.id.not_in(approved_ids))
+                                  .order_by(Character.created_at.desc()).limit(limit * 4))
+    if not candidates:
+        return []
+    hidden = graph.blocked_ids(session=session, viewer_id=viewer_id)
+    statuses = {character_id: status for character_id, status in session.execute(
+        select(CharacterApproval.character_id, CharacterApproval.status).where(
+            CharacterApproval.user_id == viewer_id, CharacterApproval.character_id.in_([c.id for c in candidates])))}
+    mutuals = graph.mutual_ids(session=session, user_id=viewer_id)
+    return [c for c in candidates
+            if _allowed(c, viewer_id, blocked=c.owner_id in hidden, status=statuses.get(c.id),
+                        mutual=c.owner_id in mutuals)][:limit]
 
 
 # --- permissions ---------------------------------------------------------------------------------------
@@ -345,22 +361,28 @@ def _approval(session: Session, character_id: str, user_id: str) -> str | None:
         CharacterApproval.character_id == character_id, CharacterApproval.user_id == user_id))
 
 
-def may_use(session: Session, character: Character, user_id: str | None) -> bool:
-    """Whether `user_id` may put `character` in a video now (see the module docstring)."""
-    if user_id is None or character.deleted_at is not None:
+def _allowed(character: Character, user_id: str, *, blocked: bool, status: str | None, mutual: bool) -> bool:
+    """The permission rule itself, given how the user stands with the owner (see the module docstring)."""
+    if character.deleted_at is not None:
         return False
     if user_id == character.owner_id:
         return True
-    if graph.is_blocked_between(session=session, a=user_id, b=character.owner_id):
-        return False
-    status = _approval(session, character.id, user_id)
-    if status == "revoked" or character.permission == "only_me":
+    if blocked or status == "revoked" or character.permission == "only_me":
         return False
     if status == "approved" or character.permission == "everyone":
         return True
-    if character.permission == "mutuals":
-        return graph.relation(session=session, viewer_id=character.owner_id, other_id=user_id).mutual
-    return False
+    return character.permission == "mutuals" and mutual
+
+
+def may_use(session: Session, character: Character, user_id: str | None) -> bool:
+    """Whether `user_id` may put `character` in a video now."""
+    if user_id is None:
+        return False
+    if user_id == character.owner_id:
+        return character.deleted_at is None
+    relation = graph.relation(session=session, viewer_id=character.owner_id, other_id=user_id)
+    return _allowed(character, user_id, blocked=relation.blocked, status=_approval(session, character.id, user_id),
+                    mutual=relation.mutual)
 
 
 def _check_level(session: Session, owner_id: str, level: str) -> None:
