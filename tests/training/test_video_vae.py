@@ -40,3 +40,21 @@ def test_existing_run_needs_resume(tmp_path):
     train_video_vae(cfg, tmp_path, stop_at=1)
     with pytest.raises(ValueError, match="--resume"):
         train_video_vae(cfg, tmp_path)
+
+
+def test_mean_decoding_ignores_the_posterior_noise():
+    from duetto.training.video_vae import VideoVAEObjective, build_video_vae
+
+    cfg = tiny_config()
+    vae = build_video_vae(cfg.video_vae.model).eval()
+    x = torch.rand(1, 3, 5, 32, 32) * 2 - 1
+    runs = {}
+    for sample in (False, True):
+        objective = VideoVAEObjective(vae, sample_posterior=sample)
+        with torch.no_grad():
+            runs[sample] = [objective(x, torch.Generator().manual_seed(seed))[0] for seed in (1, 2)]
+    assert torch.equal(runs[False][0], runs[False][1])
+    assert not torch.equal(runs[True][0], runs[True][1])
+    with torch.no_grad():
+        expected = vae.decode(vae.encode(x).latent_dist.mode()).sample
+    assert torch.allclose(runs[False][0], expected)

@@ -115,6 +115,10 @@ class VideoVAEStage(OptimConfig):
     crop: int = 128  # square spatial crop in pixels
     kl_weight: float = 1e-6  # per pixel, like Stable Diffusion's VAE
     l2_weight: float = 0.0
+    # Decode a posterior sample (True) or its mean. Sampling makes the decoder robust to latents near, not
+    # at, the encoder's; early in a short run the posterior noise swamps the latent and only blur is
+    # learnt, so budgets of a few thousand steps decode the mean (what the pipeline's encoder hands over).
+    sample_posterior: bool = True
     stats_clips: int = Field(64, ge=1)  # clips encoded at the end for the per-channel latent mean/std
 
 

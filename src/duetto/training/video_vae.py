@@ -47,14 +47,17 @@ def build_video_vae(m: VideoVAEModel) -> AutoencoderKLWan:
 class VideoVAEObjective(nn.Module):
     """Encode → sample the posterior → decode in one forward, so DDP sees every gradient in one pass."""
 
-    def __init__(self, vae: AutoencoderKLWan) -> None:
+    def __init__(self, vae: AutoencoderKLWan, sample_posterior: bool = True) -> None:
         super().__init__()
         self.vae = vae
+        self.sample_posterior = sample_posterior
 
     def forward(self, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         posterior = self.vae.encode(x).latent_dist
-        noise = torch.randn(posterior.mean.shape, generator=generator).to(x.device, posterior.mean.dtype)
-        z = posterior.mean + posterior.std * noise
+        z = posterior.mean
+        if self.sample_posterior:
+            noise = torch.randn(posterior.mean.shape, generator=generator).to(x.device, posterior.mean.dtype)
+            z = z + posterior.std * noise
         return self.vae.decode(z).sample, posterior.mean, posterior.logvar
 
 
@@ -131,7 +134,7 @@ def train_video_vae(
         vae.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
-    objective = wrap(VideoVAEObjective(vae), dist)
+    objective = wrap(VideoVAEObjective(vae, stage.sample_posterior), dist)
     dataset = ToyboxClips(cfg.data)
     log = MetricsLog(folder, dist, stage.log_every)
     folder.mkdir(parents=True, exist_ok=True)
