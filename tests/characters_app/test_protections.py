@@ -9,8 +9,9 @@ import pytest
 
 from duetto.app.characters import service as characters
 from duetto.app.core.errors import Conflict, InvalidRequest
+from duetto.app.social import accounts
 from duetto.app.social.errors import Forbidden
-from tests.characters_app.conftest import TOY, Site
+from tests.characters_app.conftest import PASSWORD, TOY, Site
 
 
 @pytest.mark.parametrize("name", ["admin", "@Support", "duetto"])
@@ -101,3 +102,14 @@ def test_unknown_names_and_unmentioned_ids_are_refused_in_one_line(site: Site) -
     with pytest.raises(InvalidRequest, match="no character 'char_missing' that you may use"):
         site.request(owner, f"@{toy.name} waves.", character_ids=["char_missing"])
     assert site.request(owner, f"@{toy.name} waves.", character_ids=[toy.id]).status == "queued"
+
+
+def test_a_name_means_one_thing_in_prompts_a_handle_or_a_character(site: Site) -> None:
+    ann, bob = site.person("ann"), site.person("bob")
+    with pytest.raises(Conflict, match=f"@{bob.handle} is someone's handle") as refused:
+        site.toy(ann, bob.handle)
+    assert refused.value.code == "name_taken"
+    assert site.toy(ann, ann.handle).name == ann.handle  # one's own handle is fine
+    site.toy(ann, "pipsqueak")
+    with site.session() as session, pytest.raises(Conflict, match="@pipsqueak is taken"):
+        accounts.sign_up(session=session, handle="pipsqueak", password=PASSWORD)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duetto.app.characters import prompts
@@ -282,8 +283,12 @@ def _store_and_commit(session: Session, storage: Storage, character: Character, 
     session.add(character)
     try:
         session.commit()
-    except Exception:
+    except IntegrityError:
         # The name was taken between the check and the commit: leave no orphaned files behind.
+        session.rollback()
+        storage.delete_prefix(prefix)
+        raise Conflict(f"The character name @{character.name} is taken; pick another.", code="name_taken") from None
+    except Exception:
         session.rollback()
         storage.delete_prefix(prefix)
         raise

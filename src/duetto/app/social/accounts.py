@@ -66,9 +66,12 @@ def sign_up(*, session: Session, handle: str, password: str, display_name: str =
     handle = check_handle(handle)
     check_password(password, handle=handle)
     display_name = display_name.strip()[:60] or handle
-    taken = session.scalar(select(Account.user_id).where(Account.handle == handle)) or session.scalar(
-        select(User.id).where(User.name == handle)
-    )
+    # A character's @name counts as taken too: in a prompt, @name must mean one thing only.
+    from duetto.app.characters.models import Character
+
+    taken = (session.scalar(select(Account.user_id).where(Account.handle == handle))
+             or session.scalar(select(User.id).where(User.name == handle))
+             or session.scalar(select(Character.id).where(Character.name == handle)))
     if taken:
         raise Conflict(f"The handle @{handle} is taken; pick another.", code="handle_taken")
     user = create_user(session=session, name=handle)
