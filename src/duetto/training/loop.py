@@ -75,6 +75,8 @@ class MetricsLog:
     _last_step: int = 0
 
     def record(self, step: int, loss: float, **parts: float) -> None:
+        if not self.losses:  # a resumed run starts counting at its first step, not at zero
+            self._last_step = step
         self.losses.append(loss)
         if not self.dist.is_main or ((step + 1) % self.every and step != 0):
             return
