@@ -52,3 +52,25 @@ def test_resume_is_bit_identical(tmp_path):
     for name in ("audio_vae", "vocoder"):
         a, b = whole.modules[name].state_dict(), rest.modules[name].state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_vocoder_finetune_improves_it_in_place_and_leaves_the_audio_vae(tiny_run, tmp_path):
+    import pytest
+    from safetensors.torch import load_file
+
+    from duetto.training.audio_codec import finetune_vocoder
+
+    from .conftest import copy_stages
+
+    run = copy_stages(tiny_run[0], tmp_path / "run", "audio")
+    final = run / "audio" / "final"
+    vae_before = load_file(str(final / "audio_vae" / "diffusion_pytorch_model.safetensors"))
+    result = finetune_vocoder(tiny_config(), run, steps=10, lr=3e-3)
+    assert result.losses[-1] < result.losses[0]
+    after = load_file(str(final / "vocoder" / "diffusion_pytorch_model.safetensors"))
+    before = load_file(str(final / "vocoder.before-finetune" / "diffusion_pytorch_model.safetensors"))
+    assert after.keys() == before.keys() and any(not torch.equal(after[k], before[k]) for k in after)
+    vae_after = load_file(str(final / "audio_vae" / "diffusion_pytorch_model.safetensors"))
+    assert all(torch.equal(vae_after[k], vae_before[k]) for k in vae_before)
+    with pytest.raises(ValueError, match="no finished vocoder"):
+        finetune_vocoder(tiny_config(), tmp_path / "empty", steps=1, lr=1e-3)

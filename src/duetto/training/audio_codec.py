@@ -15,6 +15,7 @@ the spectrum at every resolution the evaluator listens to.
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -230,3 +231,51 @@ def train_audio(
             logger.info("audio VAE (latent std was %.3f) and vocoder saved to %s", std, folder / FINAL)
     barrier(dist)
     return StageResult(log.losses, {"audio_vae": vae, "vocoder": vocoder})
+
+
+def finetune_vocoder(cfg: TrainConfig, run_dir: Path, *, steps: int, lr: float) -> StageResult:
+    """Go on training the finished vocoder alone, in place (run_dir/audio/final/vocoder).
+
+    The vocoder is the slowest part of the audio stage to converge, and nothing downstream depends on its
+    weights: the latent cache and the transformer see only the audio VAE, which stays as it is. So a run
+    whose vocoder came out thin can give it more steps while the transformer trains. The learning rate
+    warms up over 5 % of the steps, then follows a cosine to zero.
+    """
+    stage, target = cfg.audio, Path(run_dir) / "audio" / FINAL / "vocoder"
+    if not (target / "config.json").is_file():
+        raise ValueError(f"no finished vocoder in {target}; run `duetto train audio` with this --out first")
+    if steps < 1 or lr <= 0:
+        raise ValueError("--steps must be at least 1 and --lr positive")
+    dist = init_distributed(cfg.device)
+    dataset = ToyboxClips(cfg.data)
+    mel_fn = log_mel(cfg.data.sample_rate).to(dist.device)
+    vocoder = BigVGANVocoder.from_pretrained(str(target)).apply_weight_norm().to(dist.device).train()
+    optimizer = torch.optim.AdamW(vocoder.parameters(), lr=lr, betas=(0.8, 0.99), weight_decay=stage.weight_decay)
+    schedule = stage.model_copy(update={"steps": steps, "warmup_steps": max(1, steps // 20), "lr": lr})
+    log_folder = Path(run_dir) / "audio" / "vocoder_finetune"
+    log_folder.mkdir(parents=True, exist_ok=True)
+    log = MetricsLog(log_folder, dist, stage.log_every)
+    # Batches other than the audio stage's: a different seed offset walks the clips in a new order.
+    batches = step_loader(dataset, stage.batch_size, cfg.seed + 5, dist, 0, steps)
+    for step, batch in zip(range(steps), batches, strict=True):
+        generator = step_generator(cfg.seed + 5, step, dist.rank)
+        wav = random_segments(batch["audio"], stage.vocoder_segment_samples, generator).to(dist.device)
+        set_lr(optimizer, step, schedule)
+        loss, parts = vocoder_loss(vocoder, mel_fn, wav, stage)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vocoder.parameters(), stage.grad_clip)
+        optimizer.step()
+        log.record(step, float(loss.detach()), **parts)
+    vocoder.eval().remove_weight_norm()
+    if dist.is_main:
+        staging = target.with_name("vocoder.tmp")
+        vocoder.save_pretrained(str(staging), safe_serialization=True)
+        previous = target.with_name("vocoder.before-finetune")
+        if previous.exists():
+            shutil.rmtree(previous)
+        target.rename(previous)
+        staging.rename(target)
+        logger.info("vocoder fine-tuned for %d steps; saved to %s (previous in %s)", steps, target, previous)
+    barrier(dist)
+    return StageResult(log.losses, {"vocoder": vocoder})

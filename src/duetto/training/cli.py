@@ -82,6 +82,24 @@ def audio(
     _run(train_audio, cfg, run_dir, resume)
 
 
+@train_app.command("vocoder")
+def vocoder(
+    config: ConfigOption,
+    out: OutOption = None,
+    steps: Annotated[int, typer.Option(help="Further steps for the finished vocoder.")] = 200,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (warmup, then cosine to zero).")] = 1e-3,
+    set_: SetOption = None,
+) -> None:
+    """Go on training a finished run's vocoder alone (the audio VAE and anything cached from it stay)."""
+    from duetto.training.audio_codec import finetune_vocoder
+
+    cfg, run_dir = _setup(config, out, set_)
+    try:
+        finetune_vocoder(cfg, run_dir, steps=steps, lr=lr)
+    except ValueError as err:
+        raise fail(str(err)) from err
+
+
 @train_app.command("twin")
 def twin(
     config: ConfigOption, out: OutOption = None, resume: ResumeOption = False, set_: SetOption = None
