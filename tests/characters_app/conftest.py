@@ -105,20 +105,12 @@ class Site(Web):
             return video
 
     def run(self, video_id: str) -> Video:
-        """Run the queued job with the real job function; the generator only records its request."""
+        """Run the queued job with the real job function and the stand-in generator."""
         from duetto.app.jobs.engine import render_clip
-        from duetto.world import random_scene, render
-
-        clip = render(random_scene(np.random.default_rng(1)), width=64, height=64, fps=8.0, seconds=1.0).clip
-
-        def generate(request: GenerationRequest, progress) -> object:  # noqa: ANN001
-            self.made.append(request)
-            progress(1, 1)
-            return clip
 
         services = self.services
         ctx = JobContext(settings=services.settings, sessions=services.sessions, storage=services.storage,
-                         generate=generate, render=render_clip, models_dir=services.settings.models_dir)
+                         generate=stand_in(self.made), render=render_clip, models_dir=services.settings.models_dir)
         run_video_job(video_id, ctx)
         with self.session() as session:
             video = session.scalar(select(Video).where(Video.id == video_id))
@@ -131,11 +123,28 @@ class Site(Web):
         return browser
 
 
-def _site(root: Path, models: Path) -> Iterator[Site]:
+def stand_in(made: list[GenerationRequest]):  # noqa: ANN201 - a Generator
+    """A generator that records what the engine would have been asked and answers with a small Toybox clip."""
+    from duetto.world import random_scene, render
+
+    clip = render(random_scene(np.random.default_rng(1)), width=64, height=64, fps=8.0, seconds=1.0).clip
+
+    def generate(request: GenerationRequest, progress) -> object:  # noqa: ANN001
+        made.append(request)
+        progress(1, 1)
+        return clip
+
+    return generate
+
+
+def _site(root: Path, models: Path, *, engine: bool = False) -> Iterator[Site]:
     settings = embedded_settings(root, models, web_signup_rate="1000/hour", web_signin_rate="1000/minute")
-    app = create_app(settings)
+    made: list[GenerationRequest] = []
+    # Jobs that pages and the API enqueue run on the app's worker thread: with the stand-in unless a test
+    # needs the tiny model itself (no torch work is then left running when a test ends).
+    app = create_app(settings) if engine else create_app(settings, generate=stand_in(made))
     with TestClient(app) as client:
-        yield Site(client=client, app=app)
+        yield Site(client=client, app=app, made=made)
 
 
 @pytest.fixture
@@ -147,3 +156,9 @@ def site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:  # noqa: F811 - mo
 def shared_site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Site]:  # noqa: F811
     """One app for many cases that each make their own people (the permission matrix)."""
     yield from _site(tmp_path_factory.mktemp("chars"), models_dir)
+
+
+@pytest.fixture
+def engine_site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:  # noqa: F811
+    """The app with the real engine (the tiny model) making the videos its queue runs."""
+    yield from _site(tmp_path, models_dir, engine=True)

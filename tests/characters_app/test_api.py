@@ -112,7 +112,8 @@ def test_videos_name_characters_by_id_and_refusals_are_403(site: Site) -> None:
     assert "at most 2 characters" in too_many.json()["error"]["message"]
 
 
-def test_a_video_with_a_toy_character_is_made_by_the_engine(site: Site) -> None:
+def test_a_video_with_a_toy_character_is_made_by_the_engine(engine_site: Site) -> None:
+    site = engine_site
     ann = site.person("ann")
     headers = auth(site, ann)
     toy = create(site, headers).json()
