@@ -85,3 +85,19 @@ def test_deleting_an_account_purges_its_characters_files(site: Site) -> None:
     assert not storage.exists(toy.still_key) and not storage.exists(toy.voice_key) and not storage.exists(recording)
     with site.session() as session:
         assert characters.by_name(session, toy.name) is None
+
+
+def test_other_pages_under_characters_are_not_taken_for_character_ids(site: Site) -> None:
+    from fastapi import APIRouter
+    from fastapi.responses import PlainTextResponse
+
+    extra = APIRouter()
+
+    @extra.get("/characters/another-page")
+    def another_page() -> PlainTextResponse:
+        return PlainTextResponse("another page")
+
+    site.app.include_router(extra)  # after the characters pages, as the enrollment page's router is
+    browser = site.browser_for(site.person())
+    assert browser.get("/characters/another-page").text == "another page"
+    assert browser.get("/characters/char_0123abcd").status_code == 404

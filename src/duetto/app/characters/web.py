@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.characters import cards, service
@@ -18,6 +19,20 @@ from duetto.app.videos import service as videos
 from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, templates
 from duetto.app.web.media import serve_bytes
 
+
+class CharacterId(Convertor):
+    """Matches only character ids, so other pages under /characters/ (the enrollment page's) stay reachable."""
+
+    regex = "char_[0-9a-f]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("charid", CharacterId())
 router = APIRouter(include_in_schema=False)
 
 
@@ -118,13 +133,13 @@ def _page(request: Request, session: Session, character: Character, viewer_id: s
     return render(request, "character.html", context, status_code=status_code, session=session)
 
 
-@router.get("/characters/{character_id}")
+@router.get("/characters/{character_id:charid}")
 def character_page(request: Request, session: SessionDep, account: AccountDep, character_id: str) -> Response:
     character = service.visible_character(session, account.user_id, character_id)
     return _page(request, session, character, account.user_id)
 
 
-@router.get("/characters/{character_id}/{variant}")
+@router.get("/characters/{character_id:charid}/{variant}")
 def character_file(request: Request, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
                    character_id: str, variant: str) -> Response:
     files = {"still": ("still_key", "image/png"), "voice": ("voice_key", "audio/wav")}
@@ -137,7 +152,7 @@ def character_file(request: Request, services: ServicesDep, session: SessionDep,
     return serve_bytes(request, services.storage.get_bytes(key), files[variant][1], cache="private, max-age=300")
 
 
-@router.get("/characters/{character_id}/videos/{video_id}/{variant}")
+@router.get("/characters/{character_id:charid}/videos/{video_id}/{variant}")
 def appearance_file(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                     character_id: str, video_id: str, variant: str) -> Response:
     """A video that shows the owner's character, drafts of other people included: the owner may watch it."""
@@ -162,7 +177,7 @@ def _owner_action(request: Request, session: Session, account_id: str, character
     return _back(character_id, anchor)
 
 
-@router.post("/characters/{character_id}/permission", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/permission", dependencies=[Csrf])
 def set_permission(request: Request, session: SessionDep, account: AccountDep, character_id: str,
                    level: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
@@ -170,14 +185,14 @@ def set_permission(request: Request, session: SessionDep, account: AccountDep, c
                          anchor="#who")
 
 
-@router.post("/characters/{character_id}/approve", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/approve", dependencies=[Csrf])
 def approve(request: Request, session: SessionDep, account: AccountDep, character_id: str,
             handle: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
                          lambda c: service.approve(session, c, handle), anchor="#who", values={"handle": handle})
 
 
-@router.post("/characters/{character_id}/revoke", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/revoke", dependencies=[Csrf])
 def revoke(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep, character_id: str,
            handle: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
@@ -185,28 +200,28 @@ def revoke(request: Request, services: ServicesDep, session: SessionDep, account
                          values={"handle": handle})
 
 
-@router.post("/characters/{character_id}/revoke-all", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/revoke-all", dependencies=[Csrf])
 def revoke_all(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                character_id: str) -> Response:
     return _owner_action(request, session, account.user_id, character_id,
                          lambda c: service.revoke_everyone(session, services.storage, c), anchor="#who")
 
 
-@router.post("/characters/{character_id}/rules", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/rules", dependencies=[Csrf])
 def add_rule(request: Request, session: SessionDep, account: AccountDep, character_id: str,
              rule: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
                          lambda c: service.add_rule(session, c, rule), anchor="#rules", values={"rule": rule})
 
 
-@router.post("/characters/{character_id}/rules/{rule_id}/delete", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/rules/{rule_id}/delete", dependencies=[Csrf])
 def delete_rule(request: Request, session: SessionDep, account: AccountDep, character_id: str,
                 rule_id: int) -> Response:
     return _owner_action(request, session, account.user_id, character_id,
                          lambda c: service.delete_rule(session, c, rule_id), anchor="#rules")
 
 
-@router.post("/characters/{character_id}/videos/{video_id}/delete", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/videos/{video_id}/delete", dependencies=[Csrf])
 def delete_video(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                  character_id: str, video_id: str) -> Response:
     def remove(character: Character) -> None:
@@ -216,7 +231,7 @@ def delete_video(request: Request, services: ServicesDep, session: SessionDep, a
     return _owner_action(request, session, account.user_id, character_id, remove, anchor="#videos")
 
 
-@router.post("/characters/{character_id}/delete", dependencies=[Csrf])
+@router.post("/characters/{character_id:charid}/delete", dependencies=[Csrf])
 def delete_character(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                      character_id: str, confirm: Annotated[str, Form()] = "",
                      take_down_posts: Annotated[str, Form()] = "") -> Response:
