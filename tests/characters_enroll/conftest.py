@@ -8,8 +8,6 @@ import pytest
 from tests.characters_enroll import media
 from tests.web.conftest import models_dir, web  # noqa: F401 - the app with the tiny model, as the web tests use
 
-pytest.importorskip("skimage", reason="scikit-image (the test extra) provides the test face")
-
 ESPEAK_MISSING = "espeak-ng is not installed (apt-get install espeak-ng); the enrollment tests speak with it"
 
 
@@ -35,5 +33,11 @@ class Takes:
 
 
 @pytest.fixture(scope="session")
-def takes(espeak: str) -> Takes:
+def can_render(espeak: str) -> None:
+    """Takes need the voice and the face: espeak-ng and scikit-image's sample photograph."""
+    pytest.importorskip("skimage", reason="scikit-image (the test extra) provides the test face")
+
+
+@pytest.fixture(scope="session")
+def takes(can_render: None) -> Takes:
     return Takes()

@@ -145,21 +145,22 @@ def _decode(source: bytes | str | PathLike[str]) -> _Recording:
     video_start: float | None = None
     audio_start: float | None = None
     with _open(source) as container:
-        streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
+        streams = list(container.streams.video[:1]) + list(container.streams.audio[:1])
         if not streams:
             raise RecordingError("The recording holds neither video nor sound; record again.")
         for stream in streams:
             stream.thread_count = 1  # for the same reason as cv2.setNumThreads(1) below
         resampler: av.AudioResampler | None = None
-        index, due = -1, -1.0
+        index, due, samples = -1, -1.0, 0
         try:
             for packet in container.demux(streams):
                 for frame in packet.decode():
+                    is_video = isinstance(frame, av.VideoFrame)
+                    index += is_video  # counted like _full_frame counts, timestamp or not
                     if frame.time is None:
                         continue
                     t = float(frame.time)
-                    if isinstance(frame, av.VideoFrame):
-                        index += 1
+                    if is_video:
                         if video_start is None:
                             video_start = t
                         t -= video_start
@@ -180,8 +181,10 @@ def _decode(source: bytes | str | PathLike[str]) -> _Recording:
                             rate = min(frame.sample_rate, 48000)
                             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
                             audio_start = t
-                        pieces.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
-                        if sum(p.size for p in pieces) > (MAX_SECONDS + 5) * rate:
+                        for piece in resampler.resample(frame):
+                            pieces.append(piece.to_ndarray()[0])
+                            samples += pieces[-1].size
+                        if samples > (MAX_SECONDS + 5) * rate:
                             raise RecordingError(f"The recording is longer than {MAX_SECONDS:.0f} s; "
                                                  "record only the challenge (about 10 s).")
             if resampler is not None:

@@ -28,7 +28,7 @@ from duetto.app.core.errors import (
 from duetto.app.limits import RateLimiter
 from duetto.app.social.errors import Forbidden
 from duetto.app.web.deps import CsrfFailed, SignInRequired, render, secret_key, signin_url, wants_json
-from duetto.app.web.routes import accounts, feed, messages, moderation, people, posts, studio
+from duetto.app.web.routes import accounts, enroll, feed, messages, moderation, people, posts, studio
 
 _STATUS = {InvalidRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
            PayloadTooLarge: 413, UnsupportedMediaType: 415, LimitExceeded: 429}
@@ -62,7 +62,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         signup=RateLimiter(settings.web_signup_rate, storage_uri=settings.resolved_rate_limit_storage),
     )
     app.mount("/static", StaticFiles(directory=str(resources.files("duetto.app.web") / "static")), name="static")
-    for module in (feed, accounts, studio, posts, people, messages, moderation):
+    # enroll before the characters pages: their /characters/{character_id} would take /characters/enroll.
+    for module in (feed, accounts, studio, posts, people, messages, moderation, enroll):
         app.include_router(module.router)
     from duetto.app.provenance import pages as provenance_pages  # imported here: it needs the web deps
 
