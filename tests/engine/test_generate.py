@@ -219,3 +219,17 @@ def test_no_default_model_says_how_to_name_one(tmp_path):
     assert proc.returncode == 2
     assert "no default model is installed" in proc.stderr and "--model" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_longest_clip_a_model_makes_is_accepted_back_as_input(tiny_model):
+    from duetto.engine.pipeline import Pipeline
+
+    pipe = Pipeline.from_pretrained(tiny_model)
+    cfg = pipe.config
+    longest = pipe.num_frames(cfg.max_seconds)
+    size = cfg.default_size
+    # Its duration in seconds rounds above max_seconds, but it is the model's own length.
+    assert longest / cfg.fps > cfg.max_seconds
+    pipe.check_inputs(PROMPT, longest / cfg.fps, size, 2, 0.6)
+    with pytest.raises(ValueError, match="seconds must be between"):
+        pipe.check_inputs(PROMPT, (longest + 4) / cfg.fps, size, 2, 0.6)

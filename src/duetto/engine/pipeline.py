@@ -186,7 +186,9 @@ class Pipeline:
         if size not in self.config.sizes and f"{width}x{height}" not in self.config.sizes:
             raise ValueError(f"size {size} is not supported by {self.name}; choose one of: {', '.join(self.sizes)}")
         lo, hi = self.seconds_range
-        if not (lo <= seconds <= hi) or math.isnan(seconds):
+        # The upper bound is on frames: a clip the model made itself (97 frames = 4.0417 s at 24 fps) must be
+        # accepted back as input though its duration rounds above the stated 4.04 s.
+        if math.isnan(seconds) or seconds < lo or self.num_frames(seconds) > self.num_frames(hi):
             raise ValueError(f"seconds must be between {lo:g} and {hi:g} for {self.name}, got {seconds:g}")
         if steps < 1 or steps > 1000:
             raise ValueError(f"steps must be between 1 and 1000, got {steps}")
