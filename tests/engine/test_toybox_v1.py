@@ -1,0 +1,99 @@
+"""The shipped default model, models/toybox-v1: the default command uses it, and each way of conditioning it
+does what it promises, measured against a control made the same way without that conditioning."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from duetto.bench.evaluate import evaluate
+from duetto.clip import Clip
+from duetto.engine.cli import default_model_dir
+from duetto.media import probe_mp4, read_mp4
+from duetto.world import ObjectFacts, SceneFacts, render
+
+MODEL = Path(__file__).resolve().parents[2] / "models" / "toybox-v1"
+# The video VAE reproduces a Toybox frame at 17–21 dB (docs/toybox-v1.md); a held first frame must come
+# through about that well.
+IMAGE_PSNR_DB = 15.0
+PROMPT = "a small red rubber ball bounces on the left of a room. Audio: boings, quiet room."
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from duetto.engine.pipeline import Pipeline
+
+    return Pipeline.from_pretrained(MODEL)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
+
+
+def test_the_shipped_model_is_the_default_and_fits_its_budget():
+    assert default_model_dir() == MODEL
+    weights = sum(p.stat().st_size for p in MODEL.rglob("*.safetensors"))
+    assert weights <= 60 * 1024 * 1024
+
+
+def test_duetto_generate_makes_the_readme_clip_with_no_model_named(tmp_path):
+    out = tmp_path / "x.mp4"
+    env = {k: v for k, v in os.environ.items() if k != "DUETTO_MODEL"} | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "duetto.cli", "generate", PROMPT, "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    info = probe_mp4(out)
+    assert (info["video"]["width"], info["video"]["height"]) == (128, 128)
+    assert info["video"]["fps"] == pytest.approx(24) and info["video"]["frames"] == 97
+    assert info["audio"]["sample_rate"] == 16000
+    clip = read_mp4(out)
+    # A real clip: the picture changes over time and there is sound.
+    assert np.abs(np.diff(clip.frames.astype(np.float32), axis=0)).mean() > 0.05
+    assert np.sqrt(np.mean(clip.audio**2)) > 1e-3
+
+
+@pytest.fixture(scope="module")
+def bouncing() -> tuple[SceneFacts, Clip, str]:
+    facts = SceneFacts("room", "quiet", [ObjectFacts("ball", "red", "big", "rubber", "bounces", "center")])
+    result = render(facts, seed=4, seconds=97 / 24)
+    return facts, result.clip, result.truth["caption"]
+
+
+def test_image_to_video_keeps_the_given_first_frame(pipe, bouncing):
+    _, clip, caption = bouncing
+    image = clip.frames[0]
+    given = pipe(caption, image=image, seed=0)
+    free = pipe(caption, seed=0)
+    held, control = _psnr(given.frames[0], image), _psnr(free.frames[0], image)
+    assert held >= IMAGE_PSNR_DB and held >= control + 3.0, (held, control)
+
+
+def test_video_to_audio_keeps_the_given_picture_and_sounds_its_whole_length(pipe, bouncing):
+    # The CPU-trained model does not yet put impact sounds on impacts (docs/toybox-v1.md: sync is the
+    # measure that needs the GPU run). What it must do is keep the given picture and answer it with sound
+    # of the same length, which the evaluator can then score against the picture's impacts.
+    facts, clip, caption = bouncing
+    silent = Clip(clip.frames, np.zeros_like(clip.audio), clip.fps, clip.sample_rate)
+    heard = pipe(caption, video=silent, seed=0)
+    free = pipe(caption, seed=0)
+    assert heard.frames.shape == clip.frames.shape
+    kept, control = _psnr(heard.frames, clip.frames), _psnr(free.frames, clip.frames)
+    assert kept >= IMAGE_PSNR_DB and kept >= control + 3.0, (kept, control)
+    assert abs(heard.audio_seconds - clip.video_seconds) <= 1 / clip.fps
+    assert np.sqrt(np.mean(heard.audio**2)) > 1e-3
+    scores = evaluate(Clip(clip.frames, heard.audio, clip.fps, heard.sample_rate), facts)
+    assert len(scores.visual_impacts) >= 2 and len(scores.sync_errors_ms) == len(scores.visual_impacts)
+
+
+def test_remix_stays_near_its_source(pipe):
+    source = pipe(PROMPT, seed=1)
+    other = PROMPT.replace("red", "blue")
+    remix = pipe(other, remix_of=source, strength=0.4, seed=2)
+    fresh = pipe(other, seed=2)
+    assert _psnr(remix.frames, source.frames) >= _psnr(fresh.frames, source.frames) + 3.0
