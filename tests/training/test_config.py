@@ -14,23 +14,25 @@ from .conftest import REPO
 PRESETS = REPO / "configs" / "train"
 
 
-@pytest.mark.parametrize("name", ["tiny", "toybox-v1", "toybox-v1-nofusion"])
+@pytest.mark.parametrize("name", ["tiny", "toybox-v1", "toybox-v1-nofusion", "toybox-v1-cpu", "toybox-v1-cpu-nofusion"])
 def test_presets_validate(name):
     cfg = load_config(PRESETS / f"{name}.yaml")
     assert cfg.name == name
 
 
-def test_ablation_differs_only_in_fusion():
-    full = load_config(PRESETS / "toybox-v1.yaml").model_dump()
-    ablation = load_config(PRESETS / "toybox-v1-nofusion.yaml").model_dump()
+@pytest.mark.parametrize("preset", ["toybox-v1", "toybox-v1-cpu"])
+def test_ablation_differs_only_in_fusion(preset):
+    full = load_config(PRESETS / f"{preset}.yaml").model_dump()
+    ablation = load_config(PRESETS / f"{preset}-nofusion.yaml").model_dump()
     assert full["twin"]["model"].pop("fusion") is True
     assert ablation["twin"]["model"].pop("fusion") is False
     full.pop("name"), ablation.pop("name")
     assert full == ablation
 
 
-def test_shipped_preset_geometry_and_budget():
-    cfg = load_config(PRESETS / "toybox-v1.yaml")
+@pytest.mark.parametrize("preset", ["toybox-v1", "toybox-v1-cpu"])
+def test_shipped_preset_geometry_and_budget(preset):
+    cfg = load_config(PRESETS / f"{preset}.yaml")
     assert (cfg.data.width, cfg.data.height, cfg.data.fps, cfg.data.sample_rate) == (128, 128, 24, 16000)
     assert cfg.data.seconds >= 4.0
     total = sum(component_sizes(cfg).values())
