@@ -84,7 +84,9 @@ def get_challenge(browser, base: str, handle: str) -> Issued:  # noqa: ANN001
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]:has-text('Create account')")
     page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/characters/enroll")
+    page.goto(f"{base}/characters")
+    page.click("[data-testid=enroll-link]")
+    page.wait_for_url(f"{base}/characters/enroll")
     page.screenshot(path=str(ARTIFACTS / "01-intro.png"))
     page.click("[data-testid=enroll-begin]")
     page.wait_for_url(f"{base}/characters/enroll/chal_*")
@@ -155,6 +157,15 @@ def test_the_right_take_enrolls_and_a_replay_is_refused(site: Site, playwright, 
         page.screenshot(path=str(ARTIFACTS / "pass-enrolled.png"))
     finally:
         browser.close()
+    # On a phone the pages fit the width (nothing to scroll sideways).
+    phone = plain_browser.new_context(storage_state=issued.cookies, viewport={"width": 390, "height": 844},
+                                      is_mobile=True, has_touch=True)
+    small = phone.new_page()
+    for path in ("/characters", "/characters/enroll", issued.url.removeprefix(site.url)):
+        small.goto(site.url + path)
+        assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+    small.screenshot(path=str(ARTIFACTS / "phone-enrolled.png"))
+    phone.close()
     ledger = site.ledger("pia_pass")
     assert [result for result, _ in ledger] == ["passed", "refused"]
     assert "sync: pass" in ledger[0][1] and "already used" in ledger[1][1]

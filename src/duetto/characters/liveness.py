@@ -364,7 +364,9 @@ def _recogniser(count: int) -> object:
     if not hasattr(_local, "decoder"):
         from pocketsphinx import Decoder
 
-        _local.decoder, _local.grammars = Decoder(lm=None, loglevel="FATAL"), set()
+        # Batch CMN: each recording is normalised by its own mean alone. The default ("live") carries its
+        # estimate from one utterance to the next, so one person's result would depend on who came before.
+        _local.decoder, _local.grammars = Decoder(lm=None, cmn="batch", loglevel="FATAL"), set()
     decoder = _local.decoder
     name = f"digits{count}"
     if name not in _local.grammars:
