@@ -62,7 +62,6 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         signup=RateLimiter(settings.web_signup_rate, storage_uri=settings.resolved_rate_limit_storage),
     )
     app.mount("/static", StaticFiles(directory=str(resources.files("duetto.app.web") / "static")), name="static")
-    # enroll before the characters pages: their /characters/{character_id} would take /characters/enroll.
     for module in (feed, accounts, studio, posts, people, messages, moderation, enroll):
         app.include_router(module.router)
     from duetto.app.provenance import pages as provenance_pages  # imported here: it needs the web deps
