@@ -95,3 +95,15 @@ def test_a_long_list_stays_fast() -> None:
         assert big.find(text) is None
     assert big.find(text + " name04321 surname04321").term == "name04321 surname04321"
     assert (time.perf_counter() - started) / 11 < 0.5  # generous: the machine may be busy
+
+
+def test_long_phrases_run_together_are_found_inside_handles_and_hashtags() -> None:
+    from duetto.app.moderation.matching import Matcher
+
+    matcher = Matcher([("public_figures", "Donald Trump"), ("public_figures", "Ice Cube"), ("violence", "bomb")])
+    for text in ("realDonaldTrump", "#DonaldTrump2024", "d0naldtrump_fan"):
+        hit = matcher.find(text)
+        assert hit is not None and hit.term == "Donald Trump", text
+    # Seven letters run together are too few to tell a name from part of a word; single words stay whole.
+    assert matcher.find("slicecubes") is None and matcher.find("photobomb") is None
+    assert matcher.find("ice-cube tray").term == "Ice Cube"

@@ -128,3 +128,36 @@ def test_a_refused_message_is_not_sent(web: Web) -> None:
     rows = _decisions(web, surface="message")
     assert [(d.user_id, d.verdict) for d in rows] == [(bob.user_id, "refused"), (bob.user_id, "allowed")]
     assert rows[1].excerpt == ""  # an allowed private message keeps only its hash
+
+
+def test_handles_names_and_bios_are_checked_and_a_refusal_changes_nothing(web: Web) -> None:
+    visitor = web.browser()
+    response = visitor.submit("/signup", {"handle": "realDonaldTrump", "password": "a long enough pass 1"},
+                              page="/signup")
+    assert response.status_code == 400
+    assert "This handle was refused: it names a public figure (Donald Trump)." in response.text
+    assert 'value="realDonaldTrump"' in response.text
+    response = visitor.submit("/signup", {"handle": "dee", "display_name": "taylorswift13",
+                                          "password": "a long enough pass 1"}, page="/signup")
+    assert response.status_code == 400 and "This display name was refused" in response.text
+
+    ann = web.account("ann", display_name="Ann")
+    browser = web.browser()
+    browser.sign_in("ann")
+    bio = "I make videos of a pipe bomb"
+    response = browser.submit("/settings/profile", {"display_name": "Ann B.", "bio": bio}, page="/settings/profile")
+    assert response.status_code == 400
+    assert "This bio was refused: it asks for graphic violence (pipe bomb)." in response.text
+    assert f">{bio}</textarea>" in response.text and 'value="Ann B."' in response.text
+    with web.session() as session:
+        from duetto.app.db.models import Account
+
+        stored = session.get(Account, ann.user_id)
+        assert (stored.display_name, stored.bio) == ("Ann", "")  # nothing saved, the name change included
+    fine = browser.submit("/settings/profile", {"display_name": "Ann B.", "bio": "bouncing balls"},
+                          page="/settings/profile")
+    assert fine.status_code == 303
+    assert [(d.surface, d.verdict) for d in _decisions(web, user_id=ann.user_id)] == [
+        ("display_name", "allowed"), ("bio", "refused"), ("display_name", "allowed"), ("bio", "allowed")]
+    assert [(d.surface, d.verdict) for d in _decisions(web, user_id=None)][:2] == [
+        ("handle", "refused"), ("handle", "allowed")]

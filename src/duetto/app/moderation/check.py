@@ -18,7 +18,7 @@ from duetto.app.moderation.models import ModerationDecision, ModerationTerm
 
 # What each surface's text is called in a refusal ("This prompt was refused: …"); other surfaces say "text".
 NOUNS = {"api_prompt": "prompt", "web_prompt": "prompt", "caption": "caption", "comment": "comment",
-         "message": "message"}
+         "message": "message", "handle": "handle", "display_name": "display name", "bio": "bio"}
 # Private surfaces keep only the hash of allowed text in the log: moderators read refusals, not every DM.
 PRIVATE_SURFACES = frozenset({"message"})
 EXCERPT_CHARS = 160

@@ -32,6 +32,8 @@ _RUNS = re.compile(r"(.)\1+")
 _WORDS = re.compile(r"[^\W_]+")
 _LETTER = re.compile(r"[^\W\d_]")
 _SEP = r"[\W_]"
+#: Letters a phrase needs before it is also looked for run together inside other words.
+GLUED_MIN_LETTERS = 8
 
 
 def normalize(text: str) -> str:
@@ -81,7 +83,12 @@ def term_pattern(term: str) -> re.Pattern[str] | None:
         return None
     # Words of a phrase may be run together or split by any punctuation; a plain "s" may end it.
     body = f"{_SEP}*".join(_word_pattern(w) for w in words) + "s?"
-    return re.compile(rf"(?<![^\W_]){body}(?![^\W_])")
+    whole = rf"(?<![^\W_]){body}(?![^\W_])"
+    if len(words) > 1 and sum(map(len, words)) >= GLUED_MIN_LETTERS:
+        # A long phrase run together is found inside a longer word too, as handles and hashtags write
+        # it ("realdonaldtrump", "taylorswift13"); a short one would match by chance ("icecube").
+        whole += "|" + "".join(_letter(ch) + "+" for ch in "".join(words))
+    return re.compile(whole)
 
 
 @dataclass(frozen=True)

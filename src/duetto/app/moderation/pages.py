@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("utc_time", lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)))
 
 VERDICTS = ("allowed", "refused", "flagged")
-SURFACES = ("api_prompt", "web_prompt", "caption", "comment", "message")
+SURFACES = ("api_prompt", "web_prompt", "caption", "comment", "message", "handle", "display_name", "bio")
 
 
 def _require_moderator(viewer: Viewer) -> None:

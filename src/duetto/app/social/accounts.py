@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from duetto.app import moderation
 from duetto.app.core.errors import Conflict, InvalidRequest, Unauthorized
 from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View, WebSession
 from duetto.app.storage import Storage
@@ -66,6 +67,9 @@ def sign_up(*, session: Session, handle: str, password: str, display_name: str =
     handle = check_handle(handle)
     check_password(password, handle=handle)
     display_name = display_name.strip()[:60] or handle
+    # A handle or name is shown beside everything the person posts: it is checked like a caption, so
+    # "@taylorswift" cannot pass for the singer.
+    _check_names(session, handle=handle, display_name=display_name, user_id=None)
     # A character's @name counts as taken too: in a prompt, @name must mean one thing only.
     from duetto.app.characters.models import Character
 
@@ -80,6 +84,14 @@ def sign_up(*, session: Session, handle: str, password: str, display_name: str =
     session.add(account)
     session.commit()
     return account
+
+
+def _check_names(session: Session, *, display_name: str, user_id: str | None, handle: str | None = None) -> None:
+    if handle is not None:
+        moderation.require_allowed(session, text=handle, surface="handle", user_id=user_id, param="handle")
+    if display_name != handle:
+        moderation.require_allowed(session, text=display_name, surface="display_name", user_id=user_id,
+                                   param="display_name")
 
 
 def verify_password(account: Account | None, password: str) -> bool:
@@ -157,6 +169,10 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
         raise InvalidRequest("Display name must be at most 60 characters.", param="display_name")
     if len(bio) > 500:
         raise InvalidRequest("Bio must be at most 500 characters.", param="bio")
+    if display_name != account.display_name:
+        _check_names(session, display_name=display_name, user_id=account.user_id)
+    if bio.strip() and bio.strip() != account.bio:
+        moderation.require_allowed(session, text=bio, surface="bio", user_id=account.user_id, param="bio")
     account.display_name = display_name
     account.bio = bio.strip()
     if avatar:

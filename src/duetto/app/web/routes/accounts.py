@@ -120,7 +120,9 @@ async def update_profile(
             avatar=data))
     except DomainError as error:
         session.rollback()
-        return render(request, "settings_profile.html", {"account": account, "error": error.message},
+        # What was typed stays in the form; the stored profile is unchanged.
+        form = {"display_name": display_name, "bio": bio}
+        return render(request, "settings_profile.html", {"account": account, "error": error.message, "form": form},
                       status_code=400, session=session)
     return RedirectResponse(f"/@{account.handle}", status_code=303)
 
