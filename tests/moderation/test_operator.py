@@ -3,6 +3,7 @@ moderators' pages show and edit the lists and the decision log (and nobody else'
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from duetto.app.moderation import rules
@@ -137,3 +138,38 @@ def test_a_moderator_edits_the_lists_and_reads_the_log(web: Web, clip_assets: di
     assert mia.get("/mod/moderation/log?surface=comment").text.count('data-testid="decision"') == 2
     changes = mia.get("/mod/moderation/log").text
     assert "drop-category weapons" in changes and "add violence: hemlock; poison dart" in changes
+
+
+def test_flagged_text_goes_through_and_into_the_report_queue(web: Web, clip_assets: dict[str, bytes]) -> None:
+    web.account("mia_mod")
+    with web.session() as session:
+        rules.save_category(session, slug="spoilers", actor="test", label="Spoilers", action="flag",
+                            reason="it gives away an ending ({term}).")
+        rules.add_terms(session, category="spoilers", terms=["ending revealed"], actor="test")
+    ann = web.account(handle())
+    video_id = web.video(ann.user_id, "a ball", assets=clip_assets)
+    browser = web.browser()
+    browser.sign_in(ann.handle)
+    posted = browser.submit(f"/drafts/{video_id}/post", {"caption": "ending revealed!"}, page=f"/drafts/{video_id}")
+    assert posted.status_code == 303  # a flag lets the text through
+    post_id = posted.headers["location"].rsplit("/", 1)[-1]
+    assert browser.submit(f"/p/{post_id}/comments", {"body": "the ending revealed at last"},
+                          page=f"/p/{post_id}").status_code == 303
+    assert browser.submit("/settings/profile", {"display_name": "Ann", "bio": "ending revealed weekly"},
+                          page="/settings/profile").status_code == 303
+    assert browser.submit(f"/p/{post_id}/comments", {"body": "no spoilers here"}, page=f"/p/{post_id}").status_code == 303
+
+    mia = web.browser()
+    mia.sign_in("mia_mod")
+    queue = mia.get("/mod").text
+    assert queue.count('data-testid="report-item"') == 3  # the post, the flagged comment and the account
+    assert queue.count("Flagged by the moderation lists") == 3 and "spoilers: “ending revealed”" in queue
+    assert "the ending revealed at last" in queue and "no spoilers here" not in queue
+    # People cannot pick the lists' own reason in the report form.
+    assert "Flagged by the moderation lists" not in browser.get(f"/report?kind=post&id={post_id}").text
+    with web.session() as session:
+        from duetto.app.db.models import Report
+
+        comment_report = session.scalar(select(Report.id).where(Report.target_kind == "comment"))
+    assert mia.submit(f"/mod/{comment_report}", {"action": "remove"}, page="/mod").status_code == 303
+    assert "the ending revealed at last" not in browser.get(f"/p/{post_id}").text

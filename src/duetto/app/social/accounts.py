@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from duetto.app import moderation
 from duetto.app.core.errors import Conflict, InvalidRequest, Unauthorized
 from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View, WebSession
+from duetto.app.social import reports
 from duetto.app.storage import Storage
 from duetto.app.users.service import create_user
 from duetto.app.videos import service as videos
@@ -69,7 +70,7 @@ def sign_up(*, session: Session, handle: str, password: str, display_name: str =
     display_name = display_name.strip()[:60] or handle
     # A handle or name is shown beside everything the person posts: it is checked like a caption, so
     # "@taylorswift" cannot pass for the singer.
-    _check_names(session, handle=handle, display_name=display_name, user_id=None)
+    decisions = _check_names(session, handle=handle, display_name=display_name, user_id=None)
     # A character's @name counts as taken too: in a prompt, @name must mean one thing only.
     from duetto.app.characters.models import Character
 
@@ -83,15 +84,26 @@ def sign_up(*, session: Session, handle: str, password: str, display_name: str =
                       password_hash=_hasher.hash(password), created_at=time.time())
     session.add(account)
     session.commit()
+    _file_flagged(session, decisions, user.id)
     return account
 
 
-def _check_names(session: Session, *, display_name: str, user_id: str | None, handle: str | None = None) -> None:
+def _check_names(session: Session, *, display_name: str, user_id: str | None,
+                 handle: str | None = None) -> list[moderation.Decision]:
+    decisions = []
     if handle is not None:
-        moderation.require_allowed(session, text=handle, surface="handle", user_id=user_id, param="handle")
+        decisions.append(moderation.require_allowed(session, text=handle, surface="handle", user_id=user_id,
+                                                    param="handle"))
     if display_name != handle:
-        moderation.require_allowed(session, text=display_name, surface="display_name", user_id=user_id,
-                                   param="display_name")
+        decisions.append(moderation.require_allowed(session, text=display_name, surface="display_name",
+                                                    user_id=user_id, param="display_name"))
+    return decisions
+
+
+def _file_flagged(session: Session, decisions: list[moderation.Decision], user_id: str) -> None:
+    for decision in decisions:
+        if reports.file_flagged(session=session, decision=decision, kind="user", target_id=user_id):
+            return  # one report per account is enough for a person to look
 
 
 def verify_password(account: Account | None, password: str) -> bool:
@@ -169,10 +181,12 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
         raise InvalidRequest("Display name must be at most 60 characters.", param="display_name")
     if len(bio) > 500:
         raise InvalidRequest("Bio must be at most 500 characters.", param="bio")
+    decisions = []
     if display_name != account.display_name:
-        _check_names(session, display_name=display_name, user_id=account.user_id)
+        decisions += _check_names(session, display_name=display_name, user_id=account.user_id)
     if bio.strip() and bio.strip() != account.bio:
-        moderation.require_allowed(session, text=bio, surface="bio", user_id=account.user_id, param="bio")
+        decisions.append(moderation.require_allowed(session, text=bio, surface="bio", user_id=account.user_id,
+                                                    param="bio"))
     account.display_name = display_name
     account.bio = bio.strip()
     if avatar:
@@ -190,6 +204,7 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
             storage.delete_prefix(old)
     session.add(account)
     session.commit()
+    _file_flagged(session, decisions, account.user_id)
     return account
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from duetto.app import moderation
 from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Comment, Like, Post, View
-from duetto.app.social import graph
+from duetto.app.social import graph, reports
 from duetto.app.social.errors import Forbidden
 from duetto.app.social.posts import get_post, refresh_hot
 
@@ -42,11 +42,12 @@ def add_comment(*, session: Session, viewer_id: str, post_id: str, body: str) ->
     if len(body) > MAX_COMMENT:
         raise InvalidRequest(f"Comment must be at most {MAX_COMMENT} characters.", param="body")
     post = get_post(session=session, post_id=post_id, viewer_id=viewer_id)
-    moderation.require_allowed(session, text=body, surface="comment", user_id=viewer_id, param="body")
+    decision = moderation.require_allowed(session, text=body, surface="comment", user_id=viewer_id, param="body")
     comment = Comment(post_seq=post.seq, user_id=viewer_id, body=body, created_at=time.time())
     session.add(comment)
     session.execute(update(Post).where(Post.seq == post.seq).values(comment_count=Post.comment_count + 1))
     session.commit()
+    reports.file_flagged(session=session, decision=decision, kind="comment", target_id=str(comment.id))
     refresh_hot(session=session, seqs={post.seq})
     return comment
 

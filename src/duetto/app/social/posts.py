@@ -14,7 +14,7 @@ from duetto.app.core.security import new_id
 from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View
 from duetto.app.feed.ranking import hot_score
 from duetto.app.feed.terms import terms_of
-from duetto.app.social import graph
+from duetto.app.social import graph, reports
 from duetto.app.social.errors import Forbidden
 from duetto.app.storage import Storage
 from duetto.app.videos import service as videos
@@ -77,8 +77,8 @@ def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> P
     parent = post_of_video(session=session, video_id=video.remixed_from_video_id) if video.remixed_from_video_id else None
     if parent is not None and graph.is_blocked_between(session=session, a=user_id, b=parent.user_id):
         raise Forbidden("You cannot post a remix of this account's post.")
-    if caption:
-        moderation.require_allowed(session, text=caption, surface="caption", user_id=user_id, param="caption")
+    decision = (moderation.require_allowed(session, text=caption, surface="caption", user_id=user_id,
+                                           param="caption") if caption else None)
     now = time.time()
     picture, sound = split_prompt(video.prompt)
     post = Post(
@@ -93,6 +93,8 @@ def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> P
     if parent is not None:
         session.execute(update(Post).where(Post.seq == parent.seq).values(remix_count=Post.remix_count + 1))
     session.commit()
+    if decision is not None:
+        reports.file_flagged(session=session, decision=decision, kind="post", target_id=post.id)
     if parent is not None:
         refresh_hot(session=session, seqs={parent.seq})
     return post

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Comment, Post, Report
+from duetto.app.moderation import Decision
 from duetto.app.social.errors import Forbidden
 
 REASONS = {
@@ -23,6 +24,8 @@ REASONS = {
     "misinformation": "Misleading or fake",
     "other": "Something else",
 }
+#: Every reason the queue shows: people's, and the one the moderation lists file themselves.
+LABELS = {**REASONS, "flagged": "Flagged by the moderation lists"}
 KINDS = ("post", "comment", "user")
 MAX_DETAILS = 1000
 
@@ -46,6 +49,19 @@ def report(*, session: Session, reporter_id: str, kind: str, target_id: str, rea
         raise NotFound(f"The reported {kind} does not exist any more.", param="target_id")
     item = Report(reporter_id=reporter_id, target_kind=kind, target_id=target_id, reason=reason,
                   details=details.strip(), status="open", created_at=time.time())
+    session.add(item)
+    session.commit()
+    return item
+
+
+def file_flagged(*, session: Session, decision: Decision, kind: str, target_id: str) -> Report | None:
+    """Put what a `flag` category let through into the report queue, so a person looks at it; nothing for
+    any other verdict. The report has no reporter: the lists filed it."""
+    if decision.verdict != "flagged":
+        return None
+    item = Report(reporter_id=None, target_kind=kind, target_id=target_id, reason="flagged",
+                  details=f"{decision.category}: “{decision.term}” (decision {decision.log_id})", status="open",
+                  created_at=time.time())
     session.add(item)
     session.commit()
     return item

@@ -38,7 +38,7 @@ def queue(request: Request, session: SessionDep, viewer: ViewerDep, account: Acc
         raise Forbidden("Only moderators can see the report queue.")
     status = status if status in ("open", "removed", "dismissed") else "open"
     items = reports.queue(session=session, status=status)
-    return render(request, "mod.html", {"items": items, "status": status, "reasons": reports.REASONS},
+    return render(request, "mod.html", {"items": items, "status": status, "reasons": reports.LABELS},
                   session=session)
 
 
