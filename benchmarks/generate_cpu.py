@@ -44,6 +44,8 @@ def _one_run(model: Path, seconds: float) -> dict:
 
 def _random_folder(preset: Path, out: Path) -> Path:
     """A random-weight model folder with the preset's architecture and generation settings."""
+    import numpy as np
+
     from duetto.engine.model_folder import ModelFolder, save_model_folder
     from duetto.engine.text_encoder import train_tokenizer
     from duetto.training.assemble import generation_config
@@ -52,8 +54,6 @@ def _random_folder(preset: Path, out: Path) -> Path:
     from duetto.training.twin import build_text_encoder, build_transformer
     from duetto.training.video_vae import build_video_vae
     from duetto.world import caption, random_scene
-
-    import numpy as np
 
     cfg = load_config(preset)
     rng = np.random.default_rng(0)

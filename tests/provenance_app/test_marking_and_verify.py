@@ -11,8 +11,8 @@ from duetto.app.db.models import ClipPrint
 from duetto.app.videos.service import asset_key
 from duetto.clip import Clip
 from duetto.media import mp4_bytes, read_mp4
-from duetto.provenance import Fingerprint, detect_video_mark
-from duetto.provenance.attacks import h264_crf, scale_frames
+from duetto.provenance import MIN_SHARED_SIDE, Fingerprint, detect_video_mark
+from duetto.provenance.attacks import h264_crf, h264_fraction, scale_frames
 from tests.provenance_app.conftest import api_key_for, generate, handle
 from tests.web.conftest import Web
 
@@ -67,6 +67,31 @@ def test_generated_clip_is_marked_fingerprinted_then_found_after_laundering(web:
     shown = visitor.submit("/verify", files={"file": ("copy.mp4", copy, "video/mp4")})
     assert shown.status_code == 200
     assert f"made here by @{ann.handle} on {date}" in shown.text
+
+
+def test_a_download_carries_the_mark_over_its_badge_through_a_quarter_bitrate_reencode(web: Web) -> None:
+    """The badge is drawn after generation; the mark is written again over it, so a download shared on and
+    squeezed to a quarter of its bitrate, then halved, still names its video."""
+    ann = web.account(handle())
+    key = api_key_for(web, ann.user_id)
+    video = generate(web, key, "a yellow ball rolls right. Audio: a rattle.", seconds="4")
+    stored = read_mp4(web.services.storage.get_bytes(asset_key(video.id, "video")))
+    assert min(stored.height, stored.width) == MIN_SHARED_SIDE  # made at 64x64, stored enlarged
+    response = web.client.get(f"/v1/videos/{video.id}/content", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    download = read_mp4(response.content)
+    watermark = (web.services.settings.data_dir / "watermark.key").read_text().strip().encode()
+    assert detect_video_mark(download.frames, watermark).payload == video.seq
+
+    squeezed, facts = h264_fraction(download.frames, download.fps, 0.25)
+    assert facts["reached"] == 1.0, facts
+    copy = mp4_bytes(Clip(frames=scale_frames(squeezed, 0.5), audio=download.audio, fps=download.fps,
+                          sample_rate=download.sample_rate))
+    body = web.client.post("/v1/verify", headers={"Authorization": f"Bearer {key}"},
+                           files={"file": ("copy.mp4", copy, "video/mp4")}).json()
+    assert body["details"]["video_mark"]["found"] is True, body["details"]["video_mark"]
+    assert body["details"]["video_mark"]["payload"] == video.seq
+    assert body["made_by"]["video_id"] == video.id
 
 
 def test_verify_says_no_match_for_a_clip_never_made_here(web: Web) -> None:

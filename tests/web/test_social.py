@@ -168,15 +168,17 @@ def test_reports_reach_the_moderators_queue(web: Web, clip_assets: dict[str, byt
 
 def test_downloads_carry_the_visible_watermark(web: Web, clip_assets: dict[str, bytes]) -> None:
     from duetto.media import read_mp4
-    from duetto.provenance import visible_mark_region
+    from duetto.provenance import MIN_SHARED_SIDE, enlarge_for_sharing, visible_mark_region
 
     alice = web.account("alice")
     post_id, video_id = web.post(alice.user_id, "a ball", assets=clip_assets)
     response = web.browser().get(f"/p/{post_id}/download")
     assert response.status_code == 200
     assert response.headers["content-disposition"] == f'attachment; filename="duetto-alice-{post_id}.mp4"'
-    stamped, plain = read_mp4(response.content), read_mp4(clip_assets["video"])
-    assert stamped.frames.shape == plain.frames.shape and stamped.audio.shape[-1] > 0
+    stamped, plain = read_mp4(response.content), enlarge_for_sharing(read_mp4(clip_assets["video"]))
+    # The 64-pixel test clip leaves enlarged to the smallest size the instance hands out.
+    assert stamped.frames.shape == plain.frames.shape and stamped.height == MIN_SHARED_SIDE
+    assert stamped.audio.shape[-1] > 0
     x, y, w, h = visible_mark_region(stamped.frames.shape, 0, fps=stamped.fps)
     inside = np.abs(stamped.frames[0, y:y + h, x:x + w].astype(int) - plain.frames[0, y:y + h, x:x + w]).mean()
     outside = np.abs(stamped.frames[0, -8:, -8:].astype(int) - plain.frames[0, -8:, -8:]).mean()
@@ -189,6 +191,21 @@ def test_downloads_carry_the_visible_watermark(web: Web, clip_assets: dict[str, 
     manifest = read_c2pa(response.content)
     assert manifest is not None, "the download should carry a C2PA manifest when c2pa is installed"
     assert manifest["valid"] and manifest["manifest"]["clip"]["creator"] == "@alice", manifest
+
+
+def test_only_the_creator_plays_the_clip_without_its_badge(web: Web, clip_assets: dict[str, bytes]) -> None:
+    alice = web.account("alice")
+    web.account("bob")
+    post_id, video_id = web.post(alice.user_id, "a ball", assets=clip_assets)
+    owner, viewer = web.browser(), web.browser()
+    owner.sign_in("alice")
+    viewer.sign_in("bob")
+    assert owner.get(f"/media/{video_id}/video").content == clip_assets["video"]  # the creator's preview
+    watched = viewer.get(f"/media/{video_id}/video")
+    assert watched.status_code == 200 and watched.headers["content-type"] == "video/mp4"
+    # Everyone else's player streams the download: what a player shows can be saved.
+    assert watched.content == viewer.get(f"/p/{post_id}/download").content != clip_assets["video"]
+    assert web.browser().get(f"/media/{video_id}/video").content == watched.content  # signed out too
 
 
 def test_deleting_an_account_removes_the_persons_content_and_data(web: Web, clip_assets: dict[str, bytes]) -> None:

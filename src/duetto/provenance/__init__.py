@@ -5,6 +5,7 @@ from typing import Any
 from duetto.provenance.audio_mark import detect_audio_mark, embed_audio_mark
 from duetto.provenance.codes import CODE_BITS, FALSE_ALARM, PAYLOAD_BITS, Detection
 from duetto.provenance.fingerprint import MATCH_THRESHOLD, Fingerprint, FingerprintIndex, fingerprint, match
+from duetto.provenance.sharing import MIN_SHARED_SIDE, download_rendition, embed_marks, enlarge_for_sharing
 from duetto.provenance.video_mark import detect_video_mark, embed_video_mark
 from duetto.provenance.visible import stamp_visible, visible_mark_region
 
@@ -22,6 +23,7 @@ __all__ = [
     "CODE_BITS",
     "FALSE_ALARM",
     "MATCH_THRESHOLD",
+    "MIN_SHARED_SIDE",
     "PAYLOAD_BITS",
     "Detection",
     "Fingerprint",
@@ -30,8 +32,11 @@ __all__ = [
     "VerifyResult",
     "detect_audio_mark",
     "detect_video_mark",
+    "download_rendition",
     "embed_audio_mark",
+    "embed_marks",
     "embed_video_mark",
+    "enlarge_for_sharing",
     "ensure_signing_identity",
     "fingerprint",
     "match",

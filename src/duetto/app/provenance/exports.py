@@ -1,6 +1,7 @@
-"""The file people take away (a web download or the API's content download): the clip with the moving
-visible badge and, when the C2PA library is installed, a signed manifest whose ingredients carry the remix
-lineage. Made once per video and kept beside its other files."""
+"""The file people take away (a web download or the API's content download): the clip enlarged if small,
+the moving visible badge with the invisible video mark written over it, and, when the C2PA library is
+installed, a signed manifest whose ingredients carry the remix lineage. Made once per video and kept
+beside its other files."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from duetto.app.core.config import Settings
 from duetto.app.db.models import Account, User, Video
+from duetto.app.provenance.marking import PAYLOAD_MASK, watermark_key
 from duetto.app.storage import Storage
 from duetto.app.videos.service import asset_key
 
@@ -54,7 +56,7 @@ def export_mp4(*, session: Session, storage: Storage, settings: Settings, video:
     if storage.exists(key):
         return storage.get_bytes(key)
     from duetto.media import mp4_bytes, read_mp4
-    from duetto.provenance import stamp_visible
+    from duetto.provenance import download_rendition
 
     handle = creator_handle(session, video)
     parent = _parent(session, video) if _depth < MAX_LINEAGE else None
@@ -62,7 +64,8 @@ def export_mp4(*, session: Session, storage: Storage, settings: Settings, video:
     if parent is not None and storage.exists(asset_key(parent.id, "video")):
         parent_mp4 = export_mp4(session=session, storage=storage, settings=settings, video=parent, instance=instance,
                                 _depth=_depth + 1)
-    clip = stamp_visible(read_mp4(storage.get_bytes(asset_key(video.id, "video"))), instance=instance, handle=handle)
+    clip = download_rendition(read_mp4(storage.get_bytes(asset_key(video.id, "video"))), instance=instance,
+                              handle=handle, payload=video.seq & PAYLOAD_MASK, key=watermark_key(settings))
     data = mp4_bytes(clip, metadata={"comment": f"Made with Duetto on {instance} by @{handle}"})
     data = _sign(data, settings=settings, video=video, instance=instance, handle=handle, parent_mp4=parent_mp4) or data
     storage.put_bytes(key, data, "video/mp4")

@@ -40,24 +40,20 @@ def watermark_key(settings: Settings) -> bytes:
 
 
 def mark_clip(clip: Any, seq: int, key: bytes) -> tuple[Any, bytes | None]:
-    """The clip with both invisible marks carrying `seq`, and the fingerprint of the marked clip.
+    """The clip as it is stored: enlarged when smaller than the files the instance hands out (see
+    `duetto.provenance.sharing`), both invisible marks carrying `seq`; and the fingerprint of that clip.
 
     Anything that is not a `duetto.clip.Clip` (a test double from a swapped-in generator) passes through
     unmarked with no fingerprint. Marks are skipped for tracks too small or quiet to carry them.
     """
     from duetto.clip import Clip
-    from duetto.provenance import embed_audio_mark, embed_video_mark, fingerprint
-    from duetto.provenance.audio_mark import MIN_SAMPLE_RATE
-    from duetto.provenance.video_mark import MIN_SIDE
+    from duetto.provenance import embed_marks, enlarge_for_sharing, fingerprint
 
     if not isinstance(clip, Clip):
         return clip, None
     payload = seq & PAYLOAD_MASK
     started = time.perf_counter()
-    if clip.frames.shape[0] and min(clip.height, clip.width) >= MIN_SIDE:
-        clip.frames = embed_video_mark(clip.frames, payload, key)
-    if clip.sample_rate >= MIN_SAMPLE_RATE and clip.audio.size and clip.audio.any():
-        clip.audio = embed_audio_mark(clip.audio, clip.sample_rate, payload, key)
+    clip = embed_marks(enlarge_for_sharing(clip), payload, key)
     data = fingerprint(clip).to_bytes()
     log.info("marked and fingerprinted clip %d in %.2f s", payload, time.perf_counter() - started)
     return clip, data

@@ -18,6 +18,7 @@ from duetto.app.api.deps import Services, ServicesDep, SessionDep
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Video
+from duetto.app.provenance.exports import export_mp4
 from duetto.app.provenance.takedown import is_held_video
 from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
@@ -194,6 +195,13 @@ def media(request: Request, video_id: str, variant: str, services: ServicesDep, 
     if not viewer.is_admin and is_held_video(session=session, video_id=video.id):
         # Held by a takedown request: nobody but moderators may play it, its owner included.
         raise NotFound("This video is held for review.")
+    if variant == "video" and viewer.user_id != video.user_id and video.status == "completed":
+        # Anyone but the creator watches the file a download gives (badge, marks, credentials): what a
+        # player shows can be saved, and a shared clip always carries its label.
+        instance = services.settings.instance_name or request.url.netloc
+        data = export_mp4(session=session, storage=services.storage, settings=services.settings, video=video,
+                          instance=instance)
+        return serve_bytes(request, data, "video/mp4", cache="private, max-age=300")
     key, media_type = videos.content_key(storage=services.storage, video=video, variant=variant)
     # Only the browser may keep a copy: whether it may be watched depends on who is asking.
     return serve_bytes(request, services.storage.get_bytes(key), media_type, cache="private, max-age=300")
