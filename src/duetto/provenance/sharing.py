@@ -2,7 +2,7 @@
 the badge drawn in with the invisible video mark written after it.
 
 Why enlarge: a 128x128 clip exported at CRF 18 is 20-70 kb/s, and a quarter of that lies below what x264
-can reach even at its worst quality (CRF 51) for most such clips; the picture is wrecked there and the
+can reach even at its worst quality (CRF 51) for 60 % of such clips; the picture is wrecked there and the
 video mark with it (0.5 bit accuracy, chance). Stored at 256x256, the same clip's quarter-bitrate
 re-encode is CRF 25-30, which the mark survives. The badge's words are also legible only from about
 10 px of type, which a 128-pixel frame cannot give. The model's own size stays on the video's record.
