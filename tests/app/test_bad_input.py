@@ -148,3 +148,15 @@ def test_failed_generation_reports_error_and_keeps_inputs(client: openai.OpenAI,
     assert (video.prompt, video.model, video.size, video.seconds) == ("a blue ball", "broken-v0", "64x64", "1")
     kept = stack.settings.data_dir / "media" / "inputs" / video.id / "reference.png"
     assert kept.read_bytes() == png
+
+
+def test_a_source_video_of_another_size_is_worked_from_at_the_model_size_nearest_in_shape(tmp_path: Path) -> None:
+    from duetto.app.videos.catalog import ModelCatalog, ModelInfo
+
+    info = ModelInfo(name="m", path=tmp_path, sizes=("64x64", "96x64", "64x96"), seconds_range=(1.0, 4.0),
+                     default_size="64x64", default_seconds_value=2.0)
+    catalog = ModelCatalog(tmp_path, default="m")
+    fits = {upload: catalog.fit_size(info, upload) for upload in
+            ("96x64", "256x256", "1080x1920", "1920x1080", "200x130", "640x480")}
+    assert fits == {"96x64": "96x64", "256x256": "64x64", "1080x1920": "64x96", "1920x1080": "96x64",
+                    "200x130": "96x64", "640x480": "96x64"}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from duetto.app.core.errors import InvalidRequest
+from duetto.clip import parse_size
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,20 @@ class ModelCatalog:
                 f"Invalid size {size!r} for model {info.name}; allowed sizes: {', '.join(info.sizes)}.", param="size"
             )
         return size
+
+    def fit_size(self, info: ModelInfo, size: str) -> str:
+        """The model's size for a source video of `size` ("WxH"): the same size when the model makes it,
+        else the one nearest in shape (the larger of equals). The engine resizes the source's frames, so a
+        download of this instance's own clip (enlarged for sharing) or a phone video can be worked from."""
+        if size in info.sizes:
+            return size
+        width, height = parse_size(size)
+
+        def distance(allowed: str) -> tuple[float, int]:
+            w, h = parse_size(allowed)
+            return abs(math.log((width / height) / (w / h))), -w * h
+
+        return min(info.sizes, key=distance)
 
     def check_seconds(self, info: ModelInfo, seconds: str | None) -> str:
         if seconds is None:

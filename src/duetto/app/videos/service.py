@@ -101,7 +101,8 @@ def submit(
                     prompt=_compose_prompt(new.prompt, new.params.get("audio_prompt")),
                     source_video_id=source.id if source else None, has_image=new.image is not None)
     info = catalog.get(new.model or (source.model if source else None))
-    size = catalog.check_size(info, new.size or (source.size if source else None) or (new.source_upload[2] if new.source_upload else None))
+    uploaded_size = catalog.fit_size(info, new.source_upload[2]) if new.source_upload and not new.size else None
+    size = catalog.check_size(info, new.size or (source.size if source else None) or uploaded_size)
     if new.kind == "extend":
         extension = catalog.check_seconds(info, new.seconds)
         generate_seconds = float(extension)
