@@ -180,9 +180,13 @@ def test_downloads_carry_the_visible_watermark(web: Web, clip_assets: dict[str, 
     assert stamped.frames.shape == plain.frames.shape and stamped.height == MIN_SHARED_SIDE
     assert stamped.audio.shape[-1] > 0
     x, y, w, h = visible_mark_region(stamped.frames.shape, 0, fps=stamped.fps)
-    inside = np.abs(stamped.frames[0, y:y + h, x:x + w].astype(int) - plain.frames[0, y:y + h, x:x + w]).mean()
-    outside = np.abs(stamped.frames[0, -8:, -8:].astype(int) - plain.frames[0, -8:, -8:]).mean()
-    assert inside > 10 > outside + 5
+    change = np.abs(stamped.frames[0].astype(int) - plain.frames[0])
+    elsewhere = np.ones(change.shape[:2], bool)
+    elsewhere[y:y + h, x:x + w] = False
+    # Outside the badge only the invisible mark and the encode differ: a few levels on average (the mark
+    # is keyed per instance and peaks at the frame's corners, so no single corner is a fair reference).
+    inside, outside = change[y:y + h, x:x + w].mean(), change[elsewhere].mean()
+    assert inside > 10 and outside < 4 and inside > 3 * outside, (inside, outside)
     assert web.services.storage.exists(download_key(video_id))  # made once, then served from storage
     try:
         from duetto.provenance import read_c2pa
