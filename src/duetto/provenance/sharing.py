@@ -1,5 +1,5 @@
 """How a clip is prepared to leave the instance: enlarged to a size its marks survive, and, for a download,
-the badge drawn in with the invisible video mark written after it.
+the badge drawn in with both invisible marks written after it.
 
 Why enlarge: a 128x128 clip exported at CRF 18 is 20-70 kb/s, and a quarter of that lies below what x264
 can reach even at its worst quality (CRF 51) for 60 % of such clips; the picture is wrecked there and the

@@ -1,5 +1,5 @@
 """The file people take away (a web download or the API's content download): the clip enlarged if small,
-the moving visible badge with the invisible video mark written over it, and, when the C2PA library is
+the moving visible badge with both invisible marks written over it, and, when the C2PA library is
 installed, a signed manifest whose ingredients carry the remix lineage. Made once per video and kept
 beside its other files."""
 
@@ -29,6 +29,11 @@ MAX_LINEAGE = 32
 def download_key(video_id: str) -> str:
     # Beside the video's other files, so deleting the video deletes this too.
     return f"videos/{video_id}/download.mp4"
+
+
+def instance_label(settings: Settings, host: str) -> str:
+    """The instance name a badge and credentials show: the configured one, else the host asked."""
+    return settings.instance_name or host
 
 
 def creator_handle(session: Session, video: Video) -> str:

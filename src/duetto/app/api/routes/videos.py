@@ -19,7 +19,7 @@ from duetto.app.characters.api import character_ids
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
 from duetto.app.db.models import User, Video
-from duetto.app.provenance.exports import export_mp4
+from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.videos import service
 from duetto.app.videos.probe import probe_upload
 from duetto.app.videos.schemas import (
@@ -210,7 +210,7 @@ def download_content(
     if variant == "video":
         # A downloaded file leaves the instance: it gets the visible badge and signed credentials with its
         # remix lineage, like a web download (the creator's private preview in the web app does not).
-        instance = services.settings.instance_name or request.url.netloc
+        instance = instance_label(services.settings, request.url.netloc)
         data = export_mp4(session=session, storage=services.storage, settings=services.settings, video=video,
                           instance=instance)
         return Response(data, media_type=media_type)

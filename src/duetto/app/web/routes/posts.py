@@ -13,7 +13,7 @@ from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Post, Video
 from duetto.app.feed import service as feed
-from duetto.app.provenance.exports import export_mp4
+from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.social import engagement, graph
 from duetto.app.social import posts as posts_service
 from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, render, safe_next, wants_json
@@ -121,7 +121,7 @@ async def download(request: Request, post_id: str, services: ServicesDep, sessio
     author = session.get(Account, post.user_id)
     if video is None or author is None or video.status != "completed":
         raise NotFound("This post's video is no longer available.")
-    instance = services.settings.instance_name or request.url.netloc
+    instance = instance_label(services.settings, request.url.netloc)
     data = await to_thread.run_sync(lambda: export_mp4(
         session=session, storage=services.storage, settings=services.settings, video=video, instance=instance))
     return Response(data, media_type="video/mp4", headers={

@@ -18,7 +18,7 @@ from duetto.app.api.deps import Services, ServicesDep, SessionDep
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Video
-from duetto.app.provenance.exports import export_mp4
+from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.provenance.takedown import is_held_video
 from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
@@ -198,7 +198,7 @@ def media(request: Request, video_id: str, variant: str, services: ServicesDep, 
     if variant == "video" and viewer.user_id != video.user_id and video.status == "completed":
         # Anyone but the creator watches the file a download gives (badge, marks, credentials): what a
         # player shows can be saved, and a shared clip always carries its label.
-        instance = services.settings.instance_name or request.url.netloc
+        instance = instance_label(services.settings, request.url.netloc)
         data = export_mp4(session=session, storage=services.storage, settings=services.settings, video=video,
                           instance=instance)
         return serve_bytes(request, data, "video/mp4", cache="private, max-age=300")
