@@ -1,11 +1,11 @@
 """How a clip is prepared to leave the instance: enlarged to a size its marks survive, and, for a download,
 the badge drawn in with both invisible marks written after it.
 
-Why enlarge: a 128x128 clip exported at CRF 18 is 20-70 kb/s, and a quarter of that lies below what x264
+Why enlarge: a 128x128 clip exported at CRF 18 is 16-68 kb/s, and a quarter of that lies below what x264
 can reach even at its worst quality (CRF 51) for 60 % of such clips; the picture is wrecked there and the
-video mark with it (0.5 bit accuracy, chance). Stored at 256x256, the same clip's quarter-bitrate
-re-encode is CRF 25-30, which the mark survives. The badge's words are also legible only from about
-10 px of type, which a 128-pixel frame cannot give. The model's own size stays on the video's record.
+video mark with it (0.59 bit accuracy; 0.5 is chance). Stored at 256x256, the same clip's quarter-bitrate
+re-encode is CRF 25-30, which the mark survives. The badge gets room too: 10 px tall with at most 7-px
+type on a 128-pixel frame, 14 px with 10-px type on 256. The model's own size stays on the video's record.
 
 Why mark after the badge: the badge is bright text on a dark backing that tours the corners, which moves
 the lowest spatial frequencies the video mark lives in by about a lattice step; drawn over a marked clip
