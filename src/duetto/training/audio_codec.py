@@ -151,6 +151,14 @@ def finalize_mp_weights(vae: AudioVAE) -> None:
             module.weight.copy_(unit_filters(module.weight))
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: Tensor, model: torch.nn.Module, grad_clip: float) -> None:
+    """One optimiser step on `loss`, its gradients clipped to norm `grad_clip` (both stages' loops)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+
+
 def train_audio(
     cfg: TrainConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None
 ) -> StageResult:
@@ -205,11 +213,8 @@ def train_audio(
             voc_loss, voc_parts = vocoder_loss(
                 voc_ddp, mel_fn, wav[:, : stage.vocoder_segment_samples], stage
             )
-        for optimizer, loss, model in ((vae_opt, vae_loss, vae), (voc_opt, voc_loss, vocoder)):
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), stage.grad_clip)
-            optimizer.step()
+        optimizer_step(vae_opt, vae_loss, vae, stage.grad_clip)
+        optimizer_step(voc_opt, voc_loss, vocoder, stage.grad_clip)
         total = mean_over_ranks((vae_loss + voc_loss).detach(), dist)
         log.record(step, float(total), **vae_parts, **voc_parts)
         if dist.is_main and ((step + 1) % stage.ckpt_every == 0 or step + 1 == end):
@@ -250,6 +255,7 @@ def finetune_vocoder(cfg: TrainConfig, run_dir: Path, *, steps: int, lr: float) 
     dataset = ToyboxClips(cfg.data)
     mel_fn = log_mel(cfg.data.sample_rate).to(dist.device)
     vocoder = BigVGANVocoder.from_pretrained(str(target)).apply_weight_norm().to(dist.device).train()
+    voc_ddp = wrap(vocoder, dist)
     optimizer = torch.optim.AdamW(vocoder.parameters(), lr=lr, betas=(0.8, 0.99), weight_decay=stage.weight_decay)
     schedule = stage.model_copy(update={"steps": steps, "warmup_steps": max(1, steps // 20), "lr": lr})
     log_folder = Path(run_dir) / "audio" / "vocoder_finetune"
@@ -261,12 +267,10 @@ def finetune_vocoder(cfg: TrainConfig, run_dir: Path, *, steps: int, lr: float) 
         generator = step_generator(cfg.seed + 5, step, dist.rank)
         wav = random_segments(batch["audio"], stage.vocoder_segment_samples, generator).to(dist.device)
         set_lr(optimizer, step, schedule)
-        loss, parts = vocoder_loss(vocoder, mel_fn, wav, stage)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vocoder.parameters(), stage.grad_clip)
-        optimizer.step()
-        log.record(step, float(loss.detach()), **parts)
+        with autocast(dist.device, cfg.precision):
+            loss, parts = vocoder_loss(voc_ddp, mel_fn, wav, stage)
+        optimizer_step(optimizer, loss, vocoder, stage.grad_clip)
+        log.record(step, float(mean_over_ranks(loss.detach(), dist)), **parts)
     vocoder.eval().remove_weight_norm()
     if dist.is_main:
         staging = target.with_name("vocoder.tmp")
