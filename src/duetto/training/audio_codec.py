@@ -151,7 +151,9 @@ def finalize_mp_weights(vae: AudioVAE) -> None:
             module.weight.copy_(unit_filters(module.weight))
 
 
-def optimizer_step(optimizer: torch.optim.Optimizer, loss: Tensor, model: torch.nn.Module, grad_clip: float) -> None:
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, loss: Tensor, model: torch.nn.Module, grad_clip: float
+) -> None:
     """One optimiser step on `loss`, its gradients clipped to norm `grad_clip` (both stages' loops)."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -244,7 +246,7 @@ def finetune_vocoder(cfg: TrainConfig, run_dir: Path, *, steps: int, lr: float) 
     The vocoder is the slowest part of the audio stage to converge, and nothing downstream depends on its
     weights: the latent cache and the transformer see only the audio VAE, which stays as it is. So a run
     whose vocoder came out thin can give it more steps while the transformer trains. The learning rate
-    warms up over 5 % of the steps, then follows a cosine to zero.
+    warms up over 5 % of the steps, then follows a cosine to a tenth of its peak (audio.min_lr_ratio).
     """
     stage, target = cfg.audio, Path(run_dir) / "audio" / FINAL / "vocoder"
     if not (target / "config.json").is_file():
@@ -257,7 +259,7 @@ def finetune_vocoder(cfg: TrainConfig, run_dir: Path, *, steps: int, lr: float) 
     vocoder = BigVGANVocoder.from_pretrained(str(target)).apply_weight_norm().to(dist.device).train()
     voc_ddp = wrap(vocoder, dist)
     optimizer = torch.optim.AdamW(vocoder.parameters(), lr=lr, betas=(0.8, 0.99), weight_decay=stage.weight_decay)
-    schedule = stage.model_copy(update={"steps": steps, "warmup_steps": max(1, steps // 20), "lr": lr})
+    schedule = stage.model_copy(update={"steps": steps, "warmup_steps": max(1, steps // 20)})
     log_folder = Path(run_dir) / "audio" / "vocoder_finetune"
     log_folder.mkdir(parents=True, exist_ok=True)
     log = MetricsLog(log_folder, dist, stage.log_every)

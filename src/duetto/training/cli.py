@@ -87,7 +87,10 @@ def vocoder(
     config: ConfigOption,
     out: OutOption = None,
     steps: Annotated[int, typer.Option(help="Further steps for the finished vocoder.")] = 200,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (warmup, then cosine to zero).")] = 1e-3,
+    lr: Annotated[
+        float,
+        typer.Option(help="Peak learning rate (warmup, then cosine to audio.min_lr_ratio of it, 0.1 by default)."),
+    ] = 1e-3,
     set_: SetOption = None,
 ) -> None:
     """Go on training a finished run's vocoder alone (the audio VAE and anything cached from it stay)."""
