@@ -233,3 +233,19 @@ def test_the_longest_clip_a_model_makes_is_accepted_back_as_input(tiny_model):
     pipe.check_inputs(PROMPT, longest / cfg.fps, size, 2, 0.6)
     with pytest.raises(ValueError, match="seconds must be between"):
         pipe.check_inputs(PROMPT, (longest + 4) / cfg.fps, size, 2, 0.6)
+
+
+def test_an_extension_may_fill_the_longest_clip_a_model_makes(tiny_model, source_clip):
+    from duetto.engine.pipeline import Pipeline
+
+    pipe = Pipeline.from_pretrained(tiny_model)
+    cfg, source = pipe.config, read_mp4(source_clip)
+    held, longest = pipe._extend_prefix_frames(source), pipe.num_frames(cfg.max_seconds)
+    # A window (held tail + new seconds) as long as the model's longest clip: above max_seconds in seconds,
+    # but the model's own length in frames, as check_inputs counts it.
+    seconds = (longest - held + 1) / cfg.fps
+    assert seconds + (held - 1) / cfg.fps > cfg.max_seconds
+    made = pipe(PROMPT, extend=source, seconds=seconds, seed=0)
+    assert made.num_frames == source.num_frames + longest - held
+    with pytest.raises(ValueError, match="an extension can add at most"):
+        pipe(PROMPT, extend=source, seconds=seconds + 4 / cfg.fps, seed=0)

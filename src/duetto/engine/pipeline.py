@@ -171,6 +171,11 @@ class Pipeline:
         stride = self._vae_stride[0]
         return stride * max(1, round(seconds * self.config.fps / stride)) + 1
 
+    def exceeds_max_seconds(self, seconds: float) -> bool:
+        """Whether `seconds` is longer than the model makes, compared in frames: a clip the model made itself
+        (97 frames = 4.0417 s at 24 fps) is its own length though its duration rounds above the stated 4.04 s."""
+        return self.num_frames(seconds) > self.num_frames(self.config.max_seconds)
+
     def num_audio_latents(self, num_frames: int) -> int:
         return int(num_frames / self.config.fps * self.config.sample_rate / self.config.samples_per_audio_latent)
 
@@ -186,9 +191,7 @@ class Pipeline:
         if size not in self.config.sizes and f"{width}x{height}" not in self.config.sizes:
             raise ValueError(f"size {size} is not supported by {self.name}; choose one of: {', '.join(self.sizes)}")
         lo, hi = self.seconds_range
-        # The upper bound is on frames: a clip the model made itself (97 frames = 4.0417 s at 24 fps) must be
-        # accepted back as input though its duration rounds above the stated 4.04 s.
-        if math.isnan(seconds) or seconds < lo or self.num_frames(seconds) > self.num_frames(hi):
+        if math.isnan(seconds) or seconds < lo or self.exceeds_max_seconds(seconds):
             raise ValueError(f"seconds must be between {lo:g} and {hi:g} for {self.name}, got {seconds:g}")
         if steps < 1 or steps > 1000:
             raise ValueError(f"steps must be between 1 and 1000, got {steps}")
@@ -323,7 +326,7 @@ class Pipeline:
         if extend is not None:
             # The new window starts with the clip's last second held clean, then `seconds` of new material.
             window_seconds = seconds + (self._extend_prefix_frames(extend) - 1) / cfg.fps
-            if window_seconds > cfg.max_seconds + 1e-6:
+            if self.exceeds_max_seconds(window_seconds):
                 raise ValueError(f"an extension can add at most {cfg.max_seconds - (window_seconds - seconds):.2f}"
                                  f" seconds with {self.name}, got {seconds:g}")
         prompt = rewrite_audio_caption(prompt, cfg.audio_caption_format)
