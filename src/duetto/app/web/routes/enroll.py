@@ -23,6 +23,7 @@ from duetto.app.characters import service
 from duetto.app.characters.models import Character, EnrollmentChallenge
 from duetto.app.core.errors import DomainError, NotFound
 from duetto.app.limits import RateLimiter
+from duetto.app.videos.uploads import is_mp4
 from duetto.app.web.deps import AccountDep, Csrf, render, wants_json
 from duetto.characters.liveness import Challenge, RecordingError, Result, verify
 
@@ -172,9 +173,15 @@ async def answer_challenge(
 
     def create() -> Character:
         assert result.still_png is not None and result.voice_wav is not None
-        return service.create_person_character(session, user_id=user_id, name=clean_name,
-                                               still_png=result.still_png, voice_wav=result.voice_wav,
-                                               storage=services.storage)
+        character = service.create_person_character(session, user_id=user_id, name=clean_name,
+                                                    still_png=result.still_png, voice_wav=result.voice_wav,
+                                                    storage=services.storage)
+        # The recording the character was made from is kept as the evidence of consent; deleting the person
+        # character erases it (the service purges this prefix).
+        extension, media_type = ("mp4", "video/mp4") if is_mp4(data) else ("webm", "video/webm")
+        services.storage.put_bytes(f"{service.enrollment_prefix(user_id)}{challenge.id}.{extension}", data,
+                                   media_type)
+        return character
 
     try:
         character = await to_thread.run_sync(create)
@@ -183,16 +190,8 @@ async def answer_challenge(
         service.record_consent(session, user_id=user_id, challenge_hash=ledger_hash, result="passed",
                                detail=f"no character made: {error.message}; {result.summary()}")
         return _answer(request, session, passed=False, message=error.message, status_code=409, result=result)
-    # The recording the character was made from is kept as the evidence of consent; deleting the person
-    # character erases it (the service purges this prefix).
-    services.storage.put_bytes(f"{service.enrollment_prefix(user_id)}{challenge.id}.{_extension(data)}", data,
-                               "video/mp4" if _extension(data) == "mp4" else "video/webm")
     service.record_consent(session, user_id=user_id, challenge_hash=ledger_hash, result="passed",
                            detail=f"character {character.id} @{character.name}; {result.summary()}")
     return _answer(request, session, passed=True, status_code=200, result=result, character=character,
                    message=f"You are enrolled: @{character.name} is ready.")
-
-
-def _extension(data: bytes) -> str:
-    return "mp4" if data[4:8] == b"ftyp" else "webm"
 
