@@ -13,7 +13,8 @@ CFG=configs/train/toybox-v1-cpu.yaml
 ABLATION_CFG=configs/train/toybox-v1-cpu-nofusion.yaml
 # The codecs sample from all data.num_clips clips; the transformers see the first 600 only, because
 # encoding a whole clip costs about a CPU-second and the cache must fit beside two hours of training.
-TWIN_DATA=(--set data.num_clips=600)
+TWIN_CLIPS=data.num_clips=600
+TWIN_DATA=(--set "$TWIN_CLIPS")
 
 stage() {  # stage NAME CONFIG RUN_DIR [--set …]: run one `duetto train` stage unless it already finished
     local name=$1 cfg=$2 run=$3 folder=${1//-/_}
@@ -44,7 +45,7 @@ if [[ ! -d $FUSION/audio/final/vocoder.before-finetune ]]; then
 fi
 
 # The latent cache once, on both cores; the ablation reads the same codecs and cache.
-OMP_NUM_THREADS=2 "$PY" - "$CFG" "$FUSION" "${TWIN_DATA[1]}" <<'PY'
+OMP_NUM_THREADS=2 "$PY" - "$CFG" "$FUSION" "$TWIN_CLIPS" <<'PY'
 import sys
 from pathlib import Path
 
