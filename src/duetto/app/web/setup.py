@@ -42,6 +42,7 @@ _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:;
 class WebLimits:
     signin: RateLimiter  # per client address and per handle
     signup: RateLimiter  # per client address
+    enroll: RateLimiter  # liveness challenges, per user
 
 
 def _is_api(request: Request) -> bool:
@@ -60,6 +61,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.state.web_limits = WebLimits(
         signin=RateLimiter(settings.web_signin_rate, storage_uri=settings.resolved_rate_limit_storage),
         signup=RateLimiter(settings.web_signup_rate, storage_uri=settings.resolved_rate_limit_storage),
+        enroll=RateLimiter(enroll.CHALLENGES_PER_HOUR, storage_uri=settings.resolved_rate_limit_storage),
     )
     app.mount("/static", StaticFiles(directory=str(resources.files("duetto.app.web") / "static")), name="static")
     for module in (feed, accounts, studio, posts, people, messages, moderation, enroll):

@@ -22,7 +22,6 @@ from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.characters import service
 from duetto.app.characters.models import Character, EnrollmentChallenge
 from duetto.app.core.errors import DomainError, NotFound
-from duetto.app.limits import RateLimiter
 from duetto.app.videos.uploads import is_mp4
 from duetto.app.web.deps import AccountDep, Csrf, render, wants_json
 from duetto.characters.liveness import Challenge, RecordingError, Result, verify
@@ -32,17 +31,9 @@ router = APIRouter(include_in_schema=False)
 RECORD_SECONDS = 10.0  # what the page records: the digits first, then the turn
 TURN_AT_SECONDS = 5.5  # when the page switches from the digits to the turn
 MAX_RECORDING_BYTES = 40 * 1024 * 1024  # ten seconds of camera video is a few MB
-CHALLENGES_PER_HOUR = "20/hour"  # each check costs seconds of CPU; a challenge is needed for each
+CHALLENGES_PER_HOUR = "20/hour"  # per user (WebLimits.enroll): each check costs seconds of CPU
 CHECK_LABELS = {"face": "Face in view", "digits": "Digits read aloud", "turn": "Head turn", "sync": "Lips match voice"}
 TURN_WORDS = {"left": "to your left", "right": "to your right"}
-
-
-def _limiter(request: Request) -> RateLimiter:
-    state = request.app.state
-    if getattr(state, "enroll_limiter", None) is None:
-        settings = state.services.settings
-        state.enroll_limiter = RateLimiter(CHALLENGES_PER_HOUR, storage_uri=settings.resolved_rate_limit_storage)
-    return state.enroll_limiter
 
 
 def _person_character(session: Session, user_id: str) -> Character | None:
@@ -69,7 +60,7 @@ def new_challenge(request: Request, session: SessionDep, account: AccountDep) ->
     if existing is not None:
         return render(request, "enroll.html", {"state": "intro", "existing": existing}, status_code=409,
                       session=session)
-    _limiter(request).hit(account.user_id)
+    request.app.state.web_limits.enroll.hit(account.user_id)
     challenge = service.issue_challenge(session, account.user_id)
     return RedirectResponse(f"/characters/enroll/{challenge.id}", status_code=303)
 
