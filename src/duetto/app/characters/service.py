@@ -223,6 +223,12 @@ def _is_wav(data: bytes) -> bool:
     return data[:4] == b"RIFF" and data[8:12] == b"WAVE"
 
 
+def person_character(session: Session, user_id: str) -> Character | None:
+    """The person character of `user_id` (a person has at most one), or None."""
+    return session.scalar(select(Character).where(Character.owner_id == user_id, Character.kind == "person",
+                                                  Character.deleted_at.is_(None)))
+
+
 def create_person_character(
     session: Session, *, user_id: str, name: str, still_png: bytes, voice_wav: bytes, storage: Storage
 ) -> Character:
@@ -239,8 +245,7 @@ def create_person_character(
     if recent is None:
         raise Forbidden("A person character needs a verified enrollment in the last 10 minutes; enroll again.",
                         param="challenge")
-    if session.scalar(select(Character.id).where(Character.owner_id == user_id, Character.kind == "person",
-                                                 Character.deleted_at.is_(None))):
+    if person_character(session, user_id) is not None:
         raise Conflict("You already have a person character; delete it before enrolling again.",
                        code="person_character_exists")
     if sniff_image(still_png) != "image/png":

@@ -15,7 +15,6 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duetto.app.api.deps import ServicesDep, SessionDep
@@ -36,11 +35,6 @@ CHECK_LABELS = {"face": "Face in view", "digits": "Digits read aloud", "turn": "
 TURN_WORDS = {"left": "to your left", "right": "to your right"}
 
 
-def _person_character(session: Session, user_id: str) -> Character | None:
-    return session.scalar(select(Character).where(Character.owner_id == user_id, Character.kind == "person",
-                                                  Character.deleted_at.is_(None)))
-
-
 def _own_challenge(session: Session, user_id: str, challenge_id: str) -> EnrollmentChallenge:
     challenge = session.get(EnrollmentChallenge, challenge_id)
     if challenge is None or challenge.user_id != user_id:
@@ -50,13 +44,13 @@ def _own_challenge(session: Session, user_id: str, challenge_id: str) -> Enrollm
 
 @router.get("/characters/enroll")
 def enroll_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    existing = _person_character(session, account.user_id)
+    existing = service.person_character(session, account.user_id)
     return render(request, "enroll.html", {"state": "intro", "existing": existing}, session=session)
 
 
 @router.post("/characters/enroll", dependencies=[Csrf])
 def new_challenge(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    existing = _person_character(session, account.user_id)
+    existing = service.person_character(session, account.user_id)
     if existing is not None:
         return render(request, "enroll.html", {"state": "intro", "existing": existing}, status_code=409,
                       session=session)
@@ -74,7 +68,7 @@ def challenge_page(request: Request, session: SessionDep, account: AccountDep, c
         "state": state, "challenge": challenge, "turn_words": TURN_WORDS[challenge.turn],
         "seconds_left": max(0, int(challenge.expires_at - now)), "name": account.handle,
         "record_seconds": RECORD_SECONDS, "turn_at": TURN_AT_SECONDS,
-        "existing": _person_character(session, account.user_id),
+        "existing": service.person_character(session, account.user_id),
     }
     return render(request, "enroll.html", context, session=session)
 
@@ -142,7 +136,7 @@ async def answer_challenge(
                                result="refused", detail=error.message)
         return _answer(request, session, passed=False, message=error.message, status_code=409)
     ledger_hash = service.challenge_hash(challenge)
-    existing = _person_character(session, user_id)
+    existing = service.person_character(session, user_id)
     if existing is not None:
         message = f"You are already enrolled as @{existing.name}; delete that character to enroll again."
         service.record_consent(session, user_id=user_id, challenge_hash=ledger_hash, result="refused", detail=message)
