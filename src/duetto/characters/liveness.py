@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import io
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 
@@ -40,7 +40,6 @@ import numpy as np
 from duetto.media import image_bytes, resample
 
 TURNS = ("left", "right")
-CHECKS = ("face", "digits", "turn", "sync")
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 
@@ -99,7 +98,7 @@ class Result:
 
     @property
     def failure(self) -> Check | None:
-        """The first failed check in CHECKS order (a missing face explains a missing turn, not the reverse)."""
+        """The first failed check in `checks` order (a missing face explains a missing turn, not the reverse)."""
         return next((check for check in self.checks if not check.passed), None)
 
     def check(self, name: str) -> Check:
@@ -592,9 +591,8 @@ def verify(recording: bytes | str | PathLike[str], challenge: Challenge) -> Resu
     digits, heard = _digits_check(decoded, span, challenge)
     turn = _turn_check(faces, times, span, face.passed, challenge)
     sync = _sync_check(decoded, faces, span, face.passed)
-    checks = (face, digits, turn, sync)
-    if not all(check.passed for check in checks):
-        return Result(checks=checks, heard=heard)
+    result = Result(checks=(face, digits, turn, sync), heard=heard)
+    if not result.passed:
+        return result
     assert span is not None  # the digits passed, so speech was found
-    return Result(checks=checks, heard=heard, still_png=_still(recording, decoded, faces, span),
-                  voice_wav=_voice(decoded, span))
+    return replace(result, still_png=_still(recording, decoded, faces, span), voice_wav=_voice(decoded, span))
