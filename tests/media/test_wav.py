@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from duetto.media import read_wav, write_wav
+from duetto.media import read_wav, wav_bytes, write_wav
 from tests.media.synth import CLICK_SECONDS, click_positions, synthetic_clip
 
 
@@ -30,6 +30,15 @@ def test_pcm16_round_trip_is_within_one_step(tmp_path: Path) -> None:
     assert rate == 16000 and back.shape == (4000,)
     assert np.max(np.abs(back - audio)) <= 1 / 32768
     assert np.max(np.abs(back - audio)) > 0  # it really was quantised, i.e. written as PCM16
+
+
+def test_wav_bytes_are_the_file_write_wav_writes(tmp_path: Path) -> None:
+    audio = _noise((2, 3000)) * 1.5  # some samples out of range: both clip them
+    for subtype in ("PCM_16", "FLOAT"):
+        path = write_wav(audio, tmp_path / f"{subtype}.wav", 22050, subtype=subtype)
+        assert wav_bytes(audio, 22050, subtype=subtype) == path.read_bytes()
+    with pytest.raises(ValueError, match="wav_bytes needs sample_rate"):
+        wav_bytes(audio)
 
 
 def test_clip_is_written_at_its_rate_or_resampled(tmp_path: Path) -> None:

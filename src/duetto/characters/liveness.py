@@ -37,7 +37,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from duetto.media import image_bytes, resample
+from duetto.media import image_bytes, resample, wav_bytes
 
 TURNS = ("left", "right")
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
@@ -565,13 +565,9 @@ def _still(source: bytes | str | PathLike[str], recording: _Recording, faces: _F
 
 
 def _voice(recording: _Recording, span: tuple[float, float]) -> bytes:
-    import soundfile as sf
-
     rate = recording.rate
     piece = recording.audio[int(max(0.0, span[0] - 0.25) * rate):int((span[1] + 0.25) * rate)]
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(piece, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
-    return buffer.getvalue()
+    return wav_bytes(piece, rate)  # clipped to [-1, 1], 16-bit
 
 
 # --- all together --------------------------------------------------------------------------------------

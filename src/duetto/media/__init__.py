@@ -13,7 +13,7 @@ from duetto.media.mp4 import (
     read_mp4,
     write_mp4,
 )
-from duetto.media.wav import WAV_SUBTYPES, read_wav, write_wav
+from duetto.media.wav import WAV_SUBTYPES, read_wav, wav_bytes, write_wav
 
 __all__ = [
     "AAC_SAMPLE_RATES",
@@ -33,6 +33,7 @@ __all__ = [
     "spritesheet",
     "spritesheet_indices",
     "thumbnail",
+    "wav_bytes",
     "write_mp4",
     "write_wav",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -12,8 +13,28 @@ import soundfile as sf
 from duetto.clip import Clip
 from duetto.media._audio import as_channels, resample
 
-#: WAV sample encodings accepted by `write_wav`.
+#: WAV sample encodings accepted by `write_wav` and `wav_bytes`.
 WAV_SUBTYPES = frozenset({"PCM_16", "PCM_24", "PCM_32", "FLOAT"})
+
+
+def _prepare(
+    clip_or_audio: Clip | np.ndarray, sample_rate: int | None, subtype: str, *, caller: str
+) -> tuple[np.ndarray, int]:
+    """The audio to write as float32 (channels, samples) clipped to [-1, 1], and its rate; checks both."""
+    if isinstance(clip_or_audio, Clip):
+        audio = as_channels(clip_or_audio.audio)
+        if sample_rate is not None and sample_rate != clip_or_audio.sample_rate:
+            audio = resample(audio, clip_or_audio.sample_rate, sample_rate)
+        rate = sample_rate or clip_or_audio.sample_rate
+    else:
+        if sample_rate is None:
+            raise ValueError(f"{caller} needs sample_rate when given a bare array; pass sample_rate=...")
+        audio, rate = as_channels(clip_or_audio), sample_rate
+    if rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {rate}")
+    if subtype not in WAV_SUBTYPES:
+        raise ValueError(f"subtype {subtype!r} is not supported; use one of {sorted(WAV_SUBTYPES)}")
+    return audio, rate
 
 
 def write_wav(
@@ -29,19 +50,7 @@ def write_wav(
     it is required. `subtype` is "PCM_16" (most compatible), "PCM_24", "PCM_32" or "FLOAT" (lossless
     for float32). Samples are clipped to [-1, 1].
     """
-    if isinstance(clip_or_audio, Clip):
-        audio = as_channels(clip_or_audio.audio)
-        if sample_rate is not None and sample_rate != clip_or_audio.sample_rate:
-            audio = resample(audio, clip_or_audio.sample_rate, sample_rate)
-        rate = sample_rate or clip_or_audio.sample_rate
-    else:
-        if sample_rate is None:
-            raise ValueError("write_wav needs sample_rate when given a bare array; pass sample_rate=...")
-        audio, rate = as_channels(clip_or_audio), sample_rate
-    if rate <= 0:
-        raise ValueError(f"sample_rate must be positive, got {rate}")
-    if subtype not in WAV_SUBTYPES:
-        raise ValueError(f"subtype {subtype!r} is not supported; use one of {sorted(WAV_SUBTYPES)}")
+    audio, rate = _prepare(clip_or_audio, sample_rate, subtype, caller="write_wav")
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"cannot write {path}: it is a folder; give a file name ending in .wav")
@@ -59,6 +68,16 @@ def write_wav(
         temp.unlink(missing_ok=True)
         raise
     return path
+
+
+def wav_bytes(
+    clip_or_audio: Clip | np.ndarray, sample_rate: int | None = None, *, subtype: str = "PCM_16"
+) -> bytes:
+    """The WAV file that `write_wav` would write, as bytes (same arguments, no file)."""
+    audio, rate = _prepare(clip_or_audio, sample_rate, subtype, caller="wav_bytes")
+    buffer = io.BytesIO()
+    sf.write(buffer, audio.T, rate, subtype=subtype, format="WAV")
+    return buffer.getvalue()
 
 
 def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:

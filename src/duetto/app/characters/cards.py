@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
-import soundfile as sf
-
 from duetto.app.core.errors import InvalidRequest
-from duetto.media import image_bytes
+from duetto.media import image_bytes, wav_bytes
 from duetto.world import vocab
 from duetto.world.cards import character_card
 from duetto.world.facts import ToyFacts
@@ -50,6 +47,5 @@ def render_card(identity: dict[str, str], *, seed: int = 0) -> CardFiles:
     """Render the toy alone on the stage and encode its still (PNG) and voice sample (16-bit WAV)."""
     toy = ToyFacts(**identity, position="center")
     card = character_card(toy, width=CARD_PIXELS, height=CARD_PIXELS, seconds=CARD_SECONDS, seed=seed)
-    buffer = io.BytesIO()
-    sf.write(buffer, card.audio, card.sample_rate, subtype="PCM_16", format="WAV")
-    return CardFiles(still_png=image_bytes(card.image, "png"), voice_wav=buffer.getvalue())
+    return CardFiles(still_png=image_bytes(card.image, "png"),
+                     voice_wav=wav_bytes(card.audio, card.sample_rate))
