@@ -11,9 +11,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def ovi_fixture_dir() -> Path:
-    """The Ovi reference tensors: $DUETTO_OVI_FIXTURES, else shared/fixtures/ovi beside the repo."""
+    """The Ovi reference tensors: $DUETTO_OVI_FIXTURES, else shared/fixtures/ovi beside the repo (where a
+    team keeps the current set), else the copy of the developer set in tests/fixtures/ovi, so a fresh
+    clone runs the parity tests too."""
     override = os.environ.get("DUETTO_OVI_FIXTURES")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "fixtures" / "ovi"
+    if override:
+        return Path(override)
+    beside = REPO_ROOT.parent / "shared" / "fixtures" / "ovi"
+    return beside if beside.is_dir() else REPO_ROOT / "tests" / "fixtures" / "ovi"
 
 
 @pytest.fixture(scope="session")
