@@ -163,9 +163,13 @@ def test_the_list_of_characters_one_may_use_follows_the_same_rule(shared_site: S
     open_but_blocked = site.toy(blocker, permission="everyone")
     site.block(blocker, viewer)
     open_to_all = site.toy(other, permission="everyone")
+    open_but_revoked = site.toy(other, permission="everyone")
+    with site.session() as session:
+        characters.revoke(session, site.services.storage, characters.get_character(session, open_but_revoked.id),
+                          viewer.handle)
     with site.session() as session:
         listed = {c.id for c in characters.usable_by(session, viewer.user_id)}
         assert {for_mutuals.id, approved_only.id, open_to_all.id} <= listed
-        assert not listed & {closed.id, strangers_mutuals.id, open_but_blocked.id}
+        assert not listed & {closed.id, strangers_mutuals.id, open_but_blocked.id, open_but_revoked.id}
         for character_id in {c.id for c in characters.usable_by(session, viewer.user_id, limit=1000)}:
             assert characters.may_use(session, characters.get_character(session, character_id), viewer.user_id)

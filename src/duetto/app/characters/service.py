@@ -341,25 +341,24 @@ def characters_of(session: Session, owner_id: str) -> list[Character]:
 def usable_by(session: Session, viewer_id: str, limit: int = 60) -> list[Character]:
     """Others' characters the viewer may use: those approved for them, then the newest open ones.
 
-    A page lists these, so the relations are read once for all candidates rather than per character.
+    A page lists these, so the relations are read once for all candidates rather than per character. The
+    viewer's approval rows split the candidates in SQL: approved ones come first, and a revoked one is
+    never read, so each candidate's status is known without asking again.
     """
-    approved_ids = select(CharacterApproval.character_id).where(CharacterApproval.user_id == viewer_id,
-                                                                CharacterApproval.status == "approved")
+    mine = select(CharacterApproval.character_id).where(CharacterApproval.user_id == viewer_id)
     live = (Character.owner_id != viewer_id, Character.deleted_at.is_(None), Character.permission != "only_me")
-    candidates = list(session.scalars(select(Character).where(*live, Character.id.in_(approved_ids))
-                                      .order_by(Character.created_at.desc()).limit(limit)))
-    candidates += session.scalars(select(Character).where(*live, Character.permission.in_(("mutuals", "everyone")),
-                                                          Character.id.not_in(approved_ids))
-                                  .order_by(Character.created_at.desc()).limit(limit * 4))
-    if not candidates:
+    approved = list(session.scalars(select(Character).where(*live, Character.id.in_(
+        mine.where(CharacterApproval.status == "approved"))).order_by(Character.created_at.desc()).limit(limit)))
+    open_ = list(session.scalars(select(Character).where(*live, Character.permission.in_(("mutuals", "everyone")),
+                                                         Character.id.not_in(mine))
+                                 .order_by(Character.created_at.desc()).limit(limit * 4)))
+    if not approved and not open_:
         return []
     hidden = graph.blocked_ids(session=session, viewer_id=viewer_id)
-    statuses = {character_id: status for character_id, status in session.execute(
-        select(CharacterApproval.character_id, CharacterApproval.status).where(
-            CharacterApproval.user_id == viewer_id, CharacterApproval.character_id.in_([c.id for c in candidates])))}
     mutuals = graph.mutual_ids(session=session, user_id=viewer_id)
-    return [c for c in candidates
-            if _allowed(c, viewer_id, blocked=c.owner_id in hidden, status=statuses.get(c.id),
+    candidates = [(c, "approved") for c in approved] + [(c, None) for c in open_]
+    return [c for c, status in candidates
+            if _allowed(c, viewer_id, blocked=c.owner_id in hidden, status=status,
                         mutual=c.owner_id in mutuals)][:limit]
 
 
