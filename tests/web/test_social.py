@@ -212,6 +212,21 @@ def test_only_the_creator_plays_the_clip_without_its_badge(web: Web, clip_assets
     assert web.browser().get(f"/media/{video_id}/video").content == watched.content  # signed out too
 
 
+def test_posting_makes_the_download_before_anyone_plays_it(web: Web, clip_assets: dict[str, bytes]) -> None:
+    alice = web.account("alice")
+    web.account("bob")
+    video_id = web.video(alice.user_id, "a ball", assets=clip_assets)
+    assert not web.services.storage.exists(download_key(video_id))
+    owner = web.browser()
+    owner.sign_in("alice")
+    assert owner.submit(f"/drafts/{video_id}/post", {"caption": "bounce"}, page=f"/drafts/{video_id}").status_code == 303
+    # Made after the response went out, so the first viewer is served from storage instead of waiting.
+    prepared = web.services.storage.get_bytes(download_key(video_id))
+    viewer = web.browser()
+    viewer.sign_in("bob")
+    assert viewer.get(f"/media/{video_id}/video").content == prepared != clip_assets["video"]
+
+
 def test_deleting_an_account_removes_the_persons_content_and_data(web: Web, clip_assets: dict[str, bytes]) -> None:
     alice, bob = web.account("alice"), web.account("bob")
     bob_post, bob_video = web.post(bob.user_id, "bob's ball", assets=clip_assets)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
@@ -29,6 +30,7 @@ from duetto.app.web.deps import AccountDep, Csrf, UserDep, ViewerDep, render
 from duetto.app.web.media import serve_bytes
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 
 def _aspect_label(size: str) -> str:
     width, height = (int(v) for v in size.split("x"))
@@ -162,9 +164,22 @@ def delete_draft(video_id: str, services: ServicesDep, session: SessionDep, user
     return RedirectResponse("/drafts", status_code=303)
 
 
+def _prepare_download(services: Services, video_id: str, instance: str) -> None:
+    """Make a posted video's download (badge, marks, credentials) ahead of its first viewer, who would
+    otherwise wait for it; a failure here only means that viewer makes it instead."""
+    try:
+        with session_scope(services.sessions) as session:
+            video = session.scalar(select(Video).where(Video.id == video_id, Video.deleted_at.is_(None)))
+            if video is not None and video.status == "completed":
+                export_mp4(session=session, storage=services.storage, settings=services.settings, video=video,
+                           instance=instance)
+    except Exception:
+        log.exception("could not prepare the download of video %s; its first viewer will make it", video_id)
+
+
 @router.post("/drafts/{video_id}/post", dependencies=[Csrf])
-def post_draft(request: Request, video_id: str, session: SessionDep, account: AccountDep,
-               caption: Annotated[str, Form()] = "") -> Response:
+def post_draft(request: Request, video_id: str, services: ServicesDep, session: SessionDep, account: AccountDep,
+               background: BackgroundTasks, caption: Annotated[str, Form()] = "") -> Response:
     try:
         post = posts_service.publish(session=session, user_id=account.user_id, video_id=video_id, caption=caption)
     except InvalidRequest as error:
@@ -172,6 +187,7 @@ def post_draft(request: Request, video_id: str, session: SessionDep, account: Ac
         session.rollback()
         context = {**_draft_context(session, account.user_id, video_id), "error": error.message, "caption": caption}
         return render(request, "draft.html", context, status_code=400, session=session)
+    background.add_task(_prepare_download, services, video_id, instance_label(services.settings, request.url.netloc))
     return RedirectResponse(f"/p/{post.id}", status_code=303)
 
 
