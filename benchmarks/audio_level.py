@@ -4,7 +4,8 @@ For each held-out benchmark prompt, the level (dBFS, 20·log10 RMS) of four soun
 the render itself; the render through the vocoder alone (its log-mel in, waveform out); the render through
 the audio VAE and the vocoder (encode → decode → vocode, what the transformer's latents go through); and the
 model's own generation from the caption. The table prints per prompt and the median of each column's
-difference from the render, so a codec that under-plays shows up apart from a transformer that does.
+difference from the render, so a codec that under-plays shows up apart from a transformer that does; and
+the vocoder's mel L1 on the render, the error its training lowers.
 
     python benchmarks/audio_level.py [--model models/toybox-v1] [--n 12]
 """
@@ -32,17 +33,21 @@ def dbfs(wave: np.ndarray) -> float:
 
 @torch.no_grad()
 def levels(pipe: Pipeline, prompt, render) -> dict[str, float]:
+    """The four levels of one prompt's scene, and the vocoder's mel L1 (its output's log-mel against the
+    render's, the error its training minimises)."""
     num_frames = pipe.num_frames(SECONDS)
     num_latents = pipe.num_audio_latents(num_frames)
     truth = np.asarray(
         fit_length(render(prompt).audio, num_latents * pipe.config.samples_per_audio_latent), dtype=np.float32
     )
     vocoder = pipe.folder.vocoder
-    mel = pipe.mel(torch.from_numpy(truth)[None]).to(vocoder.dtype)
-    vocoded = vocoder(mel)[0, 0].float().clamp(-1, 1).numpy()
+    mel = pipe.mel(torch.from_numpy(truth)[None])
+    vocoded = vocoder(mel.to(vocoder.dtype))[0].float().clamp(-1, 1)
+    mel_l1 = float((pipe.mel(vocoded) - mel).abs().mean())
     through_vae = pipe.decode_audio(pipe.encode_audio(truth, num_latents))
     generated = pipe(prompt.caption, seconds=SECONDS, seed=prompt.generation_seed).audio
-    return dict(zip(COLUMNS, map(dbfs, (truth, vocoded, through_vae, generated)), strict=True))
+    row = dict(zip(COLUMNS, map(dbfs, (truth, vocoded[0].numpy(), through_vae, generated)), strict=True))
+    return row | {"vocoder mel L1": mel_l1}
 
 
 def main() -> None:
@@ -53,18 +58,21 @@ def main() -> None:
     pipe = Pipeline.from_pretrained(args.model)
     render = reference_generator()
     rows = []
-    print("| prompt | " + " | ".join(f"{c} dBFS" for c in COLUMNS) + " | caption |")
-    print("| ---: | " + " | ".join("---:" for _ in COLUMNS) + " | --- |")
+    print("| prompt | " + " | ".join(f"{c} dBFS" for c in COLUMNS) + " | vocoder mel L1 | caption |")
+    print("| ---: | " + " | ".join("---:" for _ in COLUMNS) + " | ---: | --- |")
     for prompt in held_out_prompts(args.n):
         row = levels(pipe, prompt, render)
         rows.append(row)
         cells = " | ".join(f"{row[c]:.1f}" for c in COLUMNS)
-        print(f"| {prompt.index} | {cells} | {prompt.caption[:60]}… |", flush=True)
+        print(
+            f"| {prompt.index} | {cells} | {row['vocoder mel L1']:.3f} | {prompt.caption[:60]}… |", flush=True
+        )
     print()
     print("| stage | median dB against the render |")
     print("| --- | ---: |")
     for column in COLUMNS[1:]:
         print(f"| {column} | {statistics.median(r[column] - r['render'] for r in rows):+.1f} |")
+    print(f"\nvocoder mel L1: median {statistics.median(r['vocoder mel L1'] for r in rows):.3f}")
 
 
 if __name__ == "__main__":
