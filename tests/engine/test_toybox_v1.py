@@ -50,7 +50,7 @@ def test_duetto_generate_makes_the_readme_clip_with_no_model_named(tmp_path):
     assert info["audio"]["sample_rate"] == 16000
     clip = read_mp4(out)
     # A real clip: the picture changes over time and there is sound. The CPU-trained model plays this prompt
-    # far quieter than Toybox does (RMS 0.0009–0.006 over seeds 0–11 against 0.06–0.08 for renders of the
+    # far quieter than Toybox does (RMS 0.0009–0.028 over seeds 0–11 against 0.06–0.08 for renders of the
     # scene; docs/toybox-v1.md), and the command draws a new seed each run, so the floor sits well under the
     # quietest seed and still fails a silent or dropped soundtrack.
     assert np.abs(np.diff(clip.frames.astype(np.float32), axis=0)).mean() > 0.05
