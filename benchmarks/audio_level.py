@@ -40,13 +40,12 @@ def levels(pipe: Pipeline, prompt, render) -> dict[str, float]:
     truth = np.asarray(
         fit_length(render(prompt).audio, num_latents * pipe.config.samples_per_audio_latent), dtype=np.float32
     )
-    vocoder = pipe.folder.vocoder
     mel = pipe.mel(torch.from_numpy(truth)[None])
-    vocoded = vocoder(mel.to(vocoder.dtype))[0].float().clamp(-1, 1)
-    mel_l1 = float((pipe.mel(vocoded) - mel).abs().mean())
+    vocoded = pipe.vocode(mel)
+    mel_l1 = float((pipe.mel(torch.from_numpy(vocoded)[None]) - mel).abs().mean())
     through_vae = pipe.decode_audio(pipe.encode_audio(truth, num_latents))
     generated = pipe(prompt.caption, seconds=SECONDS, seed=prompt.generation_seed).audio
-    row = dict(zip(COLUMNS, map(dbfs, (truth, vocoded[0].numpy(), through_vae, generated)), strict=True))
+    row = dict(zip(COLUMNS, map(dbfs, (truth, vocoded, through_vae, generated)), strict=True))
     return row | {"vocoder mel L1": mel_l1}
 
 

@@ -243,10 +243,17 @@ class Pipeline:
     @torch.no_grad()
     def decode_audio(self, latents: torch.Tensor) -> np.ndarray:
         """Audio latents (1, L, C) → mono float32 waveform."""
-        audio_vae, vocoder = self.folder.audio_vae, self.folder.vocoder
-        with self._using("audio_vae", "vocoder"):
+        audio_vae = self.folder.audio_vae
+        with self._using("audio_vae"):
             mel = audio_vae.decode(latents.transpose(1, 2).to(audio_vae.dtype))  # (1, n_mels, 2L)
-            wav = vocoder(mel.to(vocoder.dtype))  # (1, 1, samples)
+        return self.vocode(mel)
+
+    @torch.no_grad()
+    def vocode(self, mel: torch.Tensor) -> np.ndarray:
+        """Log-mel (1, n_mels, frames), as `mel` computes it → mono float32 waveform."""
+        vocoder = self.folder.vocoder
+        with self._using("vocoder"):
+            wav = vocoder(mel.to(self.device, vocoder.dtype))  # (1, 1, samples)
         return wav[0, 0].float().clamp(-1, 1).cpu().numpy()
 
     def _encode_prompts(self, prompt: str, video_negative: str, audio_negative: str):
