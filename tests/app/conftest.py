@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -101,7 +102,11 @@ class ThreadedServer:
 
 
 class ProcessServer:
-    """`duetto serve` (or `duetto worker`) as a child process, so a test can kill it."""
+    """`duetto serve` (or `duetto worker`) as a child process, so a test can kill it.
+
+    It runs in a process group of its own, so stopping it also stops whatever it started (the embedded
+    worker, Celery's children) even when the server itself was killed.
+    """
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.args, self.env, self.log = args, env, log
@@ -111,22 +116,56 @@ class ProcessServer:
         env = {**os.environ, **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "duetto.app.cli", *self.args],
-            env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         return self
 
+    def wait_http(self, url: str, timeout: float = 300) -> None:
+        """Wait until the server answers; fail at once, with its exit code, if it exits instead."""
+
+        def up() -> bool:
+            code = self.proc.poll()  # type: ignore[union-attr]
+            assert code is None, f"`duetto {' '.join(self.args)}` exited with code {code}; see {self.log}"
+            try:
+                return httpx.get(url + "/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, timeout=timeout, interval=0.2, what=f"{url} to answer")
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.proc.pid, signum)  # type: ignore[union-attr]
+        except ProcessLookupError:
+            pass
+
     def kill(self) -> None:
+        """SIGKILL the server alone (as a crash would): its worker must notice by itself."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(10)
+            self.proc.wait(30)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        """Stop the server gracefully if it can, then anything left in its process group."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
-                self.kill()
+                self.proc.kill()
+                self.proc.wait(30)
+        self._signal_group(signal.SIGKILL)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[ProcessServer]]:
+    """Every ProcessServer a test appends here is stopped when the test ends, passed or failed."""
+    started: list[ProcessServer] = []
+    yield started
+    for server in started:
+        server.stop()
 
 
 def wait_http(url: str, timeout: float = 90) -> None:
@@ -202,11 +241,15 @@ def s3_endpoint(services_available: None, tmp_path_factory: pytest.TempPathFacto
             return False
 
     try:
-        wait_until(up, timeout=60, interval=0.2, what="moto S3 server")
+        wait_until(up, timeout=120, interval=0.2, what="moto S3 server")
         yield url
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
 
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}

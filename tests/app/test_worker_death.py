@@ -1,10 +1,12 @@
-"""Killing workers mid-job: the job is retried once and completes; lost again, it fails with a clear error."""
+"""Killing workers and servers mid-job: the job is retried once and completes; lost again, it fails with a
+clear error; a server restarted after a crash starts, and finishes what the crash left running."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -23,13 +25,15 @@ from tests.app.conftest import (
     scale_out_settings,
     settings_env,
     start_worker,
-    wait_http,
     wait_until,
 )
 
 pytestmark = pytest.mark.slow
 # Enough denoising steps that a job is still running when the test kills its worker.
 LONG = {"steps": 40}
+# Deadlines are generous: on a machine whose cores are busy elsewhere, loading the model and denoising
+# take many times longer than on an idle one, and a deadline is only there to end a hung test.
+DEADLINE_S = 600
 
 
 def row(settings, video_id: str) -> Video:  # noqa: ANN001
@@ -43,9 +47,9 @@ def row(settings, video_id: str) -> Video:  # noqa: ANN001
         engine.dispose()
 
 
-def create(url: str, key: str, prompt: str) -> str:
-    response = httpx.post(f"{url}/v1/videos", headers={"Authorization": f"Bearer {key}"}, timeout=30,
-                          json={"prompt": prompt, "size": "64x64", "seconds": "1", **LONG})
+def create(url: str, key: str, prompt: str, **params: object) -> str:
+    response = httpx.post(f"{url}/v1/videos", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                          json={"prompt": prompt, "size": "64x64", "seconds": "1", **LONG, **params})
     assert response.status_code == 200, response.text
     return response.json()["id"]
 
@@ -55,77 +59,113 @@ def running(settings, video_id: str, attempt: int) -> bool:  # noqa: ANN001
     return video.status == "in_progress" and video.attempts == attempt and video.progress > 5
 
 
+def finished(settings, video_id: str) -> Video | None:  # noqa: ANN001
+    video = row(settings, video_id)
+    return video if video.status in ("completed", "failed") else None
+
+
 def worker_pid(server_pid: int) -> int | None:
     """The embedded worker process of a `duetto serve` process (not multiprocessing's resource tracker)."""
     # /proc lists children per thread, and a restarted worker is the child of the monitor thread.
     for children in Path(f"/proc/{server_pid}/task").glob("*/children"):
         for child in children.read_text().split():
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                return int(child)
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return int(child)
+            except FileNotFoundError:  # exited while we looked
+                continue
     return None
 
 
-def test_embedded_worker_and_server_killed_mid_job(models_dir: Path, tmp_path: Path) -> None:
+def serve_on(port: int, settings, log: Path, processes: list[ProcessServer], **env: str) -> ProcessServer:  # noqa: ANN001
+    """A `duetto serve` process answering on `port`, stopped (with its worker) when the test ends."""
+    server = ProcessServer(["serve", "--port", str(port), "--log-level", "warning"],
+                           {**settings_env(settings), **env}, log).start()
+    processes.append(server)
+    server.wait_http(f"http://127.0.0.1:{port}")
+    return server
+
+
+def test_embedded_worker_and_server_killed_mid_job(models_dir: Path, tmp_path: Path,
+                                                   processes: list[ProcessServer]) -> None:
     settings = embedded_settings(tmp_path, models_dir, embedded_worker="process")
     _, key = add_user(settings)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
 
-    def serve(**env: str) -> ProcessServer:
-        server = ProcessServer(["serve", "--port", str(port), "--log-level", "warning"],
-                               {**settings_env(settings), **env}, tmp_path / "server.log").start()
-        wait_http(url)
-        return server
-
-    server = serve()
+    server = serve_on(port, settings, log, processes)
     retried = create(url, key, "a ball")
-    wait_until(lambda: running(settings, retried, 1), timeout=120, what="the first job to be denoising")
+    wait_until(lambda: running(settings, retried, 1), timeout=DEADLINE_S, what="the first job to be denoising")
     first_worker = worker_pid(server.proc.pid)
+    assert first_worker is not None
     os.kill(first_worker, signal.SIGKILL)
 
     # The server starts a new worker process, and the reaper hands it the orphaned job: its second and
     # last attempt, which completes.
-    wait_until(lambda: row(settings, retried).status in ("completed", "failed"), timeout=180,
-               what="the retried job")
-    video = row(settings, retried)
+    video = wait_until(lambda: finished(settings, retried), timeout=DEADLINE_S, what="the retried job")
     assert (video.status, video.attempts) == ("completed", 2), video.error_message
     assert worker_pid(server.proc.pid) not in (None, first_worker)
 
     # Now the whole server dies mid-job; its worker must die with it, or the job would stay in_progress.
     lost = create(url, key, "a box")
-    wait_until(lambda: running(settings, lost, 1), timeout=120, what="the second job to be denoising")
+    wait_until(lambda: running(settings, lost, 1), timeout=DEADLINE_S, what="the second job to be denoising")
     server.kill()
-    # With one attempt allowed, the next start fails the orphan with a clear error.
-    restarted = serve(DUETTO_MAX_ATTEMPTS="1")
-    try:
-        def finished() -> dict | None:
-            body = httpx.get(f"{url}/v1/videos/{lost}", headers={"Authorization": f"Bearer {key}"}).json()
-            return body if body["status"] != "in_progress" else None
+    # With one attempt allowed, the restarted server fails the orphan with a clear error.
+    serve_on(port, settings, log, processes, DUETTO_MAX_ATTEMPTS="1")
 
-        # Once its heartbeat is older than the timeout, the reaper gives up on it.
-        body = wait_until(finished, timeout=60, what="the orphaned job to be reaped")
-        assert body["status"] == "failed" and body["error"]["code"] == "worker_lost"
-        assert "stopped responding" in body["error"]["message"]
-    finally:
-        restarted.stop()
+    def reaped() -> dict | None:
+        body = httpx.get(f"{url}/v1/videos/{lost}", headers={"Authorization": f"Bearer {key}"}, timeout=30).json()
+        return body if body["status"] != "in_progress" else None
+
+    # Once its heartbeat is older than the timeout, the reaper gives up on it.
+    body = wait_until(reaped, timeout=DEADLINE_S, what="the orphaned job to be reaped")
+    assert body["status"] == "failed" and body["error"]["code"] == "worker_lost"
+    assert "stopped responding" in body["error"]["message"]
+
+
+def test_a_server_restarted_after_a_crash_starts_and_finishes_the_orphaned_job(
+        models_dir: Path, tmp_path: Path, processes: list[ProcessServer]) -> None:
+    """The start-up sweep requeues a job whose heartbeat went stale while the server was down; the queue it
+    hands the job to must already be running (it was not, and `duetto serve` exited with code 3)."""
+    settings = embedded_settings(tmp_path, models_dir, embedded_worker="process")
+    _, key = add_user(settings)
+    port = free_port()
+    log = tmp_path / "server.log"
+
+    server = serve_on(port, settings, log, processes)
+    orphan = create(f"http://127.0.0.1:{port}", key, "a ball")
+    wait_until(lambda: running(settings, orphan, 1), timeout=DEADLINE_S, what="the job to be denoising")
+    server.kill()  # kill -9: no shutdown runs, the row stays in_progress; the worker exits with its parent
+
+    def stale() -> bool:
+        video = row(settings, orphan)
+        assert video.status == "in_progress", "the job was finished by a worker that should be dead"
+        return video.heartbeat_at < time.time() - settings.heartbeat_timeout_s - 1
+
+    wait_until(stale, timeout=DEADLINE_S, what="the orphaned job's heartbeat to go stale")
+
+    # The restart must come up (wait_http fails at once if the process exits) and run the job again.
+    restarted = serve_on(port, settings, log, processes)
+    video = wait_until(lambda: finished(settings, orphan), timeout=DEADLINE_S, what="the orphaned job to finish")
+    assert restarted.proc.poll() is None
+    assert (video.status, video.attempts) in {("completed", 2), ("failed", 2)}, video.error_message
+    if video.status == "failed":  # its worker was lost again: the last attempt ends it, with the reason
+        assert video.error_code == "worker_lost", video.error_message
 
 
 @pytest.mark.services
 def test_celery_worker_killed_mid_job(models_dir: Path, tmp_path: Path, postgres_url: str, s3_endpoint: str,
-                                      aws_env: None) -> None:
+                                      aws_env: None, processes: list[ProcessServer]) -> None:
     settings = scale_out_settings(tmp_path, models_dir, postgres_url, s3_endpoint,
                                   celery_queue=f"duetto-kill-{secrets.token_hex(3)}")
     _, key = add_user(settings)
     with ThreadedServer(create_app(settings)) as server:
         worker = start_worker(settings, tmp_path / "worker1.log")
+        processes.append(worker)
         video_id = create(server.url, key, "a ball")
-        wait_until(lambda: running(settings, video_id, 1), timeout=120, what="the job to be denoising")
+        wait_until(lambda: running(settings, video_id, 1), timeout=DEADLINE_S, what="the job to be denoising")
         worker.kill()
-        replacement = start_worker(settings, tmp_path / "worker2.log")
-        try:
-            wait_until(lambda: row(settings, video_id).status in ("completed", "failed"), timeout=180,
-                       what="the retried job")
-            video = row(settings, video_id)
-            assert (video.status, video.attempts) == ("completed", 2), video.error_message
-        finally:
-            replacement.stop()
+        processes.append(start_worker(settings, tmp_path / "worker2.log"))
+        video = wait_until(lambda: finished(settings, video_id), timeout=DEADLINE_S, what="the retried job")
+        assert (video.status, video.attempts) == ("completed", 2), video.error_message

@@ -89,8 +89,10 @@ def create_app(
             enqueue=queue.enqueue,
             notify_failed=lambda video_id: send_webhook(sessions, settings, video_id),
         )
-        reaper.sweep()  # jobs orphaned while the server was down are handled before new work
+        # The queue starts first: the sweep below requeues jobs orphaned while the server was down, and
+        # handing one to a queue that is not started yet failed the whole start-up.
         queue.start()
+        reaper.sweep()
         reaper.start()
         log.info("duetto server ready (queue=%s, storage=%s)", settings.queue, settings.storage)
         try:

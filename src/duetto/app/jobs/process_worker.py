@@ -100,6 +100,9 @@ class ProcessQueue:
 
     def enqueue(self, video_id: str) -> None:
         with self._lock:
+            if self._jobs is None:
+                # Not started: the job waits in the database, and start() sends every queued job.
+                return
             self._jobs.put(video_id)
 
     def stop(self, timeout: float = 5.0) -> None:
