@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from duetto.app.core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from duetto.app.core.errors import PayloadTooLarge, UnsupportedMediaType
+from duetto.app.core.parsing import parse_json_object
 
 
 def _nest(fields: dict[str, Any], key: str, value: Any) -> None:
@@ -26,13 +26,7 @@ async def read_body(request: Request, *, max_upload_bytes: int) -> tuple[dict[st
     """The body's fields and its uploaded files' bytes, whichever encoding the client used."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        try:
-            data = json.loads(await request.body() or b"null")
-        except ValueError:
-            raise InvalidRequest("The request body is not valid JSON.") from None
-        if not isinstance(data, dict):
-            raise InvalidRequest("The request body must be a JSON object.")
-        return data, {}
+        return parse_json_object(await request.body()), {}
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form(max_part_size=max_upload_bytes)
         fields: dict[str, Any] = {}

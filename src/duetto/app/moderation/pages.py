@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from duetto.app.api.deps import SessionDep
 from duetto.app.core.errors import DomainError
+from duetto.app.core.parsing import RowId
 from duetto.app.db.models import Account
 from duetto.app.moderation import check, rules
 from duetto.app.moderation.models import ACTIONS
@@ -117,7 +118,7 @@ def try_text(request: Request, session: SessionDep, viewer: ViewerDep, account: 
 
 @router.get("/mod/moderation/log")
 def log_page(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep, verdict: str = "",
-             surface: str = "", user: str = "", before: int | None = None) -> Response:
+             surface: str = "", user: str = "", before: RowId | None = None) -> Response:
     _require_moderator(viewer)
     verdict = verdict if verdict in VERDICTS else ""
     page = 100

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.parsing import MAX_ROW_ID, parse_whole
 from duetto.app.db.models import Account, Comment, Post, Report
 from duetto.app.moderation import Decision
 from duetto.app.social.errors import Forbidden
@@ -30,11 +31,19 @@ KINDS = ("post", "comment", "user")
 MAX_DETAILS = 1000
 
 
+def _comment(session: Session, target_id: str) -> Comment | None:
+    """The comment a report names by its id (digits in a string column), or None."""
+    comment_id = parse_whole(target_id)
+    if comment_id is None or not 1 <= comment_id <= MAX_ROW_ID:
+        return None
+    return session.get(Comment, comment_id)
+
+
 def _target_exists(session: Session, kind: str, target_id: str) -> bool:
     if kind == "post":
         return session.scalar(select(Post.seq).where(Post.id == target_id)) is not None
     if kind == "comment":
-        return target_id.isdigit() and session.get(Comment, int(target_id)) is not None
+        return _comment(session, target_id) is not None
     return session.get(Account, target_id) is not None
 
 
@@ -84,8 +93,8 @@ def queue(*, session: Session, status: str = "open", limit: int = 100) -> list[Q
         if row.target_kind == "post":
             item.post = session.scalar(select(Post).where(Post.id == row.target_id))
             item.user = session.get(Account, item.post.user_id) if item.post else None
-        elif row.target_kind == "comment" and row.target_id.isdigit():
-            item.comment = session.get(Comment, int(row.target_id))
+        elif row.target_kind == "comment":
+            item.comment = _comment(session, row.target_id)
             item.user = session.get(Account, item.comment.user_id) if item.comment else None
         else:
             item.user = session.get(Account, row.target_id)
@@ -117,8 +126,9 @@ def resolve(*, session: Session, moderator_id: str, is_moderator: bool, report_i
         elif item.target_kind == "comment":
             from duetto.app.social.engagement import delete_comment
 
-            if item.target_id.isdigit() and session.get(Comment, int(item.target_id)) is not None:
-                delete_comment(session=session, viewer_id=moderator_id, comment_id=int(item.target_id), moderator=True)
+            comment = _comment(session, item.target_id)
+            if comment is not None:
+                delete_comment(session=session, viewer_id=moderator_id, comment_id=comment.id, moderator=True)
         else:
             # Accounts are not deleted from the queue: suspending people needs a policy this app does not have.
             raise InvalidRequest("Users cannot be removed from the queue; dismiss, or remove their posts.")

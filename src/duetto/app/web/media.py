@@ -7,7 +7,8 @@ import re
 from fastapi import Request
 from fastapi.responses import Response
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+# ASCII digits only: \d also matches "²", which int() refuses.
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)$")
 
 
 def serve_bytes(request: Request, data: bytes, media_type: str, *, cache: str) -> Response:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import SessionDep
-from duetto.app.core.errors import DomainError, InvalidRequest
+from duetto.app.core.errors import DomainError
+from duetto.app.core.parsing import RowId, whole_number
 from duetto.app.feed import service as feed
 from duetto.app.feed.steering import describe
 from duetto.app.social import posts as posts_service
@@ -46,7 +47,7 @@ def home(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "f
 
 @router.get("/feed/more")
 def more(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "foryou", shown: str = "",
-         before: int | None = None) -> Response:
+         before: RowId | None = None) -> Response:
     """The next cards as an HTML fragment, for the feed's endless scroll."""
     ids = [i for i in shown.split(",") if i][-MAX_SHOWN:]
     cards, next_query = _page(session, viewer, tab, shown=ids, before=before)
@@ -58,13 +59,19 @@ def more(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "f
     return response
 
 
-@router.get("/settings/feed")
-def feed_settings(request: Request, session: SessionDep, account: AccountDep) -> Response:
+def _settings_page(request: Request, session: SessionDep, account: AccountDep, *, status_code: int = 200,
+                   **extra: object) -> Response:
+    """The feed settings page; after a refused change, with the message and what was typed (`extra`)."""
     prefs = feed.get_prefs(session=session, user_id=account.user_id)
     context = {"prefs": prefs, "summary": describe(prefs.steering_weights or {}),
                "watch": feed.watch_status(session=session, viewer_id=account.user_id),
-               "less_count": len(prefs.less_creators or {})}
-    return render(request, "settings_feed.html", context, session=session)
+               "less_count": len(prefs.less_creators or {}), **extra}
+    return render(request, "settings_feed.html", context, status_code=status_code, session=session)
+
+
+@router.get("/settings/feed")
+def feed_settings(request: Request, session: SessionDep, account: AccountDep) -> Response:
+    return _settings_page(request, session, account)
 
 
 @router.post("/feed/steer", dependencies=[Csrf])
@@ -73,23 +80,26 @@ def steer(request: Request, session: SessionDep, account: AccountDep, steering: 
     try:
         feed.set_steering(session=session, user_id=account.user_id, phrase=steering)
     except DomainError as error:
-        prefs = feed.get_prefs(session=session, user_id=account.user_id)
-        return render(request, "settings_feed.html", {
-            "prefs": prefs, "summary": describe(prefs.steering_weights or {}), "error": error.message,
-            "watch": feed.watch_status(session=session, viewer_id=account.user_id), "draft": steering,
-            "less_count": len(prefs.less_creators or {})}, status_code=400, session=session)
+        session.rollback()
+        return _settings_page(request, session, account, status_code=400, error=error.message, draft=steering)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/settings/feed", dependencies=[Csrf])
-def save_feed_settings(session: SessionDep, account: AccountDep,
+def save_feed_settings(request: Request, session: SessionDep, account: AccountDep,
                        daily_limit_minutes: Annotated[str, Form()] = "",
                        personalized: Annotated[str, Form()] = "") -> Response:
-    text = daily_limit_minutes.strip()
-    if text and not text.isdigit():
-        raise InvalidRequest("Daily limit must be a whole number of minutes, or empty for none.")
-    feed.set_settings(session=session, user_id=account.user_id, daily_limit_minutes=int(text) if text else None,
-                      personalized=personalized == "on")
+    try:
+        minutes = whole_number(daily_limit_minutes, param="daily_limit_minutes", low=1, high=feed.MAX_LIMIT_MINUTES,
+                               message=f"Daily limit must be a whole number of minutes from 1 to "
+                                       f"{feed.MAX_LIMIT_MINUTES}, or empty for none.") \
+            if daily_limit_minutes.strip() else None
+        feed.set_settings(session=session, user_id=account.user_id, daily_limit_minutes=minutes,
+                          personalized=personalized == "on")
+    except DomainError as error:
+        session.rollback()
+        return _settings_page(request, session, account, status_code=400, error=error.message,
+                              limit_draft=daily_limit_minutes)
     return RedirectResponse("/settings/feed?saved=1", status_code=303)
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import SessionDep
+from duetto.app.core.parsing import RowId
 from duetto.app.social import reports
 from duetto.app.social.errors import Forbidden
 from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next
@@ -43,7 +44,7 @@ def queue(request: Request, session: SessionDep, viewer: ViewerDep, account: Acc
 
 
 @router.post("/mod/{report_id}", dependencies=[Csrf])
-def resolve(report_id: int, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+def resolve(report_id: RowId, session: SessionDep, viewer: ViewerDep, account: AccountDep,
             action: Annotated[str, Form()]) -> Response:
     reports.resolve(session=session, moderator_id=account.user_id, is_moderator=viewer.is_admin,
                     report_id=report_id, action=action)
