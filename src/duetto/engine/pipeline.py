@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,49 +15,12 @@ import numpy as np
 import torch
 
 from duetto.clip import Clip, parse_size
-from duetto.engine.model_folder import ModelFolder, load_model_folder, save_model_folder
+from duetto.engine.codecs import Codecs
+from duetto.engine.model_folder import GenerationConfig, ModelFolder, load_model_folder, save_model_folder
 from duetto.engine.text_encoder import PromptEncoder, pad_contexts
 from duetto.media import fit_length
 
 ProgressCallback = Callable[[int, int], None]
-
-
-@dataclass
-class GenerationConfig:
-    """A model's generation settings, stored in its `model_index.json`; defaults are Ovi's."""
-
-    fps: float = 24.0
-    sample_rate: int = 16000
-    sizes: list[str] = field(default_factory=lambda: ["720x720"])
-    default_size: str = "720x720"
-    min_seconds: float = 1.0
-    max_seconds: float = 5.04
-    default_seconds: float = 5.0
-    steps: int = 50
-    shift: float = 5.0
-    solver: str = "unipc"
-    video_guidance_scale: float = 4.0
-    audio_guidance_scale: float = 3.0
-    skip_blocks: list[int] = field(default_factory=lambda: [11])
-    video_negative_prompt: str = "jitter, bad hands, blur, distortion"
-    audio_negative_prompt: str = "robotic, muffled, echo, distorted"
-    # How the checkpoint expects the audio description: "Audio: …" (Ovi 1.1, Toybox) or
-    # "<AUDCAP>…<ENDAUDCAP>" (Ovi 1.0). Prompts in the other form are rewritten.
-    audio_caption_format: str = "audio"
-    text_max_length: int = 512
-    mel_hop: int = 256
-    audio_latent_stride: int = 2
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GenerationConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    @property
-    def samples_per_audio_latent(self) -> int:
-        return self.mel_hop * self.audio_latent_stride
-
-
 
 
 def rewrite_audio_caption(prompt: str, style: str) -> str:
@@ -94,13 +57,12 @@ class Pipeline:
     def __init__(self, folder: ModelFolder, *, device: str | torch.device = "cpu", name: str | None = None):
         self.folder = folder
         self.config: GenerationConfig = folder.generation
-        self.device = torch.device(device)
         self.name = name or folder.name
         self.prompts = PromptEncoder(folder.tokenizer, folder.text_encoder, self.config.text_max_length)
         self.offload = False  # set by memory profiles: keep components on the CPU between uses
-        from duetto.engine.audio_features import LogMelSpectrogram
-
-        self.mel = LogMelSpectrogram(sample_rate=self.config.sample_rate, hop_length=self.config.mel_hop)
+        self.codecs = Codecs(folder.vae, folder.audio_vae, folder.vocoder, self.config, device=device,
+                             placement=self._using)
+        self.device = torch.device(device)
 
     # -- loading and saving -------------------------------------------------------------------------------
     @classmethod
@@ -124,6 +86,14 @@ class Pipeline:
 
     def save_pretrained(self, path: str | Path) -> Path:
         return save_model_folder(self.folder, Path(path))
+
+    @property
+    def device(self) -> torch.device:
+        return self.codecs.device
+
+    @device.setter
+    def device(self, device: str | torch.device) -> None:
+        self.codecs.device = torch.device(device)
 
     def to(self, device: str | torch.device) -> Pipeline:
         self.device = torch.device(device)
@@ -158,13 +128,7 @@ class Pipeline:
     # -- geometry -----------------------------------------------------------------------------------------
     @property
     def _vae_stride(self) -> tuple[int, int]:
-        vae = self.folder.vae.config
-        return int(vae.scale_factor_temporal), int(vae.scale_factor_spatial)
-
-    @property
-    def _size_multiple(self) -> int:
-        patch = self.folder.transformer.config.video_config["patch_size"]
-        return self._vae_stride[1] * int(patch[1])
+        return self.codecs.strides
 
     def num_frames(self, seconds: float) -> int:
         """Frames for a duration: the causal VAE needs 1 + a multiple of its temporal stride."""
@@ -200,61 +164,26 @@ class Pipeline:
         self.prompts.check(prompt)
         return width, height
 
-    # -- encoding helpers ---------------------------------------------------------------------------------
-    def _latent_stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg = self.folder.vae.config
-        mean = torch.tensor(cfg.latents_mean, dtype=like.dtype, device=like.device).view(1, -1, 1, 1, 1)
-        std = torch.tensor(cfg.latents_std, dtype=like.dtype, device=like.device).view(1, -1, 1, 1, 1)
-        return mean, std
-
-    @torch.no_grad()
+    # -- encoding helpers (the codecs') -------------------------------------------------------------------
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 (T, H, W, 3) → normalised video latents (1, C, F, h, w)."""
-        vae = self.folder.vae
-        x = torch.from_numpy(np.array(frames, copy=True)).to(self.device, vae.dtype)
-        x = x.permute(3, 0, 1, 2).unsqueeze(0) / 127.5 - 1.0  # (1, 3, T, H, W) in [-1, 1]
-        with self._using("vae"):
-            z = vae.encode(x).latent_dist.mode()
-        mean, std = self._latent_stats(z)
-        return (z - mean) / std
+        """uint8 (T, H, W, 3) at the model size → normalised video latents (1, C, F, h, w)."""
+        return self.codecs.encode_frames(frames)
 
-    @torch.no_grad()
     def decode_frames(self, latents: torch.Tensor) -> np.ndarray:
-        """Normalised video latents (1, C, F, h, w) → uint8 (T, H, W, 3)."""
-        vae = self.folder.vae
-        mean, std = self._latent_stats(latents)
-        with self._using("vae"):
-            video = vae.decode((latents * std + mean).to(vae.dtype)).sample  # (1, 3, T, H, W)
-        video = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return video.permute(1, 2, 3, 0).cpu().numpy()
+        """Normalised video latents (1, C, F, h, w) → uint8 (T, H, W, 3) at the model size."""
+        return self.codecs.decode_frames(latents)
 
-    @torch.no_grad()
     def encode_audio(self, waveform: np.ndarray, num_latents: int) -> torch.Tensor:
         """Mono float waveform → audio latents (1, L, C), padded or trimmed to `num_latents`."""
-        samples = num_latents * self.config.samples_per_audio_latent
-        wav = np.array(fit_length(waveform, samples), dtype=np.float32)
-        audio_vae = self.folder.audio_vae
-        x = torch.from_numpy(wav).unsqueeze(0)
-        with self._using("audio_vae"):
-            mel = self.mel(x).to(self.device, audio_vae.dtype)  # (1, n_mels, 2L)
-            z = audio_vae.encode(mel)  # (1, C, L)
-        return z.transpose(1, 2)[:, :num_latents]
+        return self.codecs.encode_audio(waveform, num_latents)
 
-    @torch.no_grad()
     def decode_audio(self, latents: torch.Tensor) -> np.ndarray:
         """Audio latents (1, L, C) → mono float32 waveform."""
-        audio_vae = self.folder.audio_vae
-        with self._using("audio_vae"):
-            mel = audio_vae.decode(latents.transpose(1, 2).to(audio_vae.dtype))  # (1, n_mels, 2L)
-        return self.vocode(mel)
+        return self.codecs.decode_audio(latents)
 
-    @torch.no_grad()
     def vocode(self, mel: torch.Tensor) -> np.ndarray:
-        """Log-mel (1, n_mels, frames), as `mel` computes it → mono float32 waveform."""
-        vocoder = self.folder.vocoder
-        with self._using("vocoder"):
-            wav = vocoder(mel.to(self.device, vocoder.dtype))  # (1, 1, samples)
-        return wav[0, 0].float().clamp(-1, 1).cpu().numpy()
+        """Log-mel (1, n_mels, frames) → mono float32 waveform."""
+        return self.codecs.vocode(mel)
 
     def _encode_prompts(self, prompt: str, video_negative: str, audio_negative: str):
         with self._using("text_encoder"):
@@ -307,7 +236,6 @@ class Pipeline:
         """Generates a clip. Give at most one of `image`, `video` (sound for a silent video), `audio`
         (picture for a sound), `remix_of` (a new take on a clip, `strength` 1 = all new) or `extend`
         (continue a clip by `seconds`)."""
-        from duetto.engine.sampling.denoise import LatentStream, denoise_joint
         from duetto.engine.sampling.guidance import GuidanceConfig
         from duetto.engine.sampling.schedules import flow_sigmas
 
@@ -318,79 +246,54 @@ class Pipeline:
         if len(given) > 1:
             raise ValueError(f"give at most one of image, video, audio, remix_of, extend (got {', '.join(given)})")
 
-        # 1. Check inputs. A given video or sound fixes the duration.
-        if video is not None:
-            seconds = video.video_seconds if seconds is None else seconds
-        elif audio is not None:
-            seconds = audio.audio_seconds if seconds is None else seconds
-        elif remix_of is not None and seconds is None:
-            seconds = min(remix_of.video_seconds, cfg.max_seconds)
-        seconds = float(cfg.default_seconds if seconds is None else seconds)
-        size = size or cfg.default_size
-        steps = int(steps or cfg.steps)
+        # 1. Check inputs. A given video or sound fixes the duration; an extension's window holds a prefix.
+        seconds, window_seconds, size, steps = self._resolve(seconds, size, steps, video, audio, remix_of, extend)
         width, height = self.check_inputs(prompt, seconds, size, steps, strength)
-        window_seconds = seconds
-        if extend is not None:
-            # The new window starts with the clip's last second held clean, then `seconds` of new material.
-            window_seconds = seconds + (self._extend_prefix_frames(extend) - 1) / cfg.fps
-            if self.exceeds_max_seconds(window_seconds):
-                raise ValueError(f"an extension can add at most {cfg.max_seconds - (window_seconds - seconds):.2f}"
-                                 f" seconds with {self.name}, got {seconds:g}")
+        model_width, model_height = self.codecs.model_size(width, height)
         prompt = rewrite_audio_caption(prompt, cfg.audio_caption_format)
         seed = int(seed if seed is not None else torch.randint(0, 2**31 - 1, (1,)).item())
 
         # 2. Encode the prompt and the two negative prompts (one per tower).
         t0 = time.perf_counter()
-        ctx_pos, ctx_vneg, ctx_aneg = self._encode_prompts(
+        contexts = self._encode_prompts(
             prompt, negative_prompt or cfg.video_negative_prompt, audio_negative_prompt or cfg.audio_negative_prompt
         )
         timings["text_s"] = time.perf_counter() - t0
 
-        # 3. Latent geometry and starting noise (one generator per modality, as Ovi).
+        # 3. Starting noise at the model's size, then the conditioning: what is held clean, where sampling starts.
         t0 = time.perf_counter()
         num_frames = self.num_frames(window_seconds)
         num_audio = self.num_audio_latents(num_frames)
-        t_stride, s_stride = self._vae_stride
-        z_dim = self.folder.transformer.config.video_config["in_dim"]
-        a_dim = self.folder.transformer.config.audio_config["in_dim"]
-        video_shape = (1, z_dim, (num_frames - 1) // t_stride + 1, height // s_stride, width // s_stride)
-        dtype = self.folder.transformer.dtype
-        video_noise = torch.randn(video_shape, generator=torch.Generator("cpu").manual_seed(seed)).to(self.device, dtype)
-        audio_noise = torch.randn((1, num_audio, a_dim), generator=torch.Generator("cpu").manual_seed(seed)).to(
-            self.device, dtype)
-
-        # 4. Conditioning: what is held clean, where sampling starts.
+        video_noise, audio_noise = self._noise(seed, num_frames, num_audio, model_width, model_height)
         cond = self._conditioning(image=image, video=video, audio=audio, remix_of=remix_of, extend=extend,
-                                  strength=strength, steps=steps, width=width, height=height,
-                                  num_frames=num_frames, num_audio=num_audio)
+                                  strength=strength, steps=steps, width=model_width, height=model_height,
+                                  num_frames=num_frames, num_audio=num_audio, output_size=(width, height))
         timings["encode_s"] = time.perf_counter() - t0
 
-        # 5. Sigmas, then the joint denoising loop.
+        # 4. The joint denoising loop; with `audio_second_pass`, the sound again for the picture held clean.
         sigmas = flow_sigmas(steps, shift=shift if shift is not None else cfg.shift).to(self.device)
-        video_start, audio_start = video_noise, audio_noise
-        if cond.start_step > 0:
-            sigma = sigmas[cond.start_step].to(dtype)
-            video_start = (1 - sigma) * cond.video_start.to(dtype) + sigma * video_noise
-            audio_start = (1 - sigma) * cond.audio_start.to(dtype) + sigma * audio_noise
         guidance = GuidanceConfig(
             video_scale=cfg.video_guidance_scale if video_guidance_scale is None else video_guidance_scale,
             audio_scale=cfg.audio_guidance_scale if audio_guidance_scale is None else audio_guidance_scale,
             skip_blocks=tuple(cfg.skip_blocks),
         )
         t0 = time.perf_counter()
-        with self._using("transformer"):
-            video_latents, audio_latents = denoise_joint(
-                self.folder.transformer,
-                LatentStream(video_start, ctx_pos, ctx_vneg, _to(cond.video_clean, dtype), cond.video_clean_frames),
-                LatentStream(audio_start, ctx_pos, ctx_aneg, _to(cond.audio_clean, dtype), cond.audio_clean_frames),
-                sigmas=sigmas, solver=solver or cfg.solver, guidance=guidance, start_step=cond.start_step,
-                callback=callback,
-            )
+        video_latents, audio_latents = self._denoise(video_noise, audio_noise, contexts, cond, sigmas,
+                                                     solver or cfg.solver, guidance, callback)
+        if cfg.audio_second_pass and cond.keep_audio is None and cond.keep_frames is None:
+            every_frame = _mask(video_latents.shape[2], first=video_latents.shape[2])
+            again = _Conditioning(video_clean=video_latents, video_clean_frames=every_frame,
+                                  audio_clean=cond.audio_clean, audio_clean_frames=cond.audio_clean_frames)
+            _, audio_latents = self._denoise(video_noise, audio_noise, contexts, again, sigmas,
+                                             solver or cfg.solver, guidance, callback)
         timings["denoise_s"] = time.perf_counter() - t0
 
-        # 6. Decode: the VAE for frames, the audio VAE + vocoder for sound (or keep what was given).
+        # 5. Decode: the video codec for frames (resized to the size asked for), the audio codec and vocoder
+        #    for sound, or keep what was given.
         t0 = time.perf_counter()
-        frames = cond.keep_frames if cond.keep_frames is not None else self.decode_frames(video_latents)
+        frames = cond.keep_frames
+        if frames is None:
+            frames = self.codecs.resize(self.decode_frames(video_latents), width, height)
         timings["vae_decode_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         wav = cond.keep_audio if cond.keep_audio is not None else self.decode_audio(audio_latents)
@@ -404,8 +307,60 @@ class Pipeline:
             clip = _stitch(cond.prefix, clip, cond.prefix_frames, self)
         return clip
 
+    def _resolve(self, seconds, size, steps, video, audio, remix_of, extend) -> tuple[float, float, str, int]:
+        """(seconds, window seconds, size, steps) with the model's defaults filled in."""
+        cfg = self.config
+        if video is not None:
+            seconds = video.video_seconds if seconds is None else seconds
+        elif audio is not None:
+            seconds = audio.audio_seconds if seconds is None else seconds
+        elif remix_of is not None and seconds is None:
+            seconds = min(remix_of.video_seconds, cfg.max_seconds)
+        seconds = float(cfg.default_seconds if seconds is None else seconds)
+        window_seconds = seconds
+        if extend is not None:
+            # The new window starts with the clip's last second held clean, then `seconds` of new material.
+            window_seconds = seconds + (self._extend_prefix_frames(extend) - 1) / cfg.fps
+            if self.exceeds_max_seconds(window_seconds):
+                raise ValueError(f"an extension can add at most {cfg.max_seconds - (window_seconds - seconds):.2f}"
+                                 f" seconds with {self.name}, got {seconds:g}")
+        return seconds, window_seconds, size or cfg.default_size, int(steps or cfg.steps)
+
+    def _noise(self, seed: int, num_frames: int, num_audio: int, width: int, height: int):
+        """Video (1, C, F, h, w) and audio (1, L, C) starting noise, one generator per modality as Ovi."""
+        t_stride, s_stride = self._vae_stride
+        z_dim = self.folder.transformer.config.video_config["in_dim"]
+        a_dim = self.folder.transformer.config.audio_config["in_dim"]
+        video_shape = (1, z_dim, (num_frames - 1) // t_stride + 1, height // s_stride, width // s_stride)
+        dtype = self.folder.transformer.dtype
+        video = torch.randn(video_shape, generator=torch.Generator("cpu").manual_seed(seed))
+        audio = torch.randn((1, num_audio, a_dim), generator=torch.Generator("cpu").manual_seed(seed))
+        return video.to(self.device, dtype), audio.to(self.device, dtype)
+
+    def _denoise(self, video_noise, audio_noise, contexts, cond: _Conditioning, sigmas, solver, guidance,
+                 callback) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass of the joint loop from the conditioning's start (re-noised inputs for a remix)."""
+        from duetto.engine.sampling.denoise import LatentStream, denoise_joint
+
+        ctx_pos, ctx_vneg, ctx_aneg = contexts
+        dtype = self.folder.transformer.dtype
+        video_start, audio_start = video_noise, audio_noise
+        if cond.start_step > 0:
+            sigma = sigmas[cond.start_step].to(dtype)
+            video_start = (1 - sigma) * cond.video_start.to(dtype) + sigma * video_noise
+            audio_start = (1 - sigma) * cond.audio_start.to(dtype) + sigma * audio_noise
+        with self._using("transformer"):
+            return denoise_joint(
+                self.folder.transformer,
+                LatentStream(video_start, ctx_pos, ctx_vneg, _to(cond.video_clean, dtype), cond.video_clean_frames),
+                LatentStream(audio_start, ctx_pos, ctx_aneg, _to(cond.audio_clean, dtype), cond.audio_clean_frames),
+                sigmas=sigmas, solver=solver, guidance=guidance, start_step=cond.start_step, callback=callback,
+            )
+
     def _conditioning(self, *, image, video, audio, remix_of, extend, strength, steps, width, height,
-                      num_frames, num_audio) -> _Conditioning:
+                      num_frames, num_audio, output_size) -> _Conditioning:
+        """What is held clean and where sampling starts; given pictures are fitted to width × height, the size
+        the model works at (a video kept for video→audio is fitted to the output size instead)."""
         cond = _Conditioning()
         n_latent_frames = (num_frames - 1) // self._vae_stride[0] + 1
         if image is not None:
@@ -417,7 +372,7 @@ class Pipeline:
             frames = self._fit_frames(video.frames, width, height, num_frames)
             cond.video_clean = self.encode_frames(frames)
             cond.video_clean_frames = _mask(n_latent_frames, first=n_latent_frames)
-            cond.keep_frames = frames
+            cond.keep_frames = self._fit_frames(video.frames, *output_size, num_frames)
         elif audio is not None:
             wav = self._mono(audio)
             cond.audio_clean = self.encode_audio(wav, num_audio)

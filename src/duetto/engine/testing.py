@@ -34,10 +34,10 @@ def build_tiny_folder(*, seed: int = 0, fusion: bool = True, name: str = "tiny")
     """A complete model with every component at toy size (a few hundred thousand parameters)."""
     from diffusers import AutoencoderKLWan
 
+    from duetto.engine.model_folder import GenerationConfig
     from duetto.engine.models.audio_vae import AudioVAE
     from duetto.engine.models.transformer_twin import TwinDiT
     from duetto.engine.models.vocoder import BigVGANVocoder
-    from duetto.engine.pipeline import GenerationConfig
     from duetto.engine.text_encoder import small_umt5, train_tokenizer
 
     torch.manual_seed(seed)

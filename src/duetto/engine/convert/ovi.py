@@ -46,7 +46,7 @@ from duetto.engine.convert.keymaps import UMT5_TIED_KEYS, WAN22_VAE_TO_DIFFUSERS
 from duetto.engine.model_folder import write_model_index
 
 if TYPE_CHECKING:
-    from duetto.engine.pipeline import GenerationConfig
+    from duetto.engine.model_folder import GenerationConfig
 
 # -- the official configurations ----------------------------------------------------------------------------
 
@@ -167,7 +167,7 @@ def ovi_sizes(variant: str) -> list[str]:
 
 def ovi_generation_config(variant: str) -> GenerationConfig:
     """Ovi's inference defaults for one variant, as the `GenerationConfig` stored in `model_index.json`."""
-    from duetto.engine.pipeline import GenerationConfig
+    from duetto.engine.model_folder import GenerationConfig
 
     spec = _variant(variant)
     sizes = ovi_sizes(variant)
