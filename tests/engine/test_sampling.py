@@ -237,7 +237,8 @@ def test_solver_argument_errors():
 
 
 class _RecordingModel(torch.nn.Module):
-    """Stands in for TwinDiT: velocities depend on the latents and the text, every call is recorded."""
+    """Stands in for TwinDiT: velocities depend on each sample's latents and text (zero text rows change
+    nothing, as in TwinDiT, which zero-pads every context), every call is recorded."""
 
     dtype = torch.float32
 
@@ -247,7 +248,10 @@ class _RecordingModel(torch.nn.Module):
 
     def forward(self, video, audio, *, skip_blocks=()):
         self.calls.append((video, audio, tuple(skip_blocks)))
-        return 0.5 * video.latents + video.context.mean(), 0.5 * audio.latents + audio.context.mean()
+        def text(x):  # one value per sample, broadcast over its latents
+            return x.context.sum(dim=(1, 2)).view(-1, *[1] * (x.latents.ndim - 1)) / 100
+
+        return 0.5 * video.latents + text(video), 0.5 * audio.latents + text(audio)
 
 
 def _streams(frames: int = 4, audio_len: int = 6, **video_kwargs):
@@ -330,10 +334,12 @@ def test_clean_prefix_is_held_and_gets_timestep_zero():
     assert torch.equal(out_video[:, :, :2], clean[:, :, :2])
     assert not torch.equal(out_video[:, :, 2:], clean[:, :, 2:])
     for video_in, audio_in, _ in model.calls:
-        assert torch.equal(video_in.latents[:, :, :2], clean[:, :, :2])  # overwritten before every step
-        assert video_in.timestep.shape == (2, frames)
+        passes = video_in.latents.shape[0] // 2  # the positive and negative pass may run as one batch
+        held = clean[:, :, :2].repeat(passes, 1, 1, 1, 1)
+        assert torch.equal(video_in.latents[:, :, :2], held)  # overwritten before every step
+        assert video_in.timestep.shape == (2 * passes, frames)
         assert (video_in.timestep[:, :2] == 0).all() and (video_in.timestep[:, 2:] > 0).all()
-        assert audio_in.timestep.shape == (2,)
+        assert audio_in.timestep.shape == (2 * passes,)
 
 
 def test_fully_clean_audio_conditions_video_without_moving():
@@ -351,7 +357,8 @@ def test_fully_clean_audio_conditions_video_without_moving():
         model, video, audio, sigmas=flow_sigmas(3), guidance=GuidanceConfig(skip_blocks=())
     )
     assert torch.equal(out_audio, known)
-    assert all(torch.equal(a.latents, known) and (a.timestep == 0).all() for _, a, _ in model.calls)
+    for _, a, _ in model.calls:  # the positive and negative pass may run as one batch
+        assert torch.equal(a.latents, known.repeat(a.latents.shape[0] // 2, 1, 1)) and (a.timestep == 0).all()
 
 
 def test_start_step_runs_the_tail_of_the_schedule():

@@ -81,6 +81,29 @@ def _timestep(t: Tensor, batch: int, mask: Tensor | None) -> Tensor:
     return torch.where(mask, torch.zeros_like(t), t).expand(batch, mask.shape[1]).contiguous()
 
 
+def _both_passes(
+    model: TwinDiT,
+    positive: tuple[ModalityInput, ModalityInput],
+    negative: tuple[ModalityInput, ModalityInput],
+    skip_blocks: tuple[int, ...],
+) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """The positive and the negative pass. Without skipped blocks both run as one batch of twice the size,
+    which is the same arithmetic per sample and faster on CPUs (larger matrix products); otherwise two calls."""
+    if skip_blocks:
+        return model(*positive), model(*negative, skip_blocks=skip_blocks)
+    stacked = [_stack(pos, neg) for pos, neg in zip(positive, negative, strict=True)]
+    video, audio = model(*stacked)
+    return (video.chunk(2)[0], audio.chunk(2)[0]), (video.chunk(2)[1], audio.chunk(2)[1])
+
+
+def _stack(a: ModalityInput, b: ModalityInput) -> ModalityInput:
+    """Two inputs as one batch; text contexts zero-padded to the longer (the model zero-pads them anyway)."""
+    rows = max(a.context.shape[1], b.context.shape[1])
+    contexts = [torch.nn.functional.pad(x.context, (0, 0, 0, rows - x.context.shape[1])) for x in (a, b)]
+    return ModalityInput(latents=torch.cat([a.latents, b.latents]), context=torch.cat(contexts),
+                         timestep=torch.cat([a.timestep, b.timestep]))
+
+
 @torch.no_grad()
 def denoise_joint(
     model: TwinDiT,
@@ -95,8 +118,8 @@ def denoise_joint(
 ) -> tuple[Tensor, Tensor]:
     """Denoise video and audio latents jointly from `sigmas[start_step]` to the end of the schedule.
 
-    Each step runs the model twice, as Ovi does: a positive pass (both towers on `context_pos`) and a
-    negative pass (each tower on its own `context_neg`, with `guidance.skip_blocks` skipped), mixes the two
+    Each step runs the model twice, as Ovi does (as one batch of two when no block is skipped): a positive
+    pass (both towers on `context_pos`) and a negative pass (each tower on its own `context_neg`, with `guidance.skip_blocks` skipped), mixes the two
     per modality with its own scale, and advances each modality with its own solver. Both modalities see
     the same timestep. `latents` must already sit at `sigmas[start_step]` (pure noise for a fresh run, a
     re-noised clip for a remix from step k).
@@ -140,23 +163,20 @@ def denoise_joint(
         t_audio = _timestep(t, x_audio.shape[0], audio_mask)
         in_video, in_audio = x_video.to(dtype), x_audio.to(dtype)
 
-        # 4. Positive pass.
-        v_video, v_audio = model(
-            ModalityInput(latents=in_video, context=video_pos, timestep=t_video),
-            ModalityInput(latents=in_audio, context=audio_pos, timestep=t_audio),
-        )
-
-        # 5. Negative pass (negative prompts, skipped blocks) and the guided velocity per modality.
+        # 4. Positive and negative passes (negative prompts, skipped blocks), the guided velocity per modality.
+        video_in = ModalityInput(latents=in_video, context=video_pos, timestep=t_video)
+        audio_in = ModalityInput(latents=in_audio, context=audio_pos, timestep=t_audio)
         if guide_video or guide_audio:
-            neg_video, neg_audio = model(
-                ModalityInput(latents=in_video, context=video_neg, timestep=t_video),
-                ModalityInput(latents=in_audio, context=audio_neg, timestep=t_audio),
-                skip_blocks=guidance.skip_blocks,
-            )
+            video_neg_in = ModalityInput(latents=in_video, context=video_neg, timestep=t_video)
+            audio_neg_in = ModalityInput(latents=in_audio, context=audio_neg, timestep=t_audio)
+            (v_video, v_audio), (neg_video, neg_audio) = _both_passes(
+                model, (video_in, audio_in), (video_neg_in, audio_neg_in), guidance.skip_blocks)
             if guide_video:
                 v_video = guided(v_video, neg_video, guidance.video_scale)
             if guide_audio:
                 v_audio = guided(v_audio, neg_audio, guidance.audio_scale)
+        else:
+            v_video, v_audio = model(video_in, audio_in)
 
         # 6. Each modality's own solver advances it to the next sigma.
         if video_solver is not None:
