@@ -65,25 +65,47 @@ def pad_contexts(contexts: Sequence[torch.Tensor], length: int | None = None) ->
     return out
 
 
-def train_tokenizer(corpus: Iterable[str], *, vocab_size: int = 512) -> PreTrainedTokenizerBase:
-    """Trains a small Unigram (SentencePiece-style) tokenizer for a T5-family encoder from `corpus`.
+def train_tokenizer(
+    corpus: Iterable[str], *, vocab_size: int = 512, kind: str = "unigram"
+) -> PreTrainedTokenizerBase:
+    """Trains a small tokenizer for a T5-family encoder from `corpus`.
 
-    Lower-cased, Metaspace word boundaries like T5, `</s>` appended to every sequence, `<pad>` id 0.
+    `unigram`: SentencePiece-style pieces over Metaspace word boundaries, as T5. `bpe`: punctuation and the
+    speech marks `<S>` / `<E>` split off first, then byte-pair merges within words, so on Toybox captions
+    (a few hundred words) every word is one token and only spoken syllables are split. Both are
+    lower-cased, append `</s>` to every sequence and pad with `<pad>` (id 0).
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.Unigram())
+    specials = ["<pad>", "</s>", "<unk>"]
+    if kind == "unigram":
+        tok = Tokenizer(models.Unigram())
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>",
+                                          initial_alphabet=_BASE_ALPHABET)
+    elif kind == "bpe":
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Punctuation("isolated"),
+                                                     pre_tokenizers.Metaspace()])
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                      initial_alphabet=_BASE_ALPHABET)
+    else:
+        raise ValueError(f"tokenizer kind must be 'unigram' or 'bpe', got {kind!r}")
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size,
-        special_tokens=["<pad>", "</s>", "<unk>"],
-        unk_token="<unk>",
-        initial_alphabet=_BASE_ALPHABET,
-    )
     tok.train_from_iterator(corpus, trainer=trainer)
+    if kind == "bpe":  # the speech marks, matched after lower-casing and before any split, one token each
+        tok.add_tokens([AddedToken(mark, normalized=True) for mark in ("<s>", "<e>")])
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
