@@ -71,6 +71,45 @@ def video_vae(
     _run(train_video_vae, cfg, run_dir, resume)
 
 
+@train_app.command("video-codec")
+def video_codec(
+    config: ConfigOption, out: OutOption = None, resume: ResumeOption = False, set_: SetOption = None
+) -> None:
+    """Stage 1 of presets with a video_codec section: the frame-group autoencoder."""
+    from duetto.training.video_codec import train_video_codec
+
+    cfg, run_dir = _setup(config, out, set_)
+    _run(train_video_codec, cfg, run_dir, resume)
+
+
+@train_app.command("mel-codec")
+def mel_codec(
+    config: ConfigOption, out: OutOption = None, resume: ResumeOption = False, set_: SetOption = None
+) -> None:
+    """Stage 2 of presets with a mel_codec section: the mel statistics and the Griffin-Lim vocoder."""
+    from duetto.training.mel_codec import train_mel_codec
+
+    cfg, run_dir = _setup(config, out, set_)
+    _run(train_mel_codec, cfg, run_dir, resume)
+
+
+@train_app.command("codecs")
+def codecs_command(
+    config: ConfigOption,
+    out: OutOption = None,
+    codecs_out: Annotated[Path | None, typer.Option("--codecs-out", help="Folder (default: <out>/codecs).")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Write a codec-only model folder from a run's finished codecs, for `duetto bench toybox --through-codecs`."""
+    from duetto.training.assemble import assemble_codecs
+
+    cfg, run_dir = _setup(config, out, set_)
+    try:
+        typer.echo(str(assemble_codecs(cfg, run_dir, codecs_out)))
+    except ValueError as err:
+        raise fail(str(err)) from err
+
+
 @train_app.command("audio")
 def audio(
     config: ConfigOption, out: OutOption = None, resume: ResumeOption = False, set_: SetOption = None
@@ -103,15 +142,25 @@ def vocoder(
         raise fail(str(err)) from err
 
 
+InitFromOption = Annotated[Path | None, typer.Option(
+    "--init-from", help="Continue this model folder's training (its codecs, weights and tokenizer).")]
+CodecsOption = Annotated[Path | None, typer.Option(
+    "--codecs", help="Take the codecs from this model or codec-only folder instead of the run's own.")]
+
+
 @train_app.command("twin")
 def twin(
-    config: ConfigOption, out: OutOption = None, resume: ResumeOption = False, set_: SetOption = None
+    config: ConfigOption, out: OutOption = None, resume: ResumeOption = False, set_: SetOption = None,
+    init_from: InitFromOption = None, codecs: CodecsOption = None,
 ) -> None:
-    """Stage 3: the twin transformer and its text encoder (needs stages 1 and 2 in the same --out)."""
+    """Stage 3: the twin transformer and its text encoder (needs stages 1 and 2 in the same --out, or --codecs)."""
     from duetto.training.twin import train_twin
 
     cfg, run_dir = _setup(config, out, set_)
-    _run(train_twin, cfg, run_dir, resume)
+    try:
+        train_twin(cfg, run_dir, resume=resume, init_from=init_from, codecs_dir=codecs)
+    except ValueError as err:
+        raise fail(str(err)) from err
 
 
 @train_app.command("assemble")
@@ -122,6 +171,7 @@ def assemble_command(
         Path | None, typer.Option("--model-out", help="Model folder (default: <out>/model).")
     ] = None,
     set_: SetOption = None,
+    codecs: CodecsOption = None,
 ) -> None:
     """Write the model folder (fp16 safetensors, diffusers layout) from a finished run."""
     from duetto.training.assemble import assemble
@@ -130,7 +180,7 @@ def assemble_command(
     if int(os.environ.get("RANK", "0")) != 0:
         return
     try:
-        path = assemble(cfg, run_dir, model_out or run_dir / "model")
+        path = assemble(cfg, run_dir, model_out or run_dir / "model", codecs_dir=codecs)
     except ValueError as err:
         raise fail(str(err)) from err
     typer.echo(str(path))
@@ -149,11 +199,15 @@ def all_stages(
     """All three stages in order, then the model folder. With --resume, finished stages are skipped."""
     from duetto.training.assemble import assemble
     from duetto.training.audio_codec import train_audio
+    from duetto.training.mel_codec import train_mel_codec
     from duetto.training.twin import train_twin
+    from duetto.training.video_codec import train_video_codec
     from duetto.training.video_vae import train_video_vae
 
     cfg, run_dir = _setup(config, out, set_)
-    for name, stage in (("video_vae", train_video_vae), ("audio", train_audio), ("twin", train_twin)):
+    video = ("video_codec", train_video_codec) if cfg.video_codec else ("video_vae", train_video_vae)
+    sound = ("mel_codec", train_mel_codec) if cfg.mel_codec else ("audio", train_audio)
+    for name, stage in (video, sound, ("twin", train_twin)):
         finished = (run_dir / name / "final").is_dir()
         if resume and finished:
             logging.getLogger("duetto.training").info("%s already finished; skipping", name)

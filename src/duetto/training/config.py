@@ -31,6 +31,8 @@ class DataConfig(_Section):
     source: Literal["render", "shards"] = "render"
     path: str | None = None
     num_clips: int = Field(20_000, ge=1)
+    # Clip i of this config is dataset clip first_clip + i: a run that moves it on trains on new scenes.
+    first_clip: int = Field(0, ge=0)
     seed: int = 0
     width: int = Field(128, ge=8)
     height: int = Field(128, ge=8)
@@ -122,6 +124,47 @@ class VideoVAEStage(OptimConfig):
     stats_clips: int = Field(64, ge=1)  # clips encoded at the end for the per-channel latent mean/std
 
 
+class VideoCodecModel(_Section):
+    """`FrameGroupAutoencoder` arguments: frames folded per latent frame, pixels folded per side, conv widths."""
+
+    frames_per_group: int = VIDEO_FRAME_STRIDE
+    patch_size: int = 2
+    block_out_channels: list[int] = [64, 96, 128]
+    latent_channels: int = 16
+    layers_per_block: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> VideoCodecModel:
+        if self.frames_per_group != VIDEO_FRAME_STRIDE:
+            raise ValueError(f"video_codec.model.frames_per_group must be {VIDEO_FRAME_STRIDE} (the pipeline's stride)")
+        return self
+
+    @property
+    def spatial_factor(self) -> int:
+        return self.patch_size * 2 ** (len(self.block_out_channels) - 1)
+
+
+class VideoCodecStage(OptimConfig):
+    """The frame-group autoencoder's stage: fresh renders every step, the loss weighted on object pixels."""
+
+    model: VideoCodecModel = VideoCodecModel()
+    clips_per_step: int = Field(4, ge=1)  # clips rendered per step and process (each new)
+    groups_per_clip: int = Field(4, ge=1)  # frame groups taken from each
+    first_group_prob: float = Field(0.1, ge=0, le=1)  # a group that is one still frame, how clip starts are coded
+    object_weight: float = Field(10.0, ge=1)  # L1 weight of pixels that are not the backdrop (and their rim)
+    latent_noise: float = Field(0.1, ge=0)  # decoder sees latents plus up to this × their std of noise
+    latent_l2: float = Field(1e-4, ge=0)
+    stats_clips: int = Field(64, ge=1)
+
+
+class MelCodecSection(_Section):
+    """The normalised log-mel as the audio latent, Griffin-Lim as the vocoder: only statistics to measure."""
+
+    frames_per_latent: int = Field(2, ge=1)
+    griffin_lim_iters: int = Field(32, ge=1)
+    stats_clips: int = Field(256, ge=1)
+
+
 class AudioVAEModel(_Section):
     embed_dim: int = 16
     hidden_dim: int = 64
@@ -177,6 +220,9 @@ class TextModel(_Section):
     d_ff: int = 256
     max_length: int = 192  # tokens; the pipeline refuses longer prompts
     train: bool = True  # trained jointly with the transformer (see twin.py for why)
+    # unigram: SentencePiece-style pieces (toybox-v1: 174 tokens for the longest captions). bpe: words and
+    # punctuation pre-split, then merges, so every caption word is one token (the longest caption: 90).
+    tokenizer: Literal["unigram", "bpe"] = "unigram"
 
 
 class TwinModel(_Section):
@@ -188,6 +234,8 @@ class TwinModel(_Section):
     patch_size: list[int] = [1, 2, 2]
     fusion: bool = True
     eps: float = 1e-6
+    prediction_type: Literal["velocity", "sample"] = "velocity"  # see TwinDiT
+    fusion_zero_init: bool = False  # start the cross-modal value projections at zero (TwinDiT.zero_fusion_values)
 
     @model_validator(mode="after")
     def _check(self) -> TwinModel:
@@ -225,7 +273,14 @@ class TwinStage(OptimConfig):
     caption_dropout: float = Field(0.1, ge=0, le=1)
     conditioning: ConditioningConfig = ConditioningConfig()
     short_clip_prob: float = Field(0.2, ge=0, le=1)  # a step trains on a shorter window (min_seconds..)
+    # A shorter window's length: drawn from min_seconds up (0), or exactly this many seconds, starting at a
+    # random latent frame whose time falls within offset_tolerance_ms of an audio latent's start.
+    window_seconds: float = Field(0.0, ge=0)
+    window_offsets: bool = False
+    offset_tolerance_ms: float = Field(5.0, ge=0)
+    object_weight: float = Field(1.0, ge=1)  # video loss weight of latent cells that show an object
     ema_decay: float = Field(0.999, ge=0, lt=1)
+    max_minutes: float | None = Field(None, gt=0)  # stop a run after this much wall time (all ranks together)
 
 
 class GenerationSection(_Section):
@@ -239,6 +294,10 @@ class GenerationSection(_Section):
     min_seconds: float = 2.0
     default_seconds: float = 4.0
     extra_sizes: list[str] = []
+    # Sizes handed out when they differ from the size the model works at (data.width × data.height): frames
+    # are generated at the data size and upscaled. Empty: the data size (plus extra_sizes), no upscale.
+    output_sizes: list[str] = []
+    upscale: Literal["bicubic", "bilinear", "nearest"] = "bicubic"
 
 
 class TrainConfig(_Section):
@@ -252,22 +311,26 @@ class TrainConfig(_Section):
     data: DataConfig = DataConfig()
     video_vae: VideoVAEStage = VideoVAEStage()
     audio: AudioStage = AudioStage()
+    # Set, these replace video_vae and audio (the learnt mel VAE + BigVGAN) as the model's codecs.
+    video_codec: VideoCodecStage | None = None
+    mel_codec: MelCodecSection | None = None
     twin: TwinStage = TwinStage()
     generation: GenerationSection = GenerationSection()
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         d, v, t = self.data, self.video_vae, self.twin
-        factor = v.model.spatial_factor
+        factor = self.video_codec.model.spatial_factor if self.video_codec else v.model.spatial_factor
         if d.width % (factor * t.model.patch_size[2]) or d.height % (factor * t.model.patch_size[1]):
             raise ValueError(
-                f"data.width/height must be multiples of {factor * t.model.patch_size[1]} (VAE × transformer patch)"
+                f"data.width/height must be multiples of {factor * t.model.patch_size[1]} (codec × transformer patch)"
             )
-        if v.crop % factor or v.crop > min(d.width, d.height):
-            raise ValueError(f"video_vae.crop must be a multiple of {factor} and fit in the frame")
-        if (v.clip_frames - 1) % VIDEO_FRAME_STRIDE or v.clip_frames > d.frames:
-            raise ValueError(f"video_vae.clip_frames must be 1 + 4k and at most data.frames ({d.frames})")
-        if self.audio.segment_samples > d.audio_latents() * 2 * MEL_HOP:
+        if self.video_codec is None:
+            if v.crop % factor or v.crop > min(d.width, d.height):
+                raise ValueError(f"video_vae.crop must be a multiple of {factor} and fit in the frame")
+            if (v.clip_frames - 1) % VIDEO_FRAME_STRIDE or v.clip_frames > d.frames:
+                raise ValueError(f"video_vae.clip_frames must be 1 + 4k and at most data.frames ({d.frames})")
+        if self.mel_codec is None and self.audio.segment_samples > d.audio_latents() * 2 * MEL_HOP:
             raise ValueError("audio.segment_samples is longer than a clip's audio")
         if (
             self.generation.min_seconds > self.generation.default_seconds

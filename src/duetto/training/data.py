@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from duetto.training.config import MEL_HOP, DataConfig
 from duetto.training.ddp import Dist, barrier
+from duetto.world import vocab
 from duetto.world.dataset import FORMAT_VERSION, decode_frames, read_manifest, render_item, shard_paths
 
 logger = logging.getLogger("duetto.training")
@@ -46,7 +47,8 @@ class ToyboxClips(Dataset):
         self._zips: dict[Path, zipfile.ZipFile] = {}
         if cfg.source == "shards":
             self._index_shards(Path(str(cfg.path)))
-        self.n = cfg.num_clips if cfg.source == "render" else min(cfg.num_clips, len(self._entries))
+        available = len(self._entries) - cfg.first_clip
+        self.n = cfg.num_clips if cfg.source == "render" else max(0, min(cfg.num_clips, available))
 
     def _index_shards(self, folder: Path) -> None:
         params = read_manifest(folder)["params"]
@@ -98,10 +100,10 @@ class ToyboxClips(Dataset):
         if not 0 <= i < self.n:
             raise IndexError(i)
         if self.cfg.source == "render":
-            result = render_item(i, self._render_params)
+            result = render_item(self.cfg.first_clip + i, self._render_params)
             frames, audio, caption = result.clip.frames, result.clip.audio, result.truth["caption"]
         else:
-            frames, audio, caption = self._read_shard_clip(i)
+            frames, audio, caption = self._read_shard_clip(self.cfg.first_clip + i)
         wav = np.zeros(self.audio_samples, np.float32)
         wav[: min(len(audio), self.audio_samples)] = audio[: self.audio_samples]
         return {
@@ -110,6 +112,25 @@ class ToyboxClips(Dataset):
             "audio": torch.from_numpy(wav),
             "caption": caption,
         }
+
+
+def object_mask(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) bool: the pixels of Toybox frames that are not the backdrop (objects, toys, mouths), grown by
+    one pixel on every side so their edges count too.
+
+    The backdrop is the setting whose wall colour the top-left pixel shows (nothing is ever drawn there);
+    frames of no known setting take their first frame's two commonest colours as the backdrop.
+    """
+    corner = tuple(int(v) for v in frames[0, 0, 0])
+    colours = next(((b.wall, b.floor) for b in vocab.SETTINGS.values() if b.wall == corner), None)
+    if colours is None:
+        values, counts = np.unique(frames[0].reshape(-1, 3), axis=0, return_counts=True)
+        colours = tuple(tuple(v) for v in values[np.argsort(counts)[-2:]])
+    mask = np.ones(frames.shape[:3], bool)
+    for colour in colours:
+        mask &= np.any(frames != np.asarray(colour, np.uint8), axis=-1)
+    grown = torch.nn.functional.max_pool2d(torch.from_numpy(mask).float()[:, None], 3, stride=1, padding=1)
+    return grown[:, 0].numpy() > 0
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -171,18 +192,20 @@ def step_loader(
 class LatentCache:
     """Every clip's latents, encoded once per (video VAE, audio VAE, data) and kept in memory in fp16.
 
-    video (N, C, F, h, w) normalised as the pipeline normalises them; audio (N, L, C); captions[N].
+    video (N, C, F, h, w) normalised as the pipeline normalises them; audio (N, L, C); captions[N]; objects
+    (N, F, h, w) uint8, 1 where a latent cell shows anything but the backdrop (None if not encoded).
     """
 
     video: torch.Tensor
     audio: torch.Tensor
     captions: list[str]
+    objects: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.captions)
 
 
-Encoder = Callable[[dict[str, Any]], tuple[torch.Tensor, torch.Tensor]]
+Encoder = Callable[[dict[str, Any]], tuple[torch.Tensor, ...]]
 
 
 def build_latent_cache(
@@ -191,13 +214,14 @@ def build_latent_cache(
     """Load the cache in `folder`, or write it first: each rank encodes every world_size-th clip.
 
     `folder` must be named by what the latents depend on (the VAEs' weights and the data config), so a new
-    VAE gets a new cache and an old one is never read by mistake. `encode(batch)` returns (video, audio).
+    VAE gets a new cache and an old one is never read by mistake. `encode(batch)` returns (video, audio) or
+    (video, audio, objects).
     """
     done = folder / "complete.json"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         mine = list(range(dist.rank, len(dataset), dist.world_size))
-        videos, audios, captions = [], [], []
+        videos, audios, objects, captions = [], [], [], []
         # Workers render or decode the clips while this process encodes the previous batch.
         batches = DataLoader(
             Subset(dataset, mine),
@@ -208,21 +232,19 @@ def build_latent_cache(
         )
         for number, batch in enumerate(batches):
             with torch.no_grad():
-                video, audio = encode(batch)
+                video, audio, *cells = encode(batch)
             videos.append(video.to("cpu", torch.float16))
             audios.append(audio.to("cpu", torch.float16))
+            objects += [c.to("cpu", torch.uint8) for c in cells]
             captions += batch["captions"]
             if dist.is_main and number % 50 == 0:
                 logger.info("latent cache: %d / %d clips on rank 0", len(captions), len(mine))
         if mine:
-            save_file(
-                {
-                    "video": torch.cat(videos).contiguous(),
-                    "audio": torch.cat(audios).contiguous(),
-                    "index": torch.tensor(mine),
-                },
-                str(folder / f"part-{dist.rank:03d}.safetensors"),
-            )
+            tensors = {"video": torch.cat(videos).contiguous(), "audio": torch.cat(audios).contiguous(),
+                       "index": torch.tensor(mine)}  # fmt: skip
+            if objects:
+                tensors["objects"] = torch.cat(objects).contiguous()
+            save_file(tensors, str(folder / f"part-{dist.rank:03d}.safetensors"))
             (folder / f"part-{dist.rank:03d}.json").write_text(json.dumps(captions))
         barrier(dist)
         if dist.is_main:
@@ -240,8 +262,10 @@ def _load_cache(folder: Path, n: int) -> LatentCache:
         raise ValueError(f"latent cache {folder} is incomplete or from another dataset; delete it and rerun")
     order = torch.argsort(index)
     captions = [c for part in captions_by_part for c in part]
+    has_objects = all("objects" in t for t in tensors)
     return LatentCache(
         video=torch.cat([t["video"] for t in tensors])[order],
         audio=torch.cat([t["audio"] for t in tensors])[order],
         captions=[captions[i] for i in order.tolist()],
+        objects=torch.cat([t["objects"] for t in tensors])[order] if has_objects else None,
     )

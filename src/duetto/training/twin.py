@@ -21,6 +21,11 @@ The recipe, and why:
   fixed random mixing of tokens from which "the red ball and the blue box" must be unpicked downstream;
   trained, it learns the binding for about 2 % of the step's compute.
 - An EMA of the weights (transformer and text encoder) is what ships.
+- CPU presets (toybox-v2) go further to see more samples in a run: short windows at random offsets on most
+  steps (offsets whose time falls within a few ms of an audio latent's, so picture and sound stay aligned),
+  the video loss weighted on latent cells that show an object (a few percent of the cells, and all the
+  benchmark reads), the cross-modal value projections started at zero, a run that stops at a wall-clock
+  limit and the next one that starts from what it left in the model folder (`init_from`).
 """
 
 from __future__ import annotations
@@ -28,22 +33,27 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as torch_dist
+import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, UMT5EncoderModel
 
-from duetto.engine.models.audio_vae import AudioVAE
+from duetto.engine.model_folder import CODEC_SLOTS, load_codecs
 from duetto.engine.models.transformer_twin import ModalityInput, TwinDiT
 from duetto.engine.sampling.schedules import shift_sigmas
 from duetto.engine.text_encoder import small_umt5, train_tokenizer
+from duetto.training.assemble import TRAINING_STATE, codec_parts, load_codecs_of_run
 from duetto.training.audio_codec import log_mel
 from duetto.training.checkpoint import check_fresh_or_resume, load_checkpoint, save_checkpoint
 from duetto.training.config import MEL_HOP, VIDEO_FRAME_STRIDE, DataConfig, TrainConfig, TwinStage
-from duetto.training.data import LatentCache, ToyboxClips, build_latent_cache, step_indices
-from duetto.training.ddp import Dist, barrier, init_distributed, mean_over_ranks, unwrap, wrap
+from duetto.training.data import LatentCache, ToyboxClips, build_latent_cache, object_mask, step_indices
+from duetto.training.ddp import Dist, barrier, init_distributed, mean_over_ranks, wrap
 from duetto.training.loop import (
     MetricsLog,
     StageResult,
@@ -107,7 +117,11 @@ def tower_configs(cfg: TrainConfig, video_channels: int, audio_channels: int) ->
 
 def build_transformer(cfg: TrainConfig, video_channels: int, audio_channels: int) -> TwinDiT:
     video, audio = tower_configs(cfg, video_channels, audio_channels)
-    return TwinDiT(video_config=video, audio_config=audio, fusion=cfg.twin.model.fusion)
+    m = cfg.twin.model
+    transformer = TwinDiT(video_config=video, audio_config=audio, fusion=m.fusion, prediction_type=m.prediction_type)
+    if m.fusion and m.fusion_zero_init:
+        transformer.zero_fusion_values()
+    return transformer
 
 
 def build_text_encoder(cfg: TrainConfig, vocab_size: int) -> UMT5EncoderModel:
@@ -230,12 +244,24 @@ def noisy_inputs(
     return x_t, timestep, noise - x0
 
 
-def masked_mse(pred: Tensor, target: Tensor, clean: Tensor, frame_axis: int) -> Tensor:
-    """Mean squared error over the noisy frames only (0 when every frame is clean)."""
+def masked_mse(
+    pred: Tensor, target: Tensor, clean: Tensor, frame_axis: int, weight: Tensor | None = None
+) -> Tensor:
+    """Mean squared error over the noisy frames only (0 when every frame is clean), each element weighted by
+    `weight` (broadcast to `pred`; None: all 1) in a weighted mean."""
     reduce = [d for d in range(pred.ndim) if d not in (0, frame_axis)]
-    per_frame = (pred.float() - target.float()).pow(2).mean(dim=reduce)  # (B, frames)
-    keep = (~clean).to(per_frame.dtype)
-    return (per_frame * keep).sum() / keep.sum().clamp(min=1.0)
+    error = (pred.float() - target.float()).pow(2)
+    weight = torch.ones_like(error) if weight is None else weight.float().expand_as(error)
+    keep = (~clean).to(error.dtype)  # (B, frames)
+    total = ((error * weight).sum(dim=reduce) * keep).sum()
+    return total / ((weight.sum(dim=reduce) * keep).sum()).clamp(min=1e-8)
+
+
+def object_weights(objects: Tensor | None, weight: float) -> Tensor | None:
+    """(B, F, h, w) cells that show an object → per-cell loss weights (B, 1, F, h, w), None when unweighted."""
+    if objects is None or weight == 1.0:
+        return None
+    return (1.0 + (weight - 1.0) * objects.float()).unsqueeze(1)
 
 
 def twin_loss(
@@ -246,8 +272,10 @@ def twin_loss(
     captions: list[str],
     cfg: TrainConfig,
     generator: torch.Generator,
+    objects: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
-    """The flow-matching loss of one batch: video0 (B, C, F, h, w) and audio0 (B, L, C) clean latents."""
+    """The flow-matching loss of one batch: video0 (B, C, F, h, w) and audio0 (B, L, C) clean latents, and
+    optionally the latent cells (B, F, h, w) that show an object (weighted by `twin.object_weight`)."""
     stage = cfg.twin
     batch, device = video0.shape[0], video0.device
     # 1. Captions (some dropped), one σ per sample shared by both towers, independent noise per tower.
@@ -270,21 +298,65 @@ def twin_loss(
 
     # 3. Predict and weigh the two losses; clean frames do not count.
     pred_video, pred_audio = denoiser(ids.to(**to), mask.to(**to), (x_video, t_video), (x_audio, t_audio))
-    loss_video = masked_mse(pred_video, v_video, masks.video.to(**to), 2)
+    weights = object_weights(objects, stage.object_weight)
+    loss_video = masked_mse(pred_video, v_video, masks.video.to(**to), 2, None if weights is None else weights.to(**to))
     loss_audio = masked_mse(pred_audio, v_audio, masks.audio.to(**to), 1)
     loss = stage.video_weight * loss_video + stage.audio_weight * loss_audio
     return loss, {"video": float(loss_video.detach()), "audio": float(loss_audio.detach())}
 
 
-def window_lengths(cfg: TrainConfig, step: int) -> tuple[int, int]:
-    """(latent frames, audio latents) this step trains on: usually the whole clip, sometimes shorter.
-    Drawn per step, not per rank, so every rank's batch has the same shape."""
-    data, full = cfg.data, cfg.data.latent_frames
+@dataclass(frozen=True)
+class Window:
+    """The stretch of a cached clip one step trains on: latent frames [offset, offset + frames) of the video
+    and audio latents [audio_offset, audio_offset + audio_frames), which cover the same time."""
+
+    offset: int
+    frames: int
+    audio_offset: int
+    audio_frames: int
+
+
+def aligned_offsets(cfg: TrainConfig, frames: int) -> list[int]:
+    """Latent frames a window of `frames` may start at: 0, and (with `twin.window_offsets`) every later one
+    whose start time lies within `offset_tolerance_ms` of an audio latent's start. Video latent k ≥ 1 starts
+    at frame 1 + 4(k − 1); its time is matched to the audio latents of the same clip."""
+    data, stage = cfg.data, cfg.twin
+    offsets = [0]
+    if not stage.window_offsets:
+        return offsets
+    audio_latent_s = 2 * MEL_HOP / data.sample_rate
+    for k in range(1, data.latent_frames - frames + 1):
+        start_s = k * VIDEO_FRAME_STRIDE / data.fps  # latent k's position on the RoPE clock of the full clip
+        position = start_s / audio_latent_s
+        if abs(position - round(position)) * audio_latent_s * 1000 <= stage.offset_tolerance_ms:
+            offsets.append(k)
+    return offsets
+
+
+def draw_window(cfg: TrainConfig, step: int) -> Window:
+    """The window this step trains on: usually the whole clip, with probability `short_clip_prob` a shorter one
+    (`window_seconds` long, or drawn from min_seconds up), at an aligned offset. Drawn per step, not per rank,
+    so every rank's batch has the same shape."""
+    data, stage, full = cfg.data, cfg.twin, cfg.data.latent_frames
     generator = step_generator(cfg.seed, step, rank=0, stream=7)
     frames = full
-    if float(torch.rand(1, generator=generator)) < cfg.twin.short_clip_prob and cfg.min_latent_frames < full:
-        frames = int(torch.randint(cfg.min_latent_frames, full, (1,), generator=generator))
-    return frames, data.audio_latents(1 + VIDEO_FRAME_STRIDE * (frames - 1))
+    if float(torch.rand(1, generator=generator)) < stage.short_clip_prob and cfg.min_latent_frames < full:
+        if stage.window_seconds > 0:
+            frames = min(full, 1 + round(stage.window_seconds * data.fps / VIDEO_FRAME_STRIDE))
+        else:
+            frames = int(torch.randint(cfg.min_latent_frames, full, (1,), generator=generator))
+    offsets = aligned_offsets(cfg, frames)
+    offset = offsets[int(torch.randint(len(offsets), (1,), generator=generator))]
+    audio_frames = data.audio_latents(1 + VIDEO_FRAME_STRIDE * (frames - 1))
+    audio_latent_s = 2 * MEL_HOP / data.sample_rate
+    audio_offset = min(round(offset * VIDEO_FRAME_STRIDE / data.fps / audio_latent_s), data.audio_latents() - audio_frames)
+    return Window(offset, frames, audio_offset, audio_frames)
+
+
+def window_lengths(cfg: TrainConfig, step: int) -> tuple[int, int]:
+    """(latent frames, audio latents) of this step's window (see `draw_window`)."""
+    window = draw_window(cfg, step)
+    return window.frames, window.audio_frames
 
 
 class EMA:
@@ -316,26 +388,8 @@ class EMA:
 # --- inputs of the stage ----------------------------------------------------------------------------------
 
 
-def load_vaes(run_dir: Path, device: torch.device):
-    """The trained video VAE and audio VAE of this run (stages 1 and 2)."""
-    from diffusers import AutoencoderKLWan
-
-    video_dir, audio_dir = run_dir / "video_vae" / FINAL, run_dir / "audio" / FINAL / "audio_vae"
-    if not (video_dir / "config.json").is_file():
-        raise ValueError(
-            f"no trained video VAE in {video_dir}; run `duetto train video-vae` with this --out first"
-        )
-    if not (audio_dir / "config.json").is_file():
-        raise ValueError(
-            f"no trained audio VAE in {audio_dir}; run `duetto train audio` with this --out first"
-        )
-    vae = AutoencoderKLWan.from_pretrained(str(video_dir)).to(device).eval()
-    audio_vae = AudioVAE.from_pretrained(str(audio_dir)).to(device).eval()
-    return vae, audio_vae, (video_dir, audio_dir)
-
-
 def cache_key(cfg: TrainConfig, weight_dirs: tuple[Path, ...]) -> str:
-    """Names the latent cache by everything the latents depend on: the VAE weights and the data config."""
+    """Names the latent cache by everything the latents depend on: the codecs' weights and the data config."""
     digest = hashlib.sha256(cfg.data.model_dump_json(exclude={"workers"}).encode())
     for folder in weight_dirs:
         for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.json")):
@@ -343,125 +397,210 @@ def cache_key(cfg: TrainConfig, weight_dirs: tuple[Path, ...]) -> str:
     return digest.hexdigest()[:16]
 
 
-def encode_clips(cfg: TrainConfig, run_dir: Path, dist: Dist) -> LatentCache:
-    """Every clip's latents, written once per VAE pair (see `build_latent_cache`), encoded as the pipeline does."""
-    vae, audio_vae, dirs = load_vaes(run_dir, dist.device)
+def object_cells(frames: Tensor, stride: tuple[int, int]) -> Tensor:
+    """uint8 frames (B, T, H, W, 3), T = 1 + k·s_t → (B, 1 + k, H / s, W / s) uint8: 1 where a latent cell's
+    frames show anything but the backdrop (the cells the video loss weights up)."""
+    t_stride, s_stride = stride
+    masks = torch.stack([torch.from_numpy(object_mask(clip.numpy())) for clip in frames]).float()  # (B, T, H, W)
+    first, rest = masks[:, :1], masks[:, 1:].unflatten(1, (-1, t_stride)).amax(dim=2)
+    cells = F.max_pool2d(torch.cat([first, rest], dim=1), s_stride)
+    return cells.to(torch.uint8)
+
+
+def encode_clips(cfg: TrainConfig, run_dir: Path, dist: Dist, codecs_dir: Path | None = None) -> LatentCache:
+    """Every clip's latents (and object cells), written once per codec pair, encoded as the pipeline does.
+
+    The codecs are the run's own finished ones, or those of `codecs_dir` (a model folder, or the codec-only
+    folder `duetto train codecs` writes): a run that continues a model keeps that model's codecs."""
+    if codecs_dir is not None:
+        codecs = load_codecs(Path(codecs_dir))[0]
+        parts = {name: Path(codecs_dir) / name for name in CODEC_SLOTS}
+    else:
+        codecs, parts = load_codecs_of_run(cfg, Path(run_dir)), codec_parts(cfg, Path(run_dir))
+    vae, audio_vae = codecs["vae"].to(dist.device), codecs["audio_vae"].to(dist.device)
+    stride = (int(vae.config.scale_factor_temporal), int(vae.config.scale_factor_spatial))
     mel_fn = log_mel(cfg.data.sample_rate).to(dist.device)
     mean = torch.tensor(vae.config.latents_mean, device=dist.device).view(1, -1, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std, device=dist.device).view(1, -1, 1, 1, 1)
 
-    def encode(batch: dict) -> tuple[Tensor, Tensor]:
+    def encode(batch: dict) -> tuple[Tensor, Tensor, Tensor]:
         z = vae.encode(to_video_tensor(batch["frames"]).to(dist.device)).latent_dist.mode()
         audio = audio_vae.encode(mel_fn(batch["audio"].to(dist.device))).transpose(1, 2)  # (B, L, C)
-        return (z - mean) / std, audio
+        return (z - mean) / std, audio, object_cells(batch["frames"], stride)
 
-    folder = run_dir / "latents" / cache_key(cfg, dirs)
+    folder = Path(run_dir) / "latents" / cache_key(cfg, tuple(parts.values()))
     return build_latent_cache(folder, ToyboxClips(cfg.data), encode, dist, batch_size=4)
 
 
 def prepare_tokenizer(
-    folder: Path, captions: list[str], vocab_size: int, dist: Dist
+    folder: Path, captions: list[str], vocab_size: int, dist: Dist, kind: str = "unigram",
+    source: Path | None = None,
 ) -> PreTrainedTokenizerBase:
-    """Train the tokenizer on the captions once (rank 0), then every rank loads the saved one."""
+    """The stage's tokenizer: copied from `source` (a run continuing a model keeps its vocabulary), else
+    trained on the captions once (rank 0); then every rank loads the saved one."""
     path = folder / "tokenizer"
     if dist.is_main and not (path / "tokenizer.json").is_file():
-        train_tokenizer(captions, vocab_size=vocab_size).save_pretrained(str(path))
+        if source is not None:
+            shutil.copytree(source, path)
+        else:
+            train_tokenizer(captions, vocab_size=vocab_size, kind=kind).save_pretrained(str(path))
     barrier(dist)
     return AutoTokenizer.from_pretrained(str(path))
+
+
+# --- runs that continue each other --------------------------------------------------------------------------
+
+@dataclass
+class Progress:
+    """How far training has come over all runs: optimiser steps, samples seen, and where this run began."""
+
+    step: int = 0
+    samples: int = 0
+    run_start: int = 0
+
+
+def load_training_state(model_dir: Path, denoiser: Denoiser, ema: EMA) -> Progress:
+    """Continue from a model folder: raw weights from its training state, the EMA from the weights it ships
+    (stored in fp16; one rounding of the average is far below what a run changes). The optimiser starts
+    afresh, which the warm-up from `run_start` absorbs."""
+    from transformers import UMT5EncoderModel
+
+    state_dir = model_dir / TRAINING_STATE
+    if not (state_dir / "state.json").is_file():
+        raise ValueError(f"{model_dir} has no {TRAINING_STATE}/state.json; it cannot be trained further")
+    state = json.loads((state_dir / "state.json").read_text())
+    raw = Denoiser(TwinDiT.from_pretrained(str(state_dir / "transformer")),
+                   UMT5EncoderModel.from_pretrained(str(state_dir / "text_encoder")), denoiser.train_text)
+    denoiser.load_state_dict(raw.state_dict())
+    shipped = Denoiser(TwinDiT.from_pretrained(str(model_dir / "transformer")),
+                       UMT5EncoderModel.from_pretrained(str(model_dir / "text_encoder")), denoiser.train_text)
+    ema.load_state_dict({k: v.float() for k, v in shipped.state_dict().items() if k in ema.shadow})
+    return Progress(step=state["steps"], samples=state["samples"], run_start=state["steps"])
+
+
+def save_final(folder: Path, denoiser: Denoiser, ema: EMA, progress: Progress, clips: int) -> None:
+    """final/ holds the EMA weights (what ships), final/raw/ the trained weights a next run continues from,
+    and final/stage.json the progress."""
+    raw = folder / FINAL / "raw"
+    denoiser.transformer.save_pretrained(str(raw / "transformer"), safe_serialization=True)
+    denoiser.text_encoder.save_pretrained(str(raw / "text_encoder"), safe_serialization=True)
+    ema.copy_to(denoiser)
+    denoiser.transformer.save_pretrained(str(folder / FINAL / "transformer"), safe_serialization=True)
+    denoiser.text_encoder.save_pretrained(str(folder / FINAL / "text_encoder"), safe_serialization=True)
+    (folder / FINAL / "stage.json").write_text(
+        json.dumps({"steps": progress.step, "samples": progress.samples, "clips": clips})
+    )
+
+
+def out_of_time(started: float, minutes: float | None, dist: Dist) -> bool:
+    """Whether the run's wall-clock budget is spent, as rank 0 sees it (all ranks stop at the same step)."""
+    if minutes is None:
+        return False
+    flag = torch.tensor([float(time.monotonic() - started >= 60 * minutes)])
+    if dist.enabled:
+        torch_dist.broadcast(flag, src=0)
+    return bool(flag.item())
+
+
+def _checkpoint(step: int, progress: Progress, denoiser: Denoiser, optimizer, ema: EMA) -> dict:
+    return {"step": step, "samples": progress.samples, "run_start": progress.run_start,
+            "denoiser": denoiser.state_dict(), "optimizer": optimizer.state_dict(), "ema": ema.state_dict()}
 
 
 # --- the stage --------------------------------------------------------------------------------------------
 
 
 def train_twin(
-    cfg: TrainConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None
+    cfg: TrainConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None,
+    init_from: Path | None = None, codecs_dir: Path | None = None,
 ) -> StageResult:
     """Train (or resume) the twin transformer and text encoder on cached latents.
 
-    Writes run_dir/twin/{checkpoint.pt, metrics.jsonl, tokenizer/, final/{transformer,text_encoder}} (the
-    final weights are the EMA's; the returned modules hold the raw weights unless the stage finished).
+    `init_from` continues a model folder's training (see `load_training_state`) with its codecs; `codecs_dir`
+    names the codecs otherwise (default: the run's own). `twin.max_minutes` ends the
+    run at a wall-clock limit, which then counts as finishing. Writes run_dir/twin/{checkpoint.pt,
+    metrics.jsonl, tokenizer/, final/} (see `save_final`; the returned modules hold the raw weights unless
+    the stage finished).
     """
     stage, run_dir = cfg.twin, Path(run_dir)
     folder = run_dir / "twin"
     dist = init_distributed(cfg.device)
     check_fresh_or_resume(folder, resume)
     folder.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
 
-    # 1. Latents (cached once per VAE pair) and the tokenizer trained on their captions.
-    cache = encode_clips(cfg, run_dir, dist)
-    tokenizer = prepare_tokenizer(folder, cache.captions, stage.text.vocab_size, dist)
+    # 1. Latents (cached once per codec pair and data config) and the tokenizer.
+    cache = encode_clips(cfg, run_dir, dist, codecs_dir if init_from is None else init_from)
+    source = Path(init_from) / "tokenizer" if init_from is not None else None
+    tokenizer = prepare_tokenizer(folder, cache.captions, stage.text.vocab_size, dist, stage.text.tokenizer, source)
     too_long = sum(len(ids) > stage.text.max_length for ids in tokenizer(cache.captions[:512])["input_ids"])
     if too_long:
         logger.warning("%d of the first 512 captions exceed twin.text.max_length and are truncated", too_long)
 
-    # 2. Models, optimiser, EMA, and the saved state when resuming.
+    # 2. Models, optimiser, EMA, and where training stands: a local checkpoint, a model folder, or nothing.
     torch.manual_seed(cfg.seed)
     transformer = build_transformer(cfg, cache.video.shape[1], cache.audio.shape[2])
-    denoiser = Denoiser(transformer, build_text_encoder(cfg, len(tokenizer)), stage.text.train).to(
-        dist.device
-    )
+    denoiser = Denoiser(transformer, build_text_encoder(cfg, len(tokenizer)), stage.text.train).to(dist.device)
     denoiser.train()
     if not stage.text.train:
         denoiser.text_encoder.eval()
     params = [p for p in denoiser.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay)
     ema = EMA(denoiser, stage.ema_decay)
-    start = 0
+    progress = Progress()
     state = load_checkpoint(folder, dist.device) if resume else None
     if state is not None:
         denoiser.load_state_dict(state["denoiser"])
         optimizer.load_state_dict(state["optimizer"])
         ema.load_state_dict(state["ema"])
-        start = state["step"]
+        progress = Progress(state["step"], state.get("samples", 0), state.get("run_start", 0))
+    elif init_from is not None:
+        progress = load_training_state(Path(init_from), denoiser, ema)
     model = wrap(denoiser, dist)
     log = MetricsLog(folder, dist, stage.log_every)
     end = stage.steps if stop_at is None else min(stop_at, stage.steps)
 
-    # 3. The loop.
-    for step in range(start, end):
+    # 3. The loop: a window of each clip in the batch, the loss, a step, the EMA.
+    step = progress.step
+    while step < end and not out_of_time(started, stage.max_minutes, dist):
         seed_everything_for_step(cfg.seed, step, dist.rank)
         generator = step_generator(cfg.seed, step, dist.rank)
         index = torch.tensor(
             step_indices(step, stage.batch_size, len(cache), cfg.seed + 3, dist.rank, dist.world_size)
         )
-        frames, audio_frames = window_lengths(cfg, step)
-        video0 = cache.video[index, :, :frames].to(dist.device, torch.float32)
-        audio0 = cache.audio[index, :audio_frames].to(dist.device, torch.float32)
+        window = draw_window(cfg, step)
+        frames = slice(window.offset, window.offset + window.frames)
+        video0 = cache.video[index, :, frames].to(dist.device, torch.float32)
+        audio0 = cache.audio[index, window.audio_offset: window.audio_offset + window.audio_frames]
+        objects = cache.objects[index, frames] if cache.objects is not None else None
         captions = [cache.captions[i] for i in index.tolist()]
-        set_lr(optimizer, step, stage)
+        set_lr(optimizer, step - progress.run_start, stage)
         with autocast(dist.device, cfg.precision):
-            loss, parts = twin_loss(model, tokenizer, video0, audio0, captions, cfg, generator)
+            loss, parts = twin_loss(model, tokenizer, video0, audio0.to(dist.device, torch.float32), captions,
+                                    cfg, generator, objects)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
         optimizer.step()
         ema.update(denoiser, step)
-        log.record(step, float(mean_over_ranks(loss.detach(), dist)), grad_norm=float(grad_norm), **parts)
-        if dist.is_main and ((step + 1) % stage.ckpt_every == 0 or step + 1 == end):
-            save_checkpoint(
-                folder,
-                {
-                    "step": step + 1,
-                    "denoiser": denoiser.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "ema": ema.state_dict(),
-                },
-            )
+        step += 1
+        progress.step, progress.samples = step, progress.samples + stage.batch_size * dist.world_size
+        log.record(step - 1, float(mean_over_ranks(loss.detach(), dist)), grad_norm=float(grad_norm),
+                   samples=progress.samples, **parts)
+        if dist.is_main and step % stage.ckpt_every == 0:
+            save_checkpoint(folder, _checkpoint(step, progress, denoiser, optimizer, ema))
 
-    # 4. Done: the EMA weights are the model (on every rank, so all end alike); rank 0 saves them.
-    if end == stage.steps:
-        ema.copy_to(denoiser)
+    # 4. Done (all steps, or the run's time is up): rank 0 saves the checkpoint, then the EMA and raw weights;
+    #    every rank ends holding the EMA weights, so all end alike.
+    if dist.is_main:
+        save_checkpoint(folder, _checkpoint(step, progress, denoiser, optimizer, ema))
+    if step == stage.steps or (stop_at is None and stage.max_minutes is not None):
         if dist.is_main:
-            unwrap(model).transformer.save_pretrained(
-                str(folder / FINAL / "transformer"), safe_serialization=True
-            )
-            denoiser.text_encoder.save_pretrained(
-                str(folder / FINAL / "text_encoder"), safe_serialization=True
-            )
-            (folder / FINAL / "stage.json").write_text(
-                json.dumps({"steps": stage.steps, "clips": len(cache)})
-            )
-            logger.info("twin transformer and text encoder (EMA) saved to %s", folder / FINAL)
+            save_final(folder, denoiser, ema, progress, len(cache))
+            logger.info("twin transformer and text encoder (EMA) saved to %s after %d samples",
+                        folder / FINAL, progress.samples)
+        else:
+            ema.copy_to(denoiser)
     barrier(dist)
     return StageResult(
         log.losses, {"transformer": denoiser.transformer, "text_encoder": denoiser.text_encoder}
