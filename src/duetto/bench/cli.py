@@ -30,6 +30,9 @@ def toybox_command(
     seed: Annotated[int, typer.Option(help="Which held-out prompts (run seed).")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the MP4s, report.json, report.md and plots.")] = Path("bench-out"),
     reference: Annotated[bool, typer.Option("--reference", help="Score ground-truth renders instead of a model.")] = False,
+    through_codecs: Annotated[Path | None, typer.Option(
+        "--through-codecs", help="Score renders passed through this model folder's codecs alone (the codec gate).",
+    )] = None,
     size: Annotated[str, typer.Option(help="WIDTHxHEIGHT of the generated clips.")] = "128x128",
     seconds: Annotated[float, typer.Option(help="Clip duration in seconds.")] = 4.0,
     device: Annotated[str, typer.Option(help="Device for the model: cpu, cuda, …")] = "cpu",
@@ -37,7 +40,7 @@ def toybox_command(
     """Generate clips for held-out Toybox prompts, score every MP4 and write a report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from duetto.bench.runner import model_generator, reference_generator, run_benchmark
+    from duetto.bench.runner import codec_generator, model_generator, reference_generator, run_benchmark
 
     width_height = _size(size)
     if n < 1:
@@ -47,10 +50,13 @@ def toybox_command(
     if not 0.5 <= seconds <= 60:
         raise fail(f"--seconds must be between 0.5 and 60, got {seconds}")
     try:
+        if sum(x is not None and x is not False for x in (model, reference, through_codecs)) > 1:
+            raise ValueError("give one of --model, --reference and --through-codecs")
         if reference:
-            if model is not None:
-                raise ValueError("give either --model or --reference, not both")
             generate, name = reference_generator(size=width_height, seconds=seconds), "toybox reference renders"
+        elif through_codecs is not None:
+            generate = codec_generator(through_codecs, size=width_height, seconds=seconds, device=device)
+            name = f"renders through the codecs of {through_codecs.name}"
         else:
             if model is None:
                 from duetto.engine.cli import default_model_dir

@@ -90,6 +90,33 @@ def model_generator(model_dir: str | os.PathLike[str], *, size: tuple[int, int] 
     return generate
 
 
+def codec_generator(folder: str | os.PathLike[str], *, size: tuple[int, int] = DEFAULT_SIZE,
+                    seconds: float = DEFAULT_SECONDS, device: str = "cpu") -> GenerateFn:
+    """Ground-truth renders passed through a model folder's codecs alone (the "codec ceiling"): each scene is
+    rendered at the size the model works at, encoded and decoded by its video codec, resized to `size` as
+    generation does, and its sound encoded and decoded by the audio codec and vocoder. What a perfect
+    transformer could at best score with these codecs."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise ValueError(f"no model folder at {path}; pass --through-codecs DIR of a model or codec folder")
+    from duetto.engine.codecs import Codecs
+    from duetto.engine.model_folder import load_codecs
+    from duetto.world.render import render
+
+    modules, generation = load_codecs(path)
+    codecs = Codecs(**{k: m.to(device) for k, m in modules.items()}, config=generation, device=device)
+    model_width, model_height = codecs.model_size(*size)
+
+    def generate(prompt: BenchPrompt) -> Clip:
+        clip = render(prompt.facts, width=model_width, height=model_height, fps=generation.fps, seconds=seconds,
+                      sample_rate=generation.sample_rate, seed=prompt.scene_seed, caption=prompt.caption).clip
+        frames, audio = codecs.round_trip(clip.frames, clip.audio)
+        return Clip(frames=codecs.resize(frames, *size), audio=audio, fps=clip.fps, sample_rate=clip.sample_rate,
+                    metadata=dict(clip.metadata, generator="codecs"))
+
+    return generate
+
+
 def run_benchmark(
     generate_fn: GenerateFn,
     n: int = 64,
