@@ -70,8 +70,12 @@ def generate(
     memory: Annotated[str | None, typer.Option(help="Memory profile: full, bf16, offload, fp8.")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, …")] = "cpu",
     wav: Annotated[Path | None, typer.Option(help="Also write the sound as WAV here.")] = None,
+    timings: Annotated[Path | None, typer.Option(hidden=True, help="Write wall-clock marks as JSON here.")] = None,
 ) -> None:
     """Generate a video with its synchronized sound from a prompt."""
+    import time
+
+    marks = {"command": time.time()}  # epoch seconds, so a parent process can set them against its own clock
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     model_dir = model or default_model_dir()
@@ -93,8 +97,10 @@ def generate(
     from duetto.engine.pipeline import Pipeline
     from duetto.media import write_mp4, write_wav
 
+    marks["imported"] = time.time()
     try:
         pipe = Pipeline.from_pretrained(model_dir, device=device, memory_profile=memory)
+        marks["loaded"] = time.time()
         with Progress(TextColumn("[bold]denoising"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
             task = bar.add_task("denoise", total=None)
@@ -104,13 +110,19 @@ def generate(
 
             clip = pipe(prompt, seconds=seconds, size=size, steps=steps, seed=seed, solver=solver,
                         strength=strength, callback=progress, **inputs)
+        marks["generated"] = time.time()
         write_mp4(clip, output)
+        marks["written"] = time.time()
         if wav is not None:
             write_wav(clip, wav, clip.sample_rate)
     except ValueError as err:
         raise fail(str(err).splitlines()[0]) from err
-    timings = clip.metadata.get("timings", {})
-    total = sum(timings.values())
+    stages = clip.metadata.get("timings", {})
+    if timings is not None:
+        import json
+
+        timings.write_text(json.dumps({"marks": marks, "stages": stages}))
+    total = sum(stages.values())
     typer.echo(f"wrote {output} ({clip.num_frames} frames at {clip.fps:g} fps, {clip.audio_seconds:.2f} s of sound, "
                f"seed {clip.metadata['seed']}, {total:.1f} s)")
 
