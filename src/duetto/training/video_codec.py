@@ -61,7 +61,7 @@ def to_unit(frames: np.ndarray | Tensor) -> Tensor:
 def sample_groups(
     step: int, stage: VideoCodecStage, data: DataConfig, rank: int, world: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
-    """This rank's batch: groups (N, 3·F, H, W) in [-1, 1] and per-pixel loss weights (N, 1, H, W)."""
+    """This rank's batch: groups (N, F·3, H, W) in [-1, 1], folded as the codec folds them, and per-pixel loss weights (N, 1, H, W)."""
     f = stage.model.frames_per_group
     params = render_params(data)
     groups, weights = [], []
@@ -74,8 +74,7 @@ def sample_groups(
         stills = (torch.rand(stage.groups_per_clip, generator=generator) < stage.first_group_prob).tolist()
         for start, still in zip(starts, stills, strict=True):
             picked = [start] * f if still else list(range(start, start + f))
-            x = to_unit(frames[picked])  # (F, 3, H, W)
-            groups.append(x.flatten(0, 1))
+            groups.append(FrameGroupAutoencoder.fold(to_unit(frames[picked])[None])[0])  # (F·3, H, W)
             w = 1.0 + (stage.object_weight - 1.0) * torch.from_numpy(mask[picked].any(axis=0)).float()
             weights.append(w[None])
     return torch.stack(groups), torch.stack(weights)

@@ -67,7 +67,7 @@ class ResBlock(nn.Module):
 
 
 class GroupEncoder(nn.Module):
-    """(N, 3·F, H, W) → (N, z, H / s, W / s): pixel folding, then a ResBlock and a strided conv per level."""
+    """(N, F·3, H, W) → (N, z, H / s, W / s): pixel folding, then a ResBlock and a strided conv per level."""
 
     def __init__(self, in_channels: int, widths: Sequence[int], latent_channels: int, layers: int) -> None:
         super().__init__()
@@ -86,7 +86,7 @@ class GroupEncoder(nn.Module):
 
 
 class GroupDecoder(nn.Module):
-    """(N, z, h, w) → (N, 3·F·p², H / p, W / p): the encoder's mirror, upsampling by nearest + conv."""
+    """(N, z, h, w) → (N, F·3·p², H / p, W / p): the encoder's mirror, upsampling by nearest + conv."""
 
     def __init__(self, out_channels: int, widths: Sequence[int], latent_channels: int, layers: int) -> None:
         super().__init__()
@@ -156,29 +156,35 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
 
     # -- folding ----------------------------------------------------------------------------------------
     def groups(self, video: Tensor) -> Tensor:
-        """(B, 3, 1 + k·F, H, W) → (B·(1 + k), 3·F, H, W): the first frame repeated F times, then each group."""
+        """(B, 3, 1 + k·F, H, W) → (B·(1 + k), F·3, H, W): the first frame repeated F times, then each group,
+        frame by frame on the channel axis (see `fold`)."""
         f = self.config.frames_per_group
         b, c, t, h, w = video.shape
         if (t - 1) % f:
             raise ValueError(f"the codec takes 1 + k·{f} frames, got {t}")
         first = video[:, :, :1].expand(b, c, f, h, w)
         video = torch.cat([first, video[:, :, 1:]], dim=2)  # (B, 3, (1 + k)·F, H, W)
-        grouped = video.unflatten(2, (-1, f)).permute(0, 2, 1, 3, 4, 5)  # (B, G, 3, F, H, W)
-        return grouped.reshape(-1, c * f, h, w)
+        grouped = video.unflatten(2, (-1, f)).permute(0, 2, 3, 1, 4, 5)  # (B, G, F, 3, H, W)
+        return self.fold(grouped.flatten(0, 1))
+
+    @staticmethod
+    def fold(frames: Tensor) -> Tensor:
+        """(N, F, 3, H, W) → (N, F·3, H, W): a group's frames stacked on the channel axis, frame by frame."""
+        return frames.flatten(1, 2)
 
     def ungroup(self, frames: Tensor, batch: int) -> Tensor:
-        """(B·G, 3·F, H, W) → (B, 3, 1 + (G − 1)·F, H, W): the first group stands for frame 0 alone."""
+        """(B·G, F·3, H, W) → (B, 3, 1 + (G − 1)·F, H, W): the first group stands for frame 0 alone."""
         f = self.config.frames_per_group
         n, _, h, w = frames.shape
-        video = frames.reshape(batch, n // batch, 3, f, h, w).permute(0, 2, 1, 3, 4, 5).flatten(2, 3)
+        video = frames.reshape(batch, n // batch, f, 3, h, w).permute(0, 3, 1, 2, 4, 5).flatten(2, 3)
         return video[:, :, f - 1:]  # the first group's last frame is frame 0
 
     def encode_groups(self, groups: Tensor) -> Tensor:
-        """(N, 3·F, H, W) → (N, z, h, w)."""
+        """(N, F·3, H, W) → (N, z, h, w)."""
         return self.encoder(F.pixel_unshuffle(groups, self.config.patch_size))
 
     def decode_groups(self, latents: Tensor) -> Tensor:
-        """(N, z, h, w) → (N, 3·F, H, W), unclamped."""
+        """(N, z, h, w) → (N, F·3, H, W), unclamped."""
         return F.pixel_shuffle(self.decoder(latents), self.config.patch_size)
 
     # -- the pipeline's interface -----------------------------------------------------------------------
