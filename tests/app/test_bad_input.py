@@ -160,3 +160,67 @@ def test_a_source_video_of_another_size_is_worked_from_at_the_model_size_nearest
             ("96x64", "256x256", "1080x1920", "1920x1080", "200x130", "640x480")}
     assert fits == {"96x64": "96x64", "256x256": "64x64", "1080x1920": "64x96", "1920x1080": "96x64",
                     "200x130": "96x64", "640x480": "96x64"}
+
+
+def test_a_video_id_that_is_not_a_string_is_400_and_nothing_is_made(stack: Stack, key: str) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    for path in ("/v1/videos/extensions", "/v1/videos/edits"):
+        for ref in ({"id": {"a": 1}}, {"id": ["video_x"]}, ["video_x"], {"id": None}, 7):
+            body = {"prompt": "more", "seconds": "1", "video": ref}
+            response = httpx.post(f"{stack.url}{path}", json=body, headers=auth)
+            assert response.status_code == 400, (path, ref, response.text)
+            assert response.json()["error"]["param"] == "video"
+    listed = httpx.get(f"{stack.url}/v1/videos", headers=auth).json()
+    assert listed["data"] == []
+
+
+def test_json_nested_too_deeply_or_not_json_numbers_is_400(stack: Stack, key: str) -> None:
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    for body in (b"[" * 100_000, b'{"prompt": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                 b'{"prompt": "a ball", "seed": NaN}', b'{"prompt": "a ball", "x": 1e999}'):
+        response = httpx.post(f"{stack.url}/v1/videos", content=body, headers=auth)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_value"
+
+
+def test_an_input_reference_that_only_starts_like_an_image_is_refused_at_request_time(
+        client: openai.OpenAI, stack: Stack, key: str) -> None:
+    for junk in (b"\x89PNG\r\n\x1a\n" + bytes(2000), b"\xff\xd8\xff\xe0" + b"garbage" * 100):
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.videos.create(prompt="a ball", size="64x64", seconds="1",
+                                 input_reference=("ref.png", junk, "image/png"))
+        assert caught.value.status_code == 415
+        assert "could not be decoded" in error_of(caught.value)["message"]
+    # A small file that declares 30000 x 30000 pixels is refused before anything decodes it.
+    from tests.web.test_hardening import _png_header_only
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.videos.create(prompt="a ball", size="64x64", seconds="1",
+                             input_reference=("bomb.png", _png_header_only(30000, 30000), "image/png"))
+    assert caught.value.status_code == 413 and "megapixels" in error_of(caught.value)["message"]
+    assert client.videos.list().data == []  # no job was queued for any of them
+
+
+def test_an_oversized_chunked_body_is_413(stack: Stack, key: str) -> None:
+    def chunks():  # noqa: ANN202 - sent chunked: no content-length to refuse it by
+        for _ in range(UPLOAD_LIMIT // 16384 + 8):
+            yield bytes(16384)
+
+    response = httpx.post(f"{stack.url}/v1/videos", content=chunks(),
+                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_the_schema_describes_the_request_bodies_routes_read_themselves(stack: Stack) -> None:
+    schema = httpx.get(f"{stack.url}/openapi.json").json()
+    bodies = {("/v1/videos", "CreateVideo"), ("/v1/videos/{video_id}/remix", "RemixVideo"),
+              ("/v1/videos/extensions", "ExtendVideo"), ("/v1/videos/edits", "EditVideo"),
+              ("/v1/videos/characters", "CreateToyCharacter")}
+    for path, model in bodies:
+        content = schema["paths"][path]["post"]["requestBody"]["content"]
+        assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
+        assert "multipart/form-data" in content
+        assert "prompt" in schema["components"]["schemas"][model]["properties"] or model == "CreateToyCharacter"
+    assert schema["components"]["schemas"]["ExtendVideoUpload"]["properties"]["video"]["format"] == "binary"
+    assert "400" in schema["paths"]["/v1/videos"]["post"]["responses"]

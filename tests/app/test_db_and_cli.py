@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import httpx
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect
@@ -68,6 +69,36 @@ def test_cli_creates_users_and_keys_that_authenticate(tmp_path: Path) -> None:
         for secret in (first_key, key.stdout.strip()):
             user = authenticate(session=session, secret=secret)
             assert (user.name, user.daily_quota) == ("ada", 10.0) and user.webhook_secret.startswith("whsec_")
+
+
+def test_cli_lists_and_revokes_keys_and_a_revoked_key_is_refused_on_the_next_request(
+        models_dir: Path, tmp_path: Path) -> None:
+    from duetto.app.main import create_app
+    from tests.app.conftest import ThreadedServer, embedded_settings
+
+    settings = embedded_settings(tmp_path, models_dir)
+    runner = CliRunner()
+    app = studio_app()
+    data = ["--data-dir", str(settings.data_dir)]
+    first = runner.invoke(app, ["users", "create", "ada", *data]).stdout.strip().splitlines()[-1]
+    second = runner.invoke(app, ["keys", "create", "ada", *data]).stdout.strip()
+    with ThreadedServer(create_app(settings)) as server:
+        def status(secret: str) -> int:
+            return httpx.get(f"{server.url}/v1/videos", headers={"Authorization": f"Bearer {secret}"}).status_code
+
+        assert status(first) == status(second) == 200  # both seen, as a cache would have kept them
+        listed = runner.invoke(app, ["keys", "list", "ada", *data])
+        assert listed.exit_code == 0, listed.output
+        assert first[:8] in listed.stdout and second[:8] in listed.stdout and first not in listed.stdout
+        key_id = next(line.split()[0] for line in listed.stdout.splitlines() if first[:8] in line)
+        revoked = runner.invoke(app, ["keys", "revoke", key_id, *data])
+        assert revoked.exit_code == 0 and f"revoked {key_id}" in revoked.output
+        assert status(first) == 401 and status(second) == 200  # the very next request, in the running server
+        relisted = runner.invoke(app, ["keys", "list", "ada", *data]).stdout.splitlines()
+        assert not next(line for line in relisted if first[:8] in line).endswith("-")  # shows when
+    unknown = runner.invoke(app, ["keys", "revoke", "key_nothing", *data])
+    assert unknown.exit_code == 1 and "duetto keys list" in unknown.output
+    assert runner.invoke(app, ["keys", "list", "nobody", *data]).exit_code == 1
 
 
 def test_bad_settings_are_refused_with_a_message(tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ from duetto.app.main import create_app
 from duetto.clip import Clip
 from tests.app.conftest import add_user, embedded_settings, wait_until
 
+# Generous: only there to end a hung test, on a machine whose cores may be busy elsewhere.
+DEADLINE_S = 120
+
 
 class ControlledGenerator:
     """Steps when told to; records the requests it got."""
@@ -71,7 +74,7 @@ def wait_status(client: TestClient, auth: dict, video_id: str, *statuses: str) -
         body = client.get(f"/v1/videos/{video_id}", headers=auth).json()
         return body if body["status"] in statuses else None
 
-    return wait_until(check, timeout=30, what=f"{video_id} to be {statuses}")
+    return wait_until(check, timeout=DEADLINE_S, what=f"{video_id} to be {statuses}")
 
 
 def test_idempotency_key_returns_the_same_job_and_refuses_a_changed_request(make_client) -> None:
@@ -106,7 +109,7 @@ def test_delete_cancels_queued_and_running_jobs(make_client) -> None:
             rows = session.scalars(select(Video).where(Video.id.in_([running["id"], queued["id"]]))).all()
             return all(r.status == "failed" and r.error_code == "cancelled" for r in rows)
 
-    wait_until(ended, timeout=10, what="both jobs to end cancelled")
+    wait_until(ended, timeout=DEADLINE_S, what="both jobs to end cancelled")
     assert [r.prompt for r in gen.requests] == ["one"]  # the queued one never ran
     assert not (services.settings.data_dir / "media" / "videos" / running["id"]).exists()
 
@@ -207,11 +210,12 @@ def receiver():
 def test_webhooks_are_signed_standard_webhooks(make_client, receiver: str, outcome: str) -> None:
     gen = ControlledGenerator(fail_with=RuntimeError("boom") if outcome == "failed" else None)
     gen.release.set()
-    client, auth, services = make_client(gen)
+    # The receiver listens on loopback: allowed only because this operator setting says so.
+    client, auth, services = make_client(gen, webhook_allow_private=True)
     video = client.post("/v1/videos", json={"prompt": "a ball", "size": "64x64", "seconds": "1",
                                             "webhook_url": receiver}, headers=auth).json()
     wait_status(client, auth, video["id"], outcome)
-    wait_until(lambda: Receiver.received, timeout=10, what="the webhook")
+    wait_until(lambda: Receiver.received, timeout=DEADLINE_S, what="the webhook")
     headers, body = Receiver.received[0]
     with session_scope(services.sessions) as session:
         secret = session.scalar(select(User.webhook_secret))
@@ -223,7 +227,7 @@ def test_webhooks_are_signed_standard_webhooks(make_client, receiver: str, outco
     with pytest.raises(Exception, match="signature"):
         wrong.verify(body, headers)
     assert json.loads(body)["id"].startswith("evt_")
-    wait_until(lambda: _webhook_status(services, video["id"]), timeout=5, what="delivery record")
+    wait_until(lambda: _webhook_status(services, video["id"]), timeout=DEADLINE_S, what="delivery record")
     assert _webhook_status(services, video["id"]).startswith("delivered")
     assert row.status == outcome
 
@@ -231,3 +235,53 @@ def test_webhooks_are_signed_standard_webhooks(make_client, receiver: str, outco
 def _webhook_status(services, video_id: str) -> str | None:  # noqa: ANN001
     with session_scope(services.sessions) as session:
         return session.scalar(select(Video.webhook_status).where(Video.id == video_id))
+
+
+def test_webhooks_to_private_addresses_are_refused_unless_the_operator_allows_them(make_client,
+                                                                                    receiver: str) -> None:
+    """A webhook is a request the server makes for a user: pointed at loopback or the operator's network it
+    would reach what no user may reach, so it is refused when the job is asked for and again when sent."""
+    gen = ControlledGenerator()
+    gen.release.set()
+    client, auth, services = make_client(gen)
+    port = receiver.split(":")[2].split("/")[0]
+    for url in (receiver, f"http://localhost:{port}/hook", "http://10.0.0.7/hook", "http://169.254.169.254/latest",
+                f"http://[::ffff:127.0.0.1]:{port}/hook"):
+        response = client.post("/v1/videos", json={"prompt": "a ball", "size": "64x64", "seconds": "1",
+                                                   "webhook_url": url}, headers=auth)
+        assert response.status_code == 400, (url, response.text)
+        error = response.json()["error"]
+        assert error["param"] == "webhook_url" and "DUETTO_WEBHOOK_ALLOW_PRIVATE" in error["message"]
+    assert client.get("/v1/videos", headers=auth).json()["data"] == []  # nothing was queued
+
+    # A job recorded while private targets were allowed is still not sent there once they are not.
+    from duetto.app.webhooks import deliver
+
+    outcome = deliver(url=receiver, secret="whsec_" + "QUJD" * 8, event_id="evt_1", body="{}", attempts=2,
+                      timeout_s=5)
+    assert outcome == "failed: refused, not a public address"
+    assert Receiver.received == []
+
+
+def test_a_delivery_connects_to_the_address_that_was_checked(receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host is resolved once per try and the connection goes to that very address, with the host's name
+    in the Host header: a name that resolves to a public address when checked and to a private one a moment
+    later (DNS rebinding) cannot turn the request inwards."""
+    from duetto.app import webhooks
+
+    port = receiver.split(":")[2].split("/")[0]
+    answers = iter(["203.0.113.7", "127.0.0.1"])  # public when checked, loopback if asked again
+
+    def resolve(url: str, *, allow_private: bool) -> str:
+        return next(answers)
+
+    monkeypatch.setattr(webhooks, "resolve_target", resolve)
+    # The checked (public) address is where the request goes; it is not listening, so the try fails, and
+    # the receiver on loopback, which a second lookup would have named, hears nothing.
+    outcome = webhooks.deliver(url=f"http://hooks.example:{port}/hook", secret="whsec_" + "QUJD" * 8,
+                               event_id="evt_1", body="{}", attempts=1, timeout_s=2)
+    assert outcome.startswith("failed") and Receiver.received == []
+    # Pinned to the receiver's address, the request arrives there under the URL's host name.
+    pinned = webhooks._post(f"http://hooks.example:{port}/hook", "127.0.0.1", headers={}, body="{}", timeout_s=30)
+    assert pinned == "delivered (204)"
+    assert {k.lower(): v for k, v in Receiver.received[0][0].items()}["host"] == f"hooks.example:{port}"

@@ -125,7 +125,10 @@ class Site(Web):
 
 def stand_in(made: list[GenerationRequest]):  # noqa: ANN201 - a Generator
     """A generator that records what the engine would have been asked and answers with a small Toybox clip."""
-    from duetto.world import random_scene, render
+    from duetto.world import random_scene
+    from duetto.world.render import (
+        render,  # the function: once imported, duetto.world.render names its module
+    )
 
     clip = render(random_scene(np.random.default_rng(1)), width=64, height=64, fps=8.0, seconds=1.0).clip
 

@@ -93,7 +93,7 @@ def test_a_minor_declaring_their_birth_year_cannot_pick_everyone(site: Site) -> 
     assert create(site, headers, permission="mutuals").json()["permission"] == "mutuals"
 
 
-def test_videos_name_characters_by_id_and_refusals_are_403(site: Site) -> None:
+def test_videos_name_characters_by_id_and_a_private_name_answers_as_an_unknown_one(site: Site) -> None:
     ann, bob = site.person("ann"), site.person("bob")
     toy = create(site, auth(site, ann)).json()
     bobs = auth(site, bob)
@@ -104,10 +104,15 @@ def test_videos_name_characters_by_id_and_refusals_are_403(site: Site) -> None:
     assert refused.json()["error"]["param"] == "characters"
     del body["characters"]
     by_name = site.client.post("/v1/videos", headers=bobs, json=body)
-    assert by_name.status_code == 403
+    # Naming a private character answers exactly as naming one that does not exist: nothing tells Bob
+    # that @pip is there.
+    unknown = site.client.post("/v1/videos", headers=bobs, json={**body, "prompt": "On a stage, @pib says hi."})
+    assert by_name.status_code == unknown.status_code == 400
     assert by_name.json()["error"] == {
-        "message": "@pip's owner has not allowed you to use @pip.", "type": "invalid_request_error",
-        "param": "prompt", "code": "character_not_permitted"}
+        "message": "There is no character @pip that you may use; check the name, or remove the @.",
+        "type": "invalid_request_error", "param": "prompt", "code": "unknown_character"}
+    assert unknown.json()["error"] == {**by_name.json()["error"], "message": by_name.json()["error"]["message"]
+                                       .replace("@pip", "@pib")}
     too_many = site.client.post("/v1/videos", headers=bobs, json={**body, "characters": [{"id": "a"}] * 3})
     assert "at most 2 characters" in too_many.json()["error"]["message"]
 

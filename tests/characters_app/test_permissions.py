@@ -11,6 +11,7 @@ from sqlalchemy import update
 from duetto.app.characters import service as characters
 from duetto.app.characters.models import LEVELS, CharacterApproval
 from duetto.app.characters.service import NotPermitted
+from duetto.app.core.errors import InvalidRequest
 from duetto.app.db.models import Account, Video
 from tests.characters_app.conftest import Site
 
@@ -71,8 +72,10 @@ def test_create(shared_site: Site, relation: str, level: str) -> None:
         with site.session() as session:
             assert [c.id for c in characters.characters_of_video(session, video.id)] == [character_id]
     else:
-        with pytest.raises(NotPermitted, match=f"@{name}'s owner has not allowed you to use @{name}"):
+        # Refused exactly as a name that does not exist, so the refusal tells nobody that it does.
+        with pytest.raises(InvalidRequest, match=f"There is no character @{name} that you may use") as refused:
             site.request(actor, PROMPT.format(name=name))
+        assert refused.value.code == "unknown_character"
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -129,7 +132,7 @@ def test_revoking_one_person_keeps_them_out_even_when_open_to_everyone(shared_si
     video = site.request(fan, PROMPT.format(name=toy.name))
     with site.session() as session:
         characters.revoke(session, site.services.storage, characters.get_character(session, toy.id), fan.handle)
-    with pytest.raises(NotPermitted):
+    with pytest.raises(InvalidRequest, match="that you may use"):
         site.request(fan, PROMPT.format(name=toy.name))
     # The revoked person's draft went with the revocation, so its job never runs.
     with site.session() as session:

@@ -95,7 +95,7 @@ def test_at_most_two_characters_per_video(site: Site) -> None:
 def test_unknown_names_and_unmentioned_ids_are_refused_in_one_line(site: Site) -> None:
     owner = site.person()
     toy = site.toy(owner)
-    with pytest.raises(InvalidRequest, match="There is no character @nobody_here; check the name"):
+    with pytest.raises(InvalidRequest, match="There is no character @nobody_here that you may use; check the name"):
         site.request(owner, "@nobody_here waves.")
     with pytest.raises(InvalidRequest, match=f"write @{toy.name} in the prompt"):
         site.request(owner, "A red ball bounces.", character_ids=[toy.id])

@@ -25,7 +25,10 @@ def _laundered(mp4: bytes) -> bytes:
 
 
 def _toybox_mp4(seed: int) -> bytes:
-    from duetto.world import random_scene, render
+    from duetto.world import random_scene
+    from duetto.world.render import (
+        render,  # the function: once imported, duetto.world.render names its module
+    )
 
     result = render(random_scene(np.random.default_rng(seed)), width=64, height=64, fps=8.0, seconds=2.0)
     return mp4_bytes(result.clip)

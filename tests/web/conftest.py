@@ -41,7 +41,10 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def clip_assets() -> dict[str, bytes]:
     """Real files (MP4 with sound, thumbnail, spritesheet) of one Toybox clip, for seeded finished videos."""
     from duetto.app.jobs.engine import render_clip
-    from duetto.world import random_scene, render
+    from duetto.world import random_scene
+    from duetto.world.render import (
+        render,  # the function: once imported, duetto.world.render names its module
+    )
 
     scene = random_scene(np.random.default_rng(7))
     result = render(scene, width=64, height=64, fps=8.0, seconds=1.0)

@@ -1,5 +1,5 @@
-"""`duetto serve`, `duetto worker`, `duetto users create` and `duetto keys create`: the studio's commands
-(`duetto moderation` lives beside the moderation code)."""
+"""`duetto serve`, `duetto worker`, `duetto users create` and `duetto keys create|list|revoke`: the studio's
+commands (`duetto moderation` lives beside the moderation code)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,54 @@ def keys_create(
         console.print(f"[red]{error.message}[/red]")
         raise typer.Exit(code=1) from None
     typer.echo(key.secret)
+
+
+@keys_app.command("list")
+def keys_list(
+    user: str = typer.Argument(..., help="The user name whose keys to list."),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """List a user's API keys: id, the key's first characters, when it was made and whether it is revoked."""
+    from duetto.app.core.db import session_scope
+    from duetto.app.core.errors import DomainError
+    from duetto.app.users.service import get_user_by_name, list_api_keys
+
+    sessions = _sessions(_settings(data_dir=data_dir))
+    try:
+        with session_scope(sessions) as session:
+            keys = list_api_keys(session=session, user_id=get_user_by_name(session=session, name=user).id)
+    except DomainError as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(code=1) from None
+    # Plain columns, never cut to the terminal's width: the id is what `duetto keys revoke` needs.
+    typer.echo(f"{'id':<29}  {'key starts':<11}  {'created (UTC)':<19}  revoked (UTC)")
+    for key in keys:
+        revoked = _utc(key.revoked_at) if key.revoked_at else "-"
+        typer.echo(f"{key.id:<29}  {key.prefix + '...':<11}  {_utc(key.created_at):<19}  {revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key's id (key_…), as `duetto keys list` shows it."),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Revoke an API key: every server refuses it from its next request on."""
+    from duetto.app.core.db import session_scope
+    from duetto.app.core.errors import DomainError
+    from duetto.app.users.service import revoke_api_key
+
+    sessions = _sessions(_settings(data_dir=data_dir))
+    try:
+        with session_scope(sessions) as session:
+            key = revoke_api_key(session=session, key_id=key_id)
+    except DomainError as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(code=1) from None
+    console.print(f"revoked {key.id} ({key.prefix}...) at {_utc(key.revoked_at)} UTC")
+
+
+def _utc(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(timestamp or 0))
 
 
 def studio_app() -> typer.Typer:

@@ -76,18 +76,29 @@ class RateLimiter:
         )
 
     def hit(self, user_id: str) -> None:
+        """Count one request for `user_id` (any key), or LimitExceeded when its window is full."""
+        self._take(user_id, count=True)
+
+    def check(self, key: str) -> None:
+        """LimitExceeded when `key`'s window is full, without counting this request (to count only some
+        outcomes, such as failed sign-ins, with `hit` afterwards)."""
+        self._take(key, count=False)
+
+    def _take(self, key: str, *, count: bool) -> None:
         if not self.local:
-            if not self.limiter.hit(self.item, user_id):
-                reset_at, _ = self.limiter.get_window_stats(self.item, user_id)
+            allowed = self.limiter.hit(self.item, key) if count else self.limiter.test(self.item, key)
+            if not allowed:
+                reset_at, _ = self.limiter.get_window_stats(self.item, key)
                 raise self._refuse(reset_at - time.time())
             return
-        # limits' memory storage starts a timer thread per hit; a deque per user is far cheaper.
+        # limits' memory storage starts a timer thread per hit; a deque per key is far cheaper.
         now = time.monotonic()
         window = self.item.get_expiry()
         with self._lock:
-            hits = self._hits.setdefault(user_id, deque())
+            hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - window:
                 hits.popleft()
             if len(hits) >= self.item.amount:
                 raise self._refuse(hits[0] + window - now)
-            hits.append(now)
+            if count:
+                hits.append(now)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from duetto.app.api import openapi
 from duetto.app.api.deps import Services
 from duetto.app.api.errors import install_error_handlers
 from duetto.app.api.routes import models as models_routes
@@ -105,6 +106,7 @@ def create_app(
     app = FastAPI(title="Duetto studio", version="0.1.0", lifespan=lifespan)
     app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes)
     install_error_handlers(app)
+    openapi.install(app)
     # Before the videos routes, whose /v1/videos/{video_id} would otherwise take /v1/videos/characters.
     app.include_router(characters_api.router)
     app.include_router(videos_routes.router)

@@ -20,28 +20,6 @@ from duetto.app.users.service import authenticate
 from duetto.app.videos.catalog import ModelCatalog
 
 
-class AuthCache:
-    """Recently seen API keys and their users, so a client polling every second costs no key lookup.
-
-    A revoked key keeps working for at most `ttl_s` seconds in each API process.
-    """
-
-    def __init__(self, ttl_s: float = 30.0, max_entries: int = 10_000) -> None:
-        self.ttl_s, self.max_entries = ttl_s, max_entries
-        self._entries: dict[str, tuple[float, User]] = {}
-
-    def get(self, secret: str) -> User | None:
-        entry = self._entries.get(secret)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, secret: str, user: User) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[secret] = (time.monotonic() + self.ttl_s, user)
-
-
 class PollCache:
     """The last answer to GET /v1/videos/{id} per (user, video) for a fraction of a second.
 
@@ -79,7 +57,6 @@ class Services:
     catalog: ModelCatalog
     rate_limiter: RateLimiter
     queue: JobQueue
-    auth_cache: AuthCache = field(default_factory=AuthCache)
     poll_cache: PollCache = field(default_factory=PollCache)
 
 
@@ -108,12 +85,10 @@ async def get_current_user(request: Request, services: ServicesDep) -> User:
         raise Unauthorized(
             "No API key provided; send it as 'Authorization: Bearer <key>' (create one with `duetto keys create`)."
         )
-    user = services.auth_cache.get(token.strip())
-    if user is None:
-        # One indexed lookup by key hash: cheap enough for the event loop, and cached for the next polls.
-        with services.sessions() as session:
-            user = authenticate(session=session, secret=token.strip())
-        services.auth_cache.put(token.strip(), user)
+    # One indexed lookup by key hash on every request, cheap enough for the event loop and never cached: a
+    # revoked key, or the key of a deleted account, is refused from the very next request in every process.
+    with services.sessions() as session:
+        user = authenticate(session=session, secret=token.strip())
     services.rate_limiter.hit(user.id)
     return user
 

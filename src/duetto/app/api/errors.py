@@ -35,8 +35,13 @@ def error_body(message: str, *, type_: str, code: str | None, param: str | None 
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+def status_for(exc: DomainError) -> int:
+    """The HTTP status of a domain error (400 for kinds without their own)."""
+    return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+
+
 def domain_error_response(exc: DomainError) -> JSONResponse:
-    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    status = status_for(exc)
     headers = {}
     type_ = "invalid_request_error"
     if isinstance(exc, LimitExceeded):
@@ -64,7 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code)
         return JSONResponse(
             error_body(message, type_="invalid_request_error", code=code), exc.status_code, headers=exc.headers
         )

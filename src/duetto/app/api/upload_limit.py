@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from duetto.app.core.errors import PayloadTooLarge
 
 # Multipart framing and the other form fields ride on top of the file itself.
 FRAMING_SLACK = 64 * 1024
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from inside a body read that passed the limit (a chunked upload declares no length). An
+    HTTPException, because FastAPI re-raises those from form parsing where it turns anything else into a
+    400 "error parsing the body"; the API and the pages answer it as 413."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=413, detail=message)
 
 
 class UploadLimitMiddleware:
@@ -36,8 +44,8 @@ class UploadLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    # Raised inside the route's body read, so the app's error handler answers 413.
-                    raise PayloadTooLarge(self._message())
+                    # Raised inside the route's body read, so the app's error handlers answer 413.
+                    raise BodyTooLarge(self._message())
             return message
 
         await self.app(scope, counting_receive, send)

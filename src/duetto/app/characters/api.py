@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from duetto.app.api.body import read_body
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
+from duetto.app.api.openapi import ERRORS, request_body
 from duetto.app.characters import service
 from duetto.app.characters.schemas import (
     CharacterDeleted,
@@ -22,7 +23,7 @@ from duetto.app.characters.schemas import (
 )
 from duetto.app.core.errors import InvalidRequest, NotFound
 
-router = APIRouter(prefix="/v1/videos/characters", tags=["characters"])
+router = APIRouter(prefix="/v1/videos/characters", tags=["characters"], responses=ERRORS)
 
 CONTENT = {"still": ("still_key", "image/png"), "voice": ("voice_key", "audio/wav")}
 
@@ -44,7 +45,7 @@ def character_ids(value: Any) -> list[str]:
     return ids
 
 
-@router.post("", response_model=CharacterObject)
+@router.post("", response_model=CharacterObject, openapi_extra=request_body(CreateToyCharacter))
 async def create_character(request: Request, services: ServicesDep, session: SessionDep,
                            user: CurrentUser) -> CharacterObject:
     fields, _ = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
@@ -84,7 +85,8 @@ def retrieve_character(character_id: str, session: SessionDep, user: CurrentUser
     return CharacterObject.of(character, viewer_id=user.id)
 
 
-@router.get("/{character_id}/content")
+@router.get("/{character_id}/content", response_class=Response, responses={200: {"content": {
+    "image/png": {}, "audio/wav": {}}, "description": "The card's still or voice sample"}})
 def character_content(character_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser,
                       variant: Literal["still", "voice"] = "still") -> Response:
     """The card's still (PNG) or voice sample (WAV)."""

@@ -571,19 +571,24 @@ def cast_for(
     characters of the video it remixes, extends or edits. Each must exist and be usable by `user_id`, at
     most 2 in all, and the prompt must keep every one's rules."""
     check_prompt_protections(session, prompt)
-    chosen: dict[str, Character] = {}
-    for name in prompts.mentions(prompt):
-        character = by_name(session, name)
-        if character is None:
-            raise InvalidRequest(f"There is no character @{name}; check the name, or remove the @.",
-                                 param="prompt", code="unknown_character")
-        chosen[character.id] = character
+    listed = []
     for character_id in dict.fromkeys(character_ids):
         character = session.scalar(select(Character).where(Character.id == character_id,
                                                            Character.deleted_at.is_(None)))
         if character is None or not may_use(session, character, user_id):
             raise InvalidRequest(f"characters: no character {character_id!r} that you may use.",
                                  param="characters", code="unknown_character")
+        listed.append(character)
+    chosen: dict[str, Character] = {}
+    for name in prompts.mentions(prompt):
+        character = by_name(session, name)
+        if character is None or not may_use(session, character, user_id):
+            # One answer for a name that does not exist and one the caller may not use: a different status
+            # or message would tell a stranger that the private name exists.
+            raise InvalidRequest(f"There is no character @{name} that you may use; check the name, or remove "
+                                 "the @.", param="prompt", code="unknown_character")
+        chosen[character.id] = character
+    for character in listed:
         if character.id not in chosen:
             raise InvalidRequest(f"characters lists @{character.name}; write @{character.name} in the prompt where "
                                  "it appears.", param="characters")

@@ -15,6 +15,7 @@ from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.characters import cards, service
 from duetto.app.characters.models import LEVELS, Character
 from duetto.app.core.errors import DomainError, NotFound
+from duetto.app.core.parsing import RowId, parse_whole
 from duetto.app.videos import service as videos
 from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, templates
 from duetto.app.web.media import serve_bytes
@@ -109,11 +110,8 @@ async def new_toy(
 @router.post("/characters/birth-year", dependencies=[Csrf])
 def set_birth_year(request: Request, session: SessionDep, account: AccountDep,
                    year: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/characters") -> Response:
-    try:
-        value = int(year.strip())
-    except ValueError:
-        value = -1
-    service.declare_birth_year(session, account.user_id, value)
+    parsed = parse_whole(year)
+    service.declare_birth_year(session, account.user_id, -1 if parsed is None else parsed)
     return RedirectResponse(safe_next(next, "/characters"), status_code=303)
 
 
@@ -160,7 +158,7 @@ def appearance_file(request: Request, services: ServicesDep, session: SessionDep
     video = service.appearance(session, character, video_id)
     if variant not in videos.VARIANTS:
         raise NotFound("There is no page here.")
-    key, media_type = videos.content_key(storage=services.storage, video=video, variant=variant)
+    key, media_type = videos.content_key(session=session, storage=services.storage, video=video, variant=variant)
     return serve_bytes(request, services.storage.get_bytes(key), media_type, cache="private, max-age=300")
 
 
@@ -216,7 +214,7 @@ def add_rule(request: Request, session: SessionDep, account: AccountDep, charact
 
 @router.post("/characters/{character_id:charid}/rules/{rule_id}/delete", dependencies=[Csrf])
 def delete_rule(request: Request, session: SessionDep, account: AccountDep, character_id: str,
-                rule_id: int) -> Response:
+                rule_id: RowId) -> Response:
     return _owner_action(request, session, account.user_id, character_id,
                          lambda c: service.delete_rule(session, c, rule_id), anchor="#rules")
 

@@ -58,15 +58,23 @@ class Settings(BaseSettings):
 
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_attempts: int = Field(default=3, ge=1)
+    # Webhooks go to public addresses only, unless this allows loopback, private and link-local ones too
+    # (a single-user server whose receiver runs beside it; never on an instance with untrusted users).
+    webhook_allow_private: bool = False
 
     # The social web app (server-rendered pages beside the API).
     web_secret_key: str | None = Field(default=None, description="signs CSRF tokens; default: a key kept in data_dir")
     # None: cookies are marked Secure whenever the request came over HTTPS (or a proxy said so).
     web_cookie_secure: bool | None = None
     web_session_days: float = Field(default=30.0, gt=0)
-    # Sign-in attempts per handle and per client address, and sign-ups per client address.
+    # Sign-in attempts per client address, and sign-ups per client address.
     web_signin_rate: str = "20/minute"
+    # Wrong passwords for one handle from one address; past it that address gets 429 for that handle. Keyed
+    # on the address too, so nobody can lock a handle's owner out by failing on purpose from elsewhere.
+    web_signin_failures: str = "10/15minutes"
     web_signup_rate: str = "30/hour"
+    # Takedown requests per client address: each one hides a post until a moderator decides.
+    web_takedown_rate: str = "10/hour"
     admin_handles: str = Field(default="", description="comma-separated handles of the moderators")
     instance_name: str | None = Field(default=None, description="name in download watermarks; default: the host")
 

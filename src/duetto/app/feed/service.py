@@ -20,7 +20,7 @@ from duetto.app.db.models import FeedPrefs, Follow, Post, View, WatchTime
 from duetto.app.feed import ranking
 from duetto.app.feed.steering import parse_steering
 from duetto.app.social import graph
-from duetto.app.social.posts import get_post
+from duetto.app.social.posts import get_post, lock_post, recount
 
 CANDIDATES_BY_HOT = 500
 CANDIDATES_FOLLOWING = 150
@@ -84,11 +84,15 @@ def see_less(*, session: Session, viewer_id: str, post_id: str) -> None:
         terms = dict(sorted(terms.items(), key=lambda item: item[1])[:MAX_LESS_TERMS])
     prefs.less_terms, prefs.less_creators = terms, creators
     session.merge(prefs)
-    view = session.get(View, (viewer_id, post.seq))
+    # The view row is the one a watch beacon writes too: taken under the post's row, and counted from rows.
+    lock_post(session=session, seq=post.seq)
+    view = session.get(View, (viewer_id, post.seq), populate_existing=True)
     if view is None:
         session.add(View(user_id=viewer_id, post_seq=post.seq, completed=False, less=True, seen_at=time.time()))
     else:
         view.less = True
+    session.flush()
+    recount(session=session, seqs={post.seq})
     session.commit()
 
 
@@ -168,7 +172,7 @@ def _today(now: float) -> str:
 
 def watch_status(*, session: Session, viewer_id: str, now: float | None = None) -> WatchStatus:
     now = time.time() if now is None else now
-    row = session.get(WatchTime, (viewer_id, _today(now)))
+    row = session.get(WatchTime, (viewer_id, _today(now)), populate_existing=True)
     limit = get_prefs(session=session, user_id=viewer_id).daily_limit_minutes
     return WatchStatus(seconds_today=row.seconds if row else 0.0, limit_seconds=limit * 60.0 if limit else None)
 
@@ -176,10 +180,15 @@ def watch_status(*, session: Session, viewer_id: str, now: float | None = None) 
 def add_watch_time(*, session: Session, viewer_id: str, seconds: float, now: float | None = None) -> WatchStatus:
     now = time.time() if now is None else now
     seconds = max(0.0, min(MAX_WATCH_REPORT_S, seconds))
-    row = session.get(WatchTime, (viewer_id, _today(now)))
-    if row is None:
-        session.add(WatchTime(user_id=viewer_id, day=_today(now), seconds=seconds))
+    # One upsert that adds in the database: concurrent reports (several tabs) neither collide on the day's
+    # first row nor overwrite each other's seconds.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        row.seconds += seconds
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(WatchTime).values(user_id=viewer_id, day=_today(now), seconds=seconds)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[WatchTime.user_id, WatchTime.day],
+        set_={"seconds": WatchTime.seconds + statement.excluded.seconds}))
     session.commit()
     return watch_status(session=session, viewer_id=viewer_id, now=now)

@@ -284,6 +284,7 @@ def send_webhook(sessions: sessionmaker[Session], settings: Settings, video_id: 
         body=body,
         attempts=settings.webhook_attempts,
         timeout_s=settings.webhook_timeout_s,
+        allow_private=settings.webhook_allow_private,
     )
     with session_scope(sessions) as session:
         session.execute(update(Video).where(Video.id == video_id).values(webhook_status=outcome))

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, UploadFile
 
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
+from duetto.app.api.openapi import ERRORS
 from duetto.app.provenance.marking import watermark_key
 from duetto.app.provenance.verify import verify_upload
 
-router = APIRouter(prefix="/v1", tags=["provenance"])
+router = APIRouter(prefix="/v1", tags=["provenance"], responses=ERRORS)
 
 
 @router.post("/verify")

@@ -9,11 +9,13 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import ServicesDep, SessionDep
+from duetto.app.core.errors import DomainError, LimitExceeded, NotFound
+from duetto.app.core.parsing import RowId
 from duetto.app.provenance import takedown
 from duetto.app.provenance.marking import watermark_key
 from duetto.app.provenance.verify import verify_upload
 from duetto.app.social.errors import Forbidden
-from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, templates
+from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, client_address, limited, render, templates
 
 router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("utc_time", lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)))
@@ -45,7 +47,22 @@ def takedown_page(request: Request, session: SessionDep, viewer: ViewerDep, post
 def takedown_request(request: Request, session: SessionDep, viewer: ViewerDep, post: Annotated[str, Form()],
                      category: Annotated[str, Form()], details: Annotated[str, Form()] = "",
                      contact: Annotated[str, Form()] = "") -> Response:
-    item = takedown.request_takedown(session=session, post=post, category=category, details=details, contact=contact)
+    """A request hides its post at once, so requests are limited per address (10 an hour by default)."""
+    context = {"categories": takedown.CATEGORIES, "post": post, "hours": takedown.REVIEW_HOURS,
+               "form": {"category": category, "details": details, "contact": contact}}
+    try:
+        request.app.state.web_limits.takedown.hit(client_address(request))
+        item = takedown.request_takedown(session=session, post=post, category=category, details=details,
+                                         contact=contact)
+    except LimitExceeded as error:
+        error.message = (f"Too many takedown requests from this address; try again in {error.retry_after} "
+                         "seconds, or write to the instance's operator.")
+        return limited(request, "takedown.html", context, error)
+    except DomainError as error:
+        session.rollback()
+        status = 404 if isinstance(error, NotFound) else 400
+        return render(request, "takedown.html", {**context, "error": error.message}, status_code=status,
+                      session=session)
     return RedirectResponse(f"/takedown/{item.ticket}", status_code=303)
 
 
@@ -65,7 +82,7 @@ def takedown_queue(request: Request, session: SessionDep, viewer: ViewerDep, acc
 
 
 @router.post("/mod/takedowns/{takedown_id}", dependencies=[Csrf])
-def takedown_decide(takedown_id: int, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
+def takedown_decide(takedown_id: RowId, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
                     account: AccountDep, action: Annotated[str, Form()]) -> Response:
     takedown.resolve(session=session, storage=services.storage, takedown_id=takedown_id,
                      moderator_id=account.user_id, is_moderator=viewer.is_admin, action=action)

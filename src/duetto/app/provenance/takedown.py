@@ -6,7 +6,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -47,12 +47,22 @@ def request_takedown(*, session: Session, post: str, category: str, details: str
     if row is None:
         raise NotFound("There is no post at that address (it may already be gone).", param="post")
     now = time.time()
+    # Requests about a post already held join its case: one hold, one place in the queue, and the review
+    # clock of the first request (a repeat cannot push the decision back).
+    first = session.scalar(select(Takedown).where(_OPEN, Takedown.post_id == row.id).order_by(Takedown.id).limit(1))
     item = Takedown(ticket=secrets.token_urlsafe(18), post_id=row.id, video_id=row.video_id, category=category,
                     details=details.strip(), contact=contact.strip(), status="open", created_at=now,
-                    due_at=now + REVIEW_HOURS * 3600, removed_count=0)
+                    due_at=first.due_at if first else now + REVIEW_HOURS * 3600, removed_count=0)
     session.add(item)
     session.commit()
     return item
+
+
+# The hold rule: a post, and its video, are held while a takedown request about them is open. Every way
+# to a held video's picture (its page, player, downloads, the API's content, remixes, extensions and edits,
+# a character owner's view of it) asks `is_held` or `held_post_ids`; only moderators get past it.
+_OPEN = Takedown.status == "open"
+HELD_MESSAGE = "This video is held for review after a takedown request; it is unavailable until a moderator decides."
 
 
 def held_post_ids(*, session: Session, post_ids: Iterable[str]) -> set[str]:
@@ -60,19 +70,28 @@ def held_post_ids(*, session: Session, post_ids: Iterable[str]) -> set[str]:
     ids = list(post_ids)
     if not ids:
         return set()
-    return set(session.scalars(select(Takedown.post_id).where(Takedown.status == "open", Takedown.post_id.in_(ids))))
+    return set(session.scalars(select(Takedown.post_id).where(_OPEN, Takedown.post_id.in_(ids))))
 
 
-def is_held_video(*, session: Session, video_id: str) -> bool:
-    return session.scalar(select(Takedown.id).where(Takedown.status == "open", Takedown.video_id == video_id)
-                          .limit(1)) is not None
+def is_held(*, session: Session, video_id: str) -> bool:
+    """Whether a video is held: an open takedown request names it (through its post)."""
+    return session.scalar(select(Takedown.id).where(_OPEN, Takedown.video_id == video_id).limit(1)) is not None
+
+
+def require_not_held(*, session: Session, video_id: str, moderator: bool = False, param: str = "video_id") -> None:
+    """NotFound for a held video unless a moderator asks: to everyone else it is as gone as a removed one."""
+    if not moderator and is_held(session=session, video_id=video_id):
+        raise NotFound(HELD_MESSAGE, param=param)
 
 
 @dataclass
 class QueueItem:
+    """One held post: its first request (whose id the decision is posted to) and every open request about it."""
+
     takedown: Takedown
     post: Post | None
     author: Account | None
+    requests: list[Takedown] = field(default_factory=list)
 
     @property
     def hours_left(self) -> float:
@@ -84,14 +103,19 @@ class QueueItem:
 
 
 def queue(*, session: Session, limit: int = 100) -> list[QueueItem]:
-    """Open requests, the nearest deadline first."""
-    rows = session.scalars(select(Takedown).where(Takedown.status == "open").order_by(Takedown.due_at.asc())
-                           .limit(limit))
-    items = []
+    """Held posts, one item each however many requests name them, the nearest deadline first."""
+    rows = session.scalars(select(Takedown).where(_OPEN).order_by(Takedown.due_at.asc(), Takedown.id.asc()))
+    by_post: dict[str, QueueItem] = {}
     for row in rows:
+        if row.post_id in by_post:
+            by_post[row.post_id].requests.append(row)
+            continue
+        if len(by_post) == limit:
+            continue
         post = session.scalar(select(Post).where(Post.id == row.post_id))
-        items.append(QueueItem(takedown=row, post=post, author=session.get(Account, post.user_id) if post else None))
-    return items
+        by_post[row.post_id] = QueueItem(takedown=row, post=post, requests=[row],
+                                         author=session.get(Account, post.user_id) if post else None)
+    return list(by_post.values())
 
 
 def matching_videos(*, session: Session, video_id: str) -> list[str]:

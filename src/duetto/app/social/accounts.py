@@ -21,7 +21,7 @@ from duetto.app.social import reports
 from duetto.app.storage import Storage
 from duetto.app.users.service import create_user
 from duetto.app.videos import service as videos
-from duetto.app.videos.uploads import sniff_image
+from duetto.app.videos.uploads import require_image
 
 HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
 MIN_PASSWORD = 8
@@ -190,8 +190,7 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
     account.display_name = display_name
     account.bio = bio.strip()
     if avatar:
-        if sniff_image(avatar) is None:
-            raise InvalidRequest("Avatar must be a PNG, JPEG or WebP image.", param="avatar")
+        require_image(avatar, param="avatar")  # a real PNG, JPEG or WebP, and not a decompression bomb
         try:
             webp = _avatar_webp(avatar)
         except (OSError, ValueError):

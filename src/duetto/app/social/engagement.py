@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from duetto.app import moderation
@@ -13,26 +13,35 @@ from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.db.models import Account, Comment, Like, Post, View
 from duetto.app.social import graph, reports
 from duetto.app.social.errors import Forbidden
-from duetto.app.social.posts import get_post, refresh_hot
+from duetto.app.social.posts import get_post, lock_post, recount, refresh_hot
 
 MAX_COMMENT = 1000
 
 
-def toggle_like(*, session: Session, viewer_id: str, post_id: str) -> tuple[bool, int]:
-    """Like or unlike a post; returns (liked now, like count)."""
+def _locked_post(*, session: Session, post_id: str, viewer_id: str) -> Post:
+    """A post the viewer may see, with its row taken for this transaction (see `lock_post`)."""
     post = get_post(session=session, post_id=post_id, viewer_id=viewer_id)
-    existing = session.get(Like, (viewer_id, post.seq))
-    if existing is None:
+    if not lock_post(session=session, seq=post.seq):
+        raise NotFound("This post does not exist or was taken down.", param="post_id")
+    return post
+
+
+def toggle_like(*, session: Session, viewer_id: str, post_id: str) -> tuple[bool, int]:
+    """Like or unlike a post; returns (liked now, like count).
+
+    Requests of one viewer about one post run one after the other (the post's row is taken first), so a
+    double-click is two toggles, never a duplicate row, and the count is recounted from the rows.
+    """
+    post = _locked_post(session=session, post_id=post_id, viewer_id=viewer_id)
+    unliked = session.execute(delete(Like).where(Like.user_id == viewer_id, Like.post_seq == post.seq)).rowcount
+    if not unliked:
         session.add(Like(user_id=viewer_id, post_seq=post.seq, created_at=time.time()))
-        delta = 1
-    else:
-        session.execute(delete(Like).where(Like.user_id == viewer_id, Like.post_seq == post.seq))
-        delta = -1
-    session.execute(update(Post).where(Post.seq == post.seq).values(like_count=Post.like_count + delta))
+        session.flush()
+    recount(session=session, seqs={post.seq})
+    count = session.scalar(select(Post.like_count).where(Post.seq == post.seq)) or 0
     session.commit()
     refresh_hot(session=session, seqs={post.seq})
-    session.refresh(post)
-    return existing is None, post.like_count
+    return not unliked, count
 
 
 def add_comment(*, session: Session, viewer_id: str, post_id: str, body: str) -> Comment:
@@ -43,9 +52,12 @@ def add_comment(*, session: Session, viewer_id: str, post_id: str, body: str) ->
         raise InvalidRequest(f"Comment must be at most {MAX_COMMENT} characters.", param="body")
     post = get_post(session=session, post_id=post_id, viewer_id=viewer_id)
     decision = moderation.require_allowed(session, text=body, surface="comment", user_id=viewer_id, param="body")
+    if not lock_post(session=session, seq=post.seq):
+        raise NotFound("This post does not exist or was taken down.", param="post_id")
     comment = Comment(post_seq=post.seq, user_id=viewer_id, body=body, created_at=time.time())
     session.add(comment)
-    session.execute(update(Post).where(Post.seq == post.seq).values(comment_count=Post.comment_count + 1))
+    session.flush()
+    recount(session=session, seqs={post.seq})
     session.commit()
     reports.file_flagged(session=session, decision=decision, kind="comment", target_id=str(comment.id))
     refresh_hot(session=session, seqs={post.seq})
@@ -60,8 +72,9 @@ def delete_comment(*, session: Session, viewer_id: str, comment_id: int, moderat
     post = session.get(Post, comment.post_seq)
     if not (moderator or comment.user_id == viewer_id or (post is not None and post.user_id == viewer_id)):
         raise Forbidden("You can only delete your own comments or comments on your posts.")
+    lock_post(session=session, seq=comment.post_seq)
     session.execute(delete(Comment).where(Comment.id == comment_id))
-    session.execute(update(Post).where(Post.seq == comment.post_seq).values(comment_count=Post.comment_count - 1))
+    recount(session=session, seqs={comment.post_seq})
     session.commit()
     refresh_hot(session=session, seqs={comment.post_seq})
 
@@ -82,22 +95,18 @@ def comments(*, session: Session, post: Post, viewer_id: str | None, limit: int 
 
 
 def record_view(*, session: Session, viewer_id: str, post_id: str, completed: bool) -> None:
-    """That the viewer watched a post (once counted per viewer), and whether they watched it to the end."""
-    post = session.scalar(select(Post).where(Post.id == post_id))
-    if post is None:
-        return  # taken down while it played: nothing to count
-    view = session.get(View, (viewer_id, post.seq))
-    counters: dict[str, object] = {}
+    """That the viewer watched a post they may see (one row per viewer and post), and whether to the end;
+    NotFound for a post that does not exist, or that they may not see."""
+    post = _locked_post(session=session, post_id=post_id, viewer_id=viewer_id)
+    view = session.get(View, (viewer_id, post.seq), populate_existing=True)
     if view is None:
         session.add(View(user_id=viewer_id, post_seq=post.seq, completed=completed, less=False, seen_at=time.time()))
-        counters["view_count"] = Post.view_count + 1
-        if completed:
-            counters["completion_count"] = Post.completion_count + 1
     elif completed and not view.completed:
         view.completed = True
-        counters["completion_count"] = Post.completion_count + 1
-    if counters:
-        session.execute(update(Post).where(Post.seq == post.seq).values(**counters))
+    else:
+        session.commit()  # nothing new: only give the row back
+        return
+    session.flush()
+    recount(session=session, seqs={post.seq})
     session.commit()
-    if "completion_count" in counters:
-        refresh_hot(session=session, seqs={post.seq})
+    refresh_hot(session=session, seqs={post.seq})

@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
 
 from duetto.app import moderation
 from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
@@ -14,6 +15,7 @@ from duetto.app.core.security import new_id
 from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View
 from duetto.app.feed.ranking import hot_score
 from duetto.app.feed.terms import terms_of
+from duetto.app.provenance.takedown import held_post_ids, require_not_held
 from duetto.app.social import graph, reports
 from duetto.app.social.errors import Forbidden
 from duetto.app.storage import Storage
@@ -31,23 +33,51 @@ def split_prompt(prompt: str) -> tuple[str, str]:
 
 def refresh_hot(*, session: Session, seqs: set[int] | list[int]) -> None:
     """Recompute the stored ranking score of some posts from their counters."""
-    for post in session.scalars(select(Post).where(Post.seq.in_(list(seqs)))):
+    # populate_existing: the session may hold these posts as read before their counters changed.
+    query = select(Post).where(Post.seq.in_(list(seqs))).execution_options(populate_existing=True)
+    for post in session.scalars(query):
         post.hot = hot_score(likes=post.like_count, completions=post.completion_count, remixes=post.remix_count,
                              comments=post.comment_count, created_at=post.created_at)
     session.commit()
 
 
+def lock_post(*, session: Session, seq: int) -> bool:
+    """Take the post's row for this transaction before changing the rows its counters count.
+
+    A no-op UPDATE is the one lock both databases take the same way: PostgreSQL locks the row, SQLite the
+    database, until commit. Two requests about one post (a double-clicked like) then run one after the
+    other instead of both reading "not liked yet". False when the post is gone.
+    """
+    result = session.execute(update(Post).where(Post.seq == seq).values(like_count=Post.like_count))
+    return result.rowcount == 1
+
+
+def _count(model: type[Like] | type[Comment] | type[View], *conditions: object) -> object:
+    return select(func.count()).select_from(model).where(model.post_seq == Post.seq, *conditions).scalar_subquery()
+
+
+def recount(*, session: Session, seqs: set[int] | list[int]) -> None:
+    """Set the counters of some posts to what their rows say (not committed).
+
+    Counters are only ever set this way, from the rows, in the same transaction as the change, never
+    incremented: a repeated or concurrent request cannot make them drift from the rows.
+    """
+    if not seqs:
+        return
+    parent = aliased(Post)
+    session.execute(update(Post).where(Post.seq.in_(list(seqs))).values(
+        like_count=_count(Like),
+        comment_count=_count(Comment),
+        view_count=_count(View),
+        completion_count=_count(View, View.completed.is_(True)),
+        remix_count=select(func.count()).select_from(parent).where(parent.parent_post_id == Post.id)
+        .scalar_subquery(),
+    ))
+
+
 def recount_posts(*, session: Session, seqs: set[int]) -> None:
     """Recount likes, comments, views, completions and remixes of some posts (after deletions)."""
-    for post in session.scalars(select(Post).where(Post.seq.in_(list(seqs)))):
-        post.like_count = session.scalar(select(func.count()).select_from(Like).where(Like.post_seq == post.seq)) or 0
-        post.comment_count = session.scalar(
-            select(func.count()).select_from(Comment).where(Comment.post_seq == post.seq)) or 0
-        post.view_count = session.scalar(select(func.count()).select_from(View).where(View.post_seq == post.seq)) or 0
-        post.completion_count = session.scalar(
-            select(func.count()).select_from(View).where(View.post_seq == post.seq, View.completed.is_(True))) or 0
-        post.remix_count = session.scalar(
-            select(func.count()).select_from(Post).where(Post.parent_post_id == post.id)) or 0
+    recount(session=session, seqs=seqs)
     session.commit()
     refresh_hot(session=session, seqs=seqs)
 
@@ -90,8 +120,13 @@ def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> P
         terms=" ".join(terms_of(picture, sound, caption)), created_at=now,
     )
     session.add(post)
+    try:
+        session.flush()
+    except IntegrityError:  # the same draft posted twice at once (a double-clicked button)
+        session.rollback()
+        raise Conflict("This draft is already posted.") from None
     if parent is not None:
-        session.execute(update(Post).where(Post.seq == parent.seq).values(remix_count=Post.remix_count + 1))
+        recount(session=session, seqs={parent.seq})
     session.commit()
     if decision is not None:
         reports.file_flagged(session=session, decision=decision, kind="post", target_id=post.id)
@@ -125,19 +160,22 @@ def delete_draft(*, session: Session, storage: Storage, user: User, video_id: st
     videos.delete_video(session=session, storage=storage, user=user, video_id=video.id)
 
 
-def get_post(*, session: Session, post_id: str, viewer_id: str | None) -> Post:
-    """A public post the viewer may see: blocked either way, it is as unknown as one that never existed."""
+def get_post(*, session: Session, post_id: str, viewer_id: str | None, include_held: bool = False) -> Post:
+    """A public post the viewer may see: blocked either way, or held by a takedown request (unless
+    `include_held`, for moderators), it is as unknown as one that never existed."""
     post = session.scalar(select(Post).where(Post.id == post_id))
     if post is None or (viewer_id and graph.is_blocked_between(session=session, a=viewer_id, b=post.user_id)):
         raise NotFound("This post does not exist or was taken down.", param="post_id")
+    require_not_held(session=session, video_id=post.video_id, moderator=include_held, param="post_id")
     return post
 
 
 def remix_source(*, session: Session, post_id: str, viewer_id: str) -> tuple[Post, Video]:
-    """The post to remix and its video, if the viewer may remix it."""
+    """The post to remix and its video, if the viewer may remix it (never while it is held)."""
     post = session.scalar(select(Post).where(Post.id == post_id))
     if post is None:
         raise NotFound("The post to remix does not exist or was taken down.", param="remix_of")
+    require_not_held(session=session, video_id=post.video_id, param="remix_of")
     if graph.is_blocked_between(session=session, a=viewer_id, b=post.user_id):
         raise Forbidden("You cannot remix this account's posts.")
     video = session.scalar(select(Video).where(Video.id == post.video_id, Video.deleted_at.is_(None),
@@ -169,8 +207,6 @@ def cards(*, session: Session, posts: list[Post], viewer_id: str | None, include
     """Cards for posts in the given order, dropping any whose video was deleted through the API, and any held
     by an open takedown request unless `include_held` (moderators)."""
     if not include_held and posts:
-        from duetto.app.provenance.takedown import held_post_ids
-
         held = held_post_ids(session=session, post_ids=[p.id for p in posts])
         posts = [p for p in posts if p.id not in held]
     if not posts:

@@ -50,6 +50,27 @@ def create_api_key(*, session: Session, user: User) -> NewKey:
     return NewKey(id=key.id, user_id=user.id, secret=secret)
 
 
+def list_api_keys(*, session: Session, user_id: str) -> list[ApiKey]:
+    """A user's keys, revoked ones included, oldest first (only their prefixes are known; never the keys)."""
+    return list(session.scalars(select(ApiKey).where(ApiKey.user_id == user_id)
+                                .order_by(ApiKey.created_at.asc(), ApiKey.id.asc())))
+
+
+def revoke_api_key(*, session: Session, key_id: str, user_id: str | None = None) -> ApiKey:
+    """Revoke a key (of `user_id`, when given): it is refused from the next request on. Revoking a revoked key
+    changes nothing; the record stays, so the list shows when it was revoked."""
+    query = select(ApiKey).where(ApiKey.id == key_id)
+    if user_id is not None:
+        query = query.where(ApiKey.user_id == user_id)
+    key = session.scalar(query)
+    if key is None:
+        raise NotFound(f"No API key with id {key_id!r}; `duetto keys list <user>` shows the ids.", param="key_id")
+    if key.revoked_at is None:
+        key.revoked_at = time.time()
+        session.flush()
+    return key
+
+
 def authenticate(*, session: Session, secret: str) -> User:
     """The user owning an unrevoked key, or Unauthorized."""
     row = session.execute(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from duetto.app.db.models import Video
 
@@ -44,10 +44,52 @@ class VideoParams(BaseModel):
         return value
 
 
+_BINARY = WithJsonSchema({"type": "string", "format": "binary"})
+_CHARACTERS = WithJsonSchema({"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 2, "items": {
+    "type": "object", "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 40}}, "required": ["id"]}}]})
+
+
+class VideoRef(BaseModel):
+    """A video, or a character, named by id: `{"id": "video_..."}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=40)
+
+
+class ImageReference(BaseModel):
+    """`input_reference` in JSON: the image as a base64 data URL (`file_id` is not supported)."""
+
+    image_url: str = Field(description="data:image/png;base64,... (or image/jpeg, image/webp)")
+
+
 class CreateVideo(VideoParams):
-    input_reference: dict[str, str] | None = None
-    # Characters the prompt names as @name, by id: [{"id": "char_..."}] (read by characters.api.character_ids).
-    characters: Any = None
+    """`POST /v1/videos` as JSON. The route reads `input_reference` before this model (see the API route)."""
+
+    input_reference: ImageReference | None = None
+    # Characters the prompt names as @name, by id: [{"id": "char_..."}] (read by characters.api.character_ids,
+    # which also takes the multipart spelling `characters[id]=...`).
+    characters: Annotated[Any, _CHARACTERS] = None
+
+
+class CreateVideoUpload(VideoParams):
+    """`POST /v1/videos` as multipart/form-data, as OpenAI's SDK sends it (documentation only)."""
+
+    input_reference: Annotated[bytes | None, _BINARY] = None
+
+
+class ExtendVideo(VideoParams):
+    """`POST /v1/videos/extensions` as JSON: `seconds` is the length to add (documentation only)."""
+
+    seconds: str
+    video: VideoRef
+
+
+class ExtendVideoUpload(VideoParams):
+    """`POST /v1/videos/extensions` as multipart/form-data, with the MP4 to extend (documentation only)."""
+
+    seconds: str
+    video: Annotated[bytes, _BINARY]
 
 
 class RemixVideo(BaseModel):
@@ -60,6 +102,18 @@ class RemixVideo(BaseModel):
     steps: int | None = Field(default=None, ge=1, le=1000)
     strength: float | None = Field(default=None, gt=0, le=1)
     webhook_url: str | None = None
+
+
+class EditVideo(RemixVideo):
+    """`POST /v1/videos/edits` as JSON (documentation only)."""
+
+    video: VideoRef
+
+
+class EditVideoUpload(RemixVideo):
+    """`POST /v1/videos/edits` as multipart/form-data, with the MP4 to edit (documentation only)."""
+
+    video: Annotated[bytes, _BINARY]
 
 
 class VideoError(BaseModel):

@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session
 
 from duetto.app import moderation
 from duetto.app.core.config import Settings
-from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
+from duetto.app.core.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from duetto.app.core.security import new_id
 from duetto.app.db.models import IdempotencyKey, User, Video
 from duetto.app.limits import check_quota, generation_cost
+from duetto.app.provenance.takedown import require_not_held
 from duetto.app.storage import Storage
 from duetto.app.videos.catalog import ModelCatalog
 from duetto.app.videos.uploads import IMAGE_TYPES
+from duetto.app.webhooks import PrivateTarget, resolve_target
 
 VARIANTS = {
     "video": ("video.mp4", "video/mp4"),
@@ -117,6 +119,8 @@ def submit(
         seconds = catalog.check_seconds(info, new.seconds)
         generate_seconds = float(seconds)
 
+    if new.webhook_url:
+        check_webhook_url(new.webhook_url, allow_private=settings.webhook_allow_private)
     cost = generation_cost(seconds=generate_seconds, size=size, settings=settings)
     check_quota(session=session, user=user, cost=cost, settings=settings)
 
@@ -169,8 +173,22 @@ def submit(
             earlier = _idempotent_replay(session=session, user=user, key=idempotency_key, fingerprint=fingerprint)
             if earlier is not None:
                 return earlier, False
+        if session.scalar(select(User.id).where(User.id == user.id)) is None:
+            # The account was deleted while this request was on its way: its key no longer counts.
+            raise Unauthorized("This API key's account was deleted; sign up again or use another key.") from None
         raise
     return video, True
+
+
+def check_webhook_url(url: str, *, allow_private: bool) -> None:
+    """InvalidRequest for a webhook URL the server would not send to (see webhooks.resolve_target)."""
+    try:
+        resolve_target(url, allow_private=allow_private)
+    except PrivateTarget as refused:
+        raise InvalidRequest(f"{refused}; give a public address (the operator can allow private ones with "
+                             "DUETTO_WEBHOOK_ALLOW_PRIVATE=true).", param="webhook_url") from None
+    except ValueError as error:
+        raise InvalidRequest(f"{error}; give a URL this server can reach.", param="webhook_url") from None
 
 
 def _idempotent_replay(*, session: Session, user: User, key: str, fingerprint: str) -> Video | None:
@@ -196,7 +214,9 @@ def get_video(*, session: Session, user: User, video_id: str) -> Video:
 
 
 def get_completed_video(*, session: Session, user: User, video_id: str, param: str = "video_id") -> Video:
+    """A finished video of the user to remix, extend or edit; a held one is refused like a missing one."""
     video = get_video(session=session, user=user, video_id=video_id)
+    require_not_held(session=session, video_id=video.id, param=param)
     if video.status != "completed":
         raise InvalidRequest(
             f"Video {video_id} is {video.status}, not completed; wait for it to complete first.", param=param
@@ -240,12 +260,15 @@ def delete_video(*, session: Session, storage: Storage, user: User, video_id: st
     return video
 
 
-def content_key(*, storage: Storage, video: Video, variant: str) -> tuple[str, str]:
-    """The storage key and media type of a completed video's asset."""
+def content_key(*, session: Session, storage: Storage, video: Video, variant: str,
+                moderator: bool = False) -> tuple[str, str]:
+    """The storage key and media type of a completed video's asset; NotFound for a held video (the owner
+    included) unless a moderator asks."""
     if variant not in VARIANTS:
         raise InvalidRequest(f"Invalid variant {variant!r}; allowed: {', '.join(VARIANTS)}.", param="variant")
     if video.status != "completed":
         raise NotFound(f"Video {video.id} is {video.status}; its content exists once it is completed.", param="video_id")
+    require_not_held(session=session, video_id=video.id, moderator=moderator)
     key = asset_key(video.id, variant)
     if not storage.exists(key):
         raise NotFound(f"Video {video.id} has no {variant}.", param="variant")

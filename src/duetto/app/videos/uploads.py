@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 
-from duetto.app.core.errors import InvalidRequest, UnsupportedMediaType
+from duetto.app.core.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+# Pictures larger than this are refused before decoding: 40 MP is more than any camera photo or first frame.
+MAX_IMAGE_PIXELS = 40_000_000
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -27,12 +30,36 @@ def is_mp4(data: bytes) -> bool:
 
 
 def require_image(data: bytes, *, param: str) -> str:
+    """The media type of an image upload that really decodes, checked now rather than when a job opens it:
+    415 for anything that is not a whole PNG, JPEG or WebP (whatever its first bytes say), 413 for more than
+    MAX_IMAGE_PIXELS pixels (a small file can declare a huge picture that would fill the memory)."""
     media_type = sniff_image(data)
     if media_type is None:
         raise UnsupportedMediaType(
-            f"{param} must be an image ({', '.join(IMAGE_TYPES)}); the uploaded file is not one.", param=param
+            f"{param} must be a PNG, JPEG or WebP image; the uploaded file is none of these.", param=param
         )
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise PayloadTooLarge(_too_many_pixels(param, f"{width}×{height}"), param=param)
+            image.load()
+    except Image.DecompressionBombError:
+        raise PayloadTooLarge(_too_many_pixels(param, "far more"), param=param) from None
+    except DomainError:
+        raise
+    except Exception:  # Pillow raises many kinds (OSError, SyntaxError, ValueError, EOFError) for a damaged file
+        raise UnsupportedMediaType(
+            f"{param} starts like {media_type} but could not be decoded; upload an undamaged PNG, JPEG or WebP.",
+            param=param,
+        ) from None
     return media_type
+
+
+def _too_many_pixels(param: str, size: str) -> str:
+    return f"{param} has {size} pixels; use an image of at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels."
 
 
 def require_mp4(data: bytes, *, param: str) -> None:

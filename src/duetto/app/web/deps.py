@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from duetto.app.api.deps import Services, ServicesDep, SessionDep
 from duetto.app.core.config import Settings
+from duetto.app.core.errors import LimitExceeded
 from duetto.app.db.models import Account, User
 from duetto.app.social import accounts, messages
 
@@ -178,6 +179,18 @@ async def check_csrf(request: Request, viewer: ViewerDep) -> None:
 
 
 Csrf = Depends(check_csrf)
+
+
+def client_address(request: Request) -> str:
+    """The address limits count per (the peer; behind a proxy, run uvicorn with --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limited(request: Request, name: str, context: dict[str, Any], error: LimitExceeded) -> HTMLResponse:
+    """A form page again, with what was typed, answering 429 with the seconds to wait in Retry-After."""
+    response = render(request, name, {**context, "error": error.message}, status_code=429)
+    response.headers["retry-after"] = str(error.retry_after)
+    return response
 
 
 def wants_json(request: Request) -> bool:

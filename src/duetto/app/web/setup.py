@@ -13,25 +13,16 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from duetto.app.api.errors import domain_error_response
+from duetto.app.api.errors import domain_error_response, status_for
 from duetto.app.core.config import Settings
 from duetto.app.core.errors import (
-    Conflict,
     DomainError,
-    InvalidRequest,
     LimitExceeded,
-    NotFound,
-    PayloadTooLarge,
-    Unauthorized,
-    UnsupportedMediaType,
 )
 from duetto.app.limits import RateLimiter
-from duetto.app.social.errors import Forbidden
 from duetto.app.web.deps import CsrfFailed, SignInRequired, render, secret_key, signin_url, wants_json
 from duetto.app.web.routes import accounts, enroll, feed, messages, moderation, people, posts, studio
 
-_STATUS = {InvalidRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-           PayloadTooLarge: 413, UnsupportedMediaType: 415, LimitExceeded: 429}
 _API_PATHS = ("/v1", "/healthz", "/openapi.json", "/docs", "/redoc")
 # Pages load only this site's own scripts, styles and media; nothing may frame them.
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
@@ -40,9 +31,11 @@ _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:;
 
 @dataclass(frozen=True)
 class WebLimits:
-    signin: RateLimiter  # per client address and per handle
+    signin: RateLimiter  # sign-in attempts per client address
+    signin_failures: RateLimiter  # wrong passwords per (handle, client address)
     signup: RateLimiter  # per client address
     enroll: RateLimiter  # liveness challenges, per user
+    takedown: RateLimiter  # takedown requests per client address
 
 
 def _is_api(request: Request) -> bool:
@@ -60,8 +53,10 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.state.web_secret = secret_key(settings)
     app.state.web_limits = WebLimits(
         signin=RateLimiter(settings.web_signin_rate, storage_uri=settings.resolved_rate_limit_storage),
+        signin_failures=RateLimiter(settings.web_signin_failures, storage_uri=settings.resolved_rate_limit_storage),
         signup=RateLimiter(settings.web_signup_rate, storage_uri=settings.resolved_rate_limit_storage),
         enroll=RateLimiter(enroll.CHALLENGES_PER_HOUR, storage_uri=settings.resolved_rate_limit_storage),
+        takedown=RateLimiter(settings.web_takedown_rate, storage_uri=settings.resolved_rate_limit_storage),
     )
     app.mount("/static", StaticFiles(directory=str(resources.files("duetto.app.web") / "static")), name="static")
     for module in (feed, accounts, studio, posts, people, messages, moderation, enroll):
@@ -83,8 +78,10 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     async def _domain(request: Request, exc: DomainError) -> Response:
         if _is_api(request):
             return domain_error_response(exc)
-        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-        return error_page(request, status, exc.message)
+        response = error_page(request, status_for(exc), exc.message)
+        if isinstance(exc, LimitExceeded):
+            response.headers["retry-after"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from duetto.app.api.deps import CurrentUser, ServicesDep
+from duetto.app.api.openapi import ERRORS
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS)
 
 
 @router.get("")

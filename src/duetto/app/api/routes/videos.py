@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from duetto.app.api.body import read_body
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
+from duetto.app.api.openapi import ERRORS, request_body
 from duetto.app.characters.api import character_ids
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
@@ -24,6 +25,11 @@ from duetto.app.videos import service
 from duetto.app.videos.probe import probe_upload
 from duetto.app.videos.schemas import (
     CreateVideo,
+    CreateVideoUpload,
+    EditVideo,
+    EditVideoUpload,
+    ExtendVideo,
+    ExtendVideoUpload,
     RemixVideo,
     VideoDeleted,
     VideoList,
@@ -33,7 +39,7 @@ from duetto.app.videos.schemas import (
 from duetto.app.videos.service import NewVideo
 from duetto.app.videos.uploads import decode_data_url, require_image, require_mp4
 
-router = APIRouter(prefix="/v1/videos", tags=["videos"])
+router = APIRouter(prefix="/v1/videos", tags=["videos"], responses=ERRORS)
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
@@ -95,31 +101,41 @@ def _source(
         seconds, size = probe_upload(data)
         return None, (data, seconds, size)
     ref = fields.get("video")
-    video_id = ref.get("id") if isinstance(ref, dict) else ref if isinstance(ref, str) else None
-    if not video_id:
+    video_id = ref.get("id") if isinstance(ref, dict) else ref
+    if not isinstance(video_id, str) or not video_id:
         raise InvalidRequest("video is required: upload an MP4 or give {\"id\": \"video_...\"}.", param="video")
     return service.get_completed_video(session=session, user=user, video_id=video_id, param="video"), None
 
 
-@router.post("", response_model=VideoObject)
+def _reference_image(fields: dict[str, Any], files: dict[str, bytes], *, max_bytes: int) -> tuple[bytes, str] | None:
+    """The `input_reference` image (an upload or a base64 data URL), decoded once to prove it is one."""
+    ref = fields.pop("input_reference", None)
+    if "input_reference" in files:
+        data = files["input_reference"]
+    elif ref is None:
+        return None
+    elif not isinstance(ref, dict):
+        raise InvalidRequest('input_reference must be an image upload or {"image_url": "data:image/...;base64,..."}.',
+                             param="input_reference")
+    elif ref.get("file_id"):
+        raise InvalidRequest("input_reference.file_id is not supported; upload the image instead.",
+                             param="input_reference")
+    else:
+        data = decode_data_url(str(ref.get("image_url", "")), param="input_reference.image_url")
+        if len(data) > max_bytes:
+            raise PayloadTooLarge("input_reference is larger than the upload limit.", param="input_reference")
+    return data, require_image(data, param="input_reference")
+
+
+@router.post("", response_model=VideoObject, openapi_extra=request_body(CreateVideo, CreateVideoUpload))
 async def create_video(
     request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ) -> VideoObject:
     fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
-    image = None
-    if "input_reference" in files:
-        data = files["input_reference"]
-        image = (data, require_image(data, param="input_reference"))
-    elif isinstance(ref := fields.get("input_reference"), dict):
-        if ref.get("file_id"):
-            raise InvalidRequest("input_reference.file_id is not supported; upload the image instead.",
-                                 param="input_reference")
-        data = decode_data_url(str(ref.get("image_url", "")), param="input_reference.image_url")
-        if len(data) > services.settings.max_upload_bytes:
-            raise PayloadTooLarge("input_reference is larger than the upload limit.", param="input_reference")
-        image = (data, require_image(data, param="input_reference"))
-    fields.pop("input_reference", None)
+    # Decoding a picture takes a while: off the event loop.
+    image = await to_thread.run_sync(
+        lambda: _reference_image(fields, files, max_bytes=services.settings.max_upload_bytes))
     params = _parse(CreateVideo, fields)
     new = NewVideo(kind="create", prompt=params.prompt, model=params.model, seconds=params.seconds,
                    size=params.size, params=_extras(params), webhook_url=params.webhook_url, image=image,
@@ -149,7 +165,8 @@ async def _read_source_request(request: Request, *, services: ServicesDep, sessi
     return fields, source, upload
 
 
-@router.post("/extensions", response_model=VideoObject)
+@router.post("/extensions", response_model=VideoObject,
+             openapi_extra=request_body(ExtendVideo, ExtendVideoUpload))
 async def extend_video(
     request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
@@ -165,7 +182,7 @@ async def extend_video(
     return _video_response(response, video, services)
 
 
-@router.post("/edits", response_model=VideoObject)
+@router.post("/edits", response_model=VideoObject, openapi_extra=request_body(EditVideo, EditVideoUpload))
 async def edit_video(
     request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
@@ -200,13 +217,14 @@ def delete_video(video_id: str, services: ServicesDep, session: SessionDep, user
     return VideoDeleted(id=video.id)
 
 
-@router.get("/{video_id}/content")
+@router.get("/{video_id}/content", response_class=Response, responses={200: {"content": {
+    "video/mp4": {}, "image/webp": {}, "image/jpeg": {}}, "description": "The MP4, thumbnail or spritesheet"}})
 def download_content(
     video_id: str, request: Request, services: ServicesDep, session: SessionDep, user: CurrentUser,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
 ) -> Response:
     video = service.get_video(session=session, user=user, video_id=video_id)
-    key, media_type = service.content_key(storage=services.storage, video=video, variant=variant)
+    key, media_type = service.content_key(session=session, storage=services.storage, video=video, variant=variant)
     if variant == "video":
         # A downloaded file leaves the instance: it gets the visible badge and signed credentials with its
         # remix lineage, like a web download (the creator's private preview in the web app does not).
@@ -218,7 +236,7 @@ def download_content(
     return StreamingResponse(services.storage.iter_bytes(key), media_type=media_type, headers=headers)
 
 
-@router.post("/{video_id}/remix", response_model=VideoObject)
+@router.post("/{video_id}/remix", response_model=VideoObject, openapi_extra=request_body(RemixVideo))
 async def remix_video(
     video_id: str, request: Request, response: Response, services: ServicesDep, session: SessionDep,
     user: CurrentUser, idempotency_key: IdempotencyKey = None,
@@ -233,7 +251,8 @@ async def remix_video(
     return _video_response(response, video, services)
 
 
-@router.get("/{video_id}/events")
+@router.get("/{video_id}/events", response_class=EventSourceResponse, responses={200: {
+    "content": {"text/event-stream": {}}, "description": "`video` events until the video completes or fails"}})
 async def video_events(video_id: str, services: ServicesDep, session: SessionDep,
                        user: CurrentUser) -> EventSourceResponse:
     """Server-Sent Events: a `video` event each time the status or progress changes, until it finishes."""

@@ -9,24 +9,23 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import ServicesDep, SessionDep
-from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
+from duetto.app.core.errors import DomainError, InvalidRequest, LimitExceeded, NotFound, Unauthorized
 from duetto.app.social import accounts
+from duetto.app.users import service as users
 from duetto.app.web.deps import (
     SESSION_COOKIE,
     AccountDep,
     Csrf,
     Viewer,
     ViewerDep,
+    client_address,
     cookie_secure,
+    limited,
     render,
     safe_next,
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _signed_in(request: Request, token: str, next_url: str, days: float) -> Response:
@@ -48,8 +47,9 @@ async def signup(
     request: Request, services: ServicesDep, session: SessionDep, handle: Annotated[str, Form()],
     password: Annotated[str, Form()], display_name: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
+    context = {"form": {"handle": handle, "display_name": display_name}, "next": safe_next(next)}
     try:
-        request.app.state.web_limits.signup.hit(_client(request))
+        request.app.state.web_limits.signup.hit(client_address(request))
 
         def create() -> str:
             accounts.sign_up(session=session, handle=handle, password=password, display_name=display_name)
@@ -58,10 +58,11 @@ async def signup(
 
         # Argon2 takes tens of milliseconds of CPU: off the event loop.
         token = await to_thread.run_sync(create)
+    except LimitExceeded as error:
+        error.message = f"Too many new accounts from this address; try again in {error.retry_after} seconds."
+        return limited(request, "signup.html", context, error)
     except DomainError as error:
-        form = {"handle": handle, "display_name": display_name}
-        return render(request, "signup.html", {"error": error.message, "form": form, "next": safe_next(next)},
-                      status_code=400)
+        return render(request, "signup.html", {**context, "error": error.message}, status_code=400)
     return _signed_in(request, token, next, services.settings.web_session_days)
 
 
@@ -77,14 +78,26 @@ async def signin(
     request: Request, services: ServicesDep, session: SessionDep, handle: Annotated[str, Form()],
     password: Annotated[str, Form()], next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
+    """Sign in. Attempts count per address; wrong passwords count per handle *and* address, and only they do,
+    so someone failing on purpose for a handle slows down themselves, never the handle's owner elsewhere."""
+    limits = request.app.state.web_limits
+    address = client_address(request)
+    failures = f"{accounts.normalize_handle(handle)}|{address}"
+    context = {"form": {"handle": handle}, "next": safe_next(next)}
     try:
-        request.app.state.web_limits.signin.hit("ip:" + _client(request))
-        request.app.state.web_limits.signin.hit("handle:" + accounts.normalize_handle(handle))
-        signed = await to_thread.run_sync(lambda: accounts.sign_in(
-            session=session, handle=handle, password=password, days=services.settings.web_session_days))
+        limits.signin.hit(address)
+        limits.signin_failures.check(failures)
+        try:
+            signed = await to_thread.run_sync(lambda: accounts.sign_in(
+                session=session, handle=handle, password=password, days=services.settings.web_session_days))
+        except Unauthorized:
+            limits.signin_failures.hit(failures)
+            raise
+    except LimitExceeded as error:
+        error.message = f"Too many sign-in attempts; try again in {error.retry_after} seconds."
+        return limited(request, "signin.html", context, error)
     except DomainError as error:
-        return render(request, "signin.html", {"error": error.message, "form": {"handle": handle},
-                                               "next": safe_next(next)}, status_code=400)
+        return render(request, "signin.html", {**context, "error": error.message}, status_code=400)
     return _signed_in(request, signed.token, next, services.settings.web_session_days)
 
 
@@ -127,9 +140,24 @@ async def update_profile(
     return RedirectResponse(f"/@{account.handle}", status_code=303)
 
 
+def _account_page(request: Request, session: SessionDep, account: AccountDep, *, status_code: int = 200,
+                  error: str | None = None) -> Response:
+    keys = users.list_api_keys(session=session, user_id=account.user_id)
+    return render(request, "settings_account.html", {"account": account, "keys": keys, "error": error},
+                  status_code=status_code, session=session)
+
+
 @router.get("/settings/account")
 def account_page(request: Request, account: AccountDep, session: SessionDep) -> Response:
-    return render(request, "settings_account.html", {"account": account}, session=session)
+    return _account_page(request, session, account)
+
+
+@router.post("/settings/account/keys/{key_id}/revoke", dependencies=[Csrf])
+def revoke_key(key_id: str, session: SessionDep, account: AccountDep) -> Response:
+    """Revoke one of the viewer's API keys; it is refused from its next request on."""
+    users.revoke_api_key(session=session, key_id=key_id, user_id=account.user_id)
+    session.commit()
+    return RedirectResponse("/settings/account#keys", status_code=303)
 
 
 @router.post("/settings/account/delete", dependencies=[Csrf])
@@ -143,8 +171,8 @@ async def delete_account(
         await to_thread.run_sync(lambda: accounts.delete_account(
             session=session, storage=services.storage, account=account, password=password))
     except DomainError as error:
-        return render(request, "settings_account.html", {"account": account, "error": error.message},
-                      status_code=400, session=session)
+        session.rollback()
+        return _account_page(request, session, account, status_code=400, error=error.message)
     request.state.viewer = Viewer(account=None, token=None, anon=None)
     response = render(request, "goodbye.html", {})
     response.delete_cookie(SESSION_COOKIE, path="/")

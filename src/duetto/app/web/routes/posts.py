@@ -7,10 +7,12 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.parsing import RowId, parse_json_object
 from duetto.app.db.models import Account, Post, Video
 from duetto.app.feed import service as feed
 from duetto.app.provenance.exports import export_mp4, instance_label
@@ -27,7 +29,8 @@ def post_page(request: Request, post_id: str, session: SessionDep, viewer: Viewe
 
 
 def _post_context(request: Request, session: SessionDep, viewer: Viewer, post_id: str) -> dict[str, object]:
-    post = posts_service.get_post(session=session, post_id=post_id, viewer_id=viewer.user_id)
+    post = posts_service.get_post(session=session, post_id=post_id, viewer_id=viewer.user_id,
+                                  include_held=viewer.is_admin)
     found = posts_service.cards(session=session, posts=[post], viewer_id=viewer.user_id, include_held=viewer.is_admin)
     if not found:
         raise NotFound("This post's video is no longer available.")
@@ -76,7 +79,7 @@ def comment(request: Request, post_id: str, session: SessionDep, viewer: ViewerD
 
 
 @router.post("/comments/{comment_id}/delete", dependencies=[Csrf])
-def delete_comment(request: Request, comment_id: int, session: SessionDep, viewer: ViewerDep,
+def delete_comment(request: Request, comment_id: RowId, session: SessionDep, viewer: ViewerDep,
                    account: AccountDep) -> Response:
     engagement.delete_comment(session=session, viewer_id=account.user_id, comment_id=comment_id,
                               moderator=viewer.is_admin)
@@ -97,16 +100,35 @@ def see_less(request: Request, post_id: str, session: SessionDep, account: Accou
     return _back(request, "/")
 
 
+class ViewBeacon(BaseModel):
+    """What the player reports: whether the clip was watched to the end, and the seconds watched since its
+    last report (for the daily limit)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    completed: bool = False
+    seconds: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+def _beacon(raw: bytes) -> ViewBeacon:
+    try:
+        return ViewBeacon.model_validate(parse_json_object(raw or b"{}", what="The view report"))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidRequest(f"Invalid {param} in the view report: {first['msg']}.", param=param) from None
+
+
 @router.post("/p/{post_id}/view", dependencies=[Csrf])
 async def view(request: Request, post_id: str, session: SessionDep, account: AccountDep) -> Response:
     """The player's beacon: watched (and whether to the end), plus seconds watched for the daily limit."""
-    body = await request.json() if request.headers.get("content-type", "").startswith("application/json") else {}
-    completed = bool(body.get("completed"))
-    seconds = float(body.get("seconds") or 0.0)
+    is_json = request.headers.get("content-type", "").startswith("application/json")
+    beacon = _beacon(await request.body() if is_json else b"")
 
     def record() -> feed.WatchStatus:
-        engagement.record_view(session=session, viewer_id=account.user_id, post_id=post_id, completed=completed)
-        return feed.add_watch_time(session=session, viewer_id=account.user_id, seconds=seconds)
+        engagement.record_view(session=session, viewer_id=account.user_id, post_id=post_id,
+                               completed=beacon.completed)
+        return feed.add_watch_time(session=session, viewer_id=account.user_id, seconds=beacon.seconds)
 
     status = await to_thread.run_sync(record)
     return JSONResponse({"limit_reached": status.reached, "seconds_today": round(status.seconds_today, 1),
@@ -116,7 +138,8 @@ async def view(request: Request, post_id: str, session: SessionDep, account: Acc
 @router.get("/p/{post_id}/download")
 async def download(request: Request, post_id: str, services: ServicesDep, session: SessionDep,
                    viewer: ViewerDep) -> Response:
-    post = posts_service.get_post(session=session, post_id=post_id, viewer_id=viewer.user_id)
+    post = posts_service.get_post(session=session, post_id=post_id, viewer_id=viewer.user_id,
+                                  include_held=viewer.is_admin)
     video = session.scalar(select(Video).where(Video.id == post.video_id, Video.deleted_at.is_(None)))
     author = session.get(Account, post.user_id)
     if video is None or author is None or video.status != "completed":

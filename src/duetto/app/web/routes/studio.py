@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
 from duetto.app.api.deps import Services, ServicesDep, SessionDep
+from duetto.app.api.errors import status_for
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Video
 from duetto.app.provenance.exports import export_mp4, instance_label
-from duetto.app.provenance.takedown import is_held_video
 from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
 from duetto.app.videos import service as videos
@@ -96,9 +96,14 @@ async def create(
     except DomainError as error:
         session.rollback()
         values = {"prompt": prompt, "audio": audio, "seconds": seconds, "size": size}
-        context = _form_context(services, session, user.id, remix_of=remix_of or None, values=values)
+        status = 400
+        try:
+            context = _form_context(services, session, user.id, remix_of=remix_of or None, values=values)
+        except DomainError as refused:  # the post to remix itself is refused (gone, blocked or held)
+            context = _form_context(services, session, user.id, remix_of=None, values=values)
+            status = status_for(refused)
         context["error"] = error.message
-        return render(request, "create.html", context, status_code=400, session=session)
+        return render(request, "create.html", context, status_code=status, session=session)
     return RedirectResponse(f"/drafts/{video.id}", status_code=303)
 
 
@@ -208,16 +213,15 @@ def media(request: Request, video_id: str, variant: str, services: ServicesDep, 
     if video is None or variant not in videos.VARIANTS or not can_watch(
             session=session, viewer_id=viewer.user_id, video=video):
         raise NotFound("No such video.")
-    if not viewer.is_admin and is_held_video(session=session, video_id=video.id):
-        # Held by a takedown request: nobody but moderators may play it, its owner included.
-        raise NotFound("This video is held for review.")
-    if variant == "video" and viewer.user_id != video.user_id and video.status == "completed":
+    # Held by a takedown request: nobody but moderators may play it, its owner included.
+    key, media_type = videos.content_key(session=session, storage=services.storage, video=video, variant=variant,
+                                         moderator=viewer.is_admin)
+    if variant == "video" and viewer.user_id != video.user_id:
         # Anyone but the creator watches the file a download gives (badge, marks, credentials): what a
         # player shows can be saved, and a shared clip always carries its label.
         instance = instance_label(services.settings, request.url.netloc)
         data = export_mp4(session=session, storage=services.storage, settings=services.settings, video=video,
                           instance=instance)
         return serve_bytes(request, data, "video/mp4", cache="private, max-age=300")
-    key, media_type = videos.content_key(storage=services.storage, video=video, variant=variant)
     # Only the browser may keep a copy: whether it may be watched depends on who is asking.
     return serve_bytes(request, services.storage.get_bytes(key), media_type, cache="private, max-age=300")
