@@ -67,3 +67,33 @@ def make_tiny_model(path: str | Path, *, seed: int = 0, fusion: bool = True) -> 
     """Writes a tiny random-weight model folder to `path` and returns it."""
     path = Path(path)
     return save_model_folder(build_tiny_folder(seed=seed, fusion=fusion, name=path.name), path)
+
+
+def build_tiny_toybox_folder(*, seed: int = 0, name: str = "tiny-toybox") -> ModelFolder:
+    """A tiny model with the Toybox codecs (frame-group autoencoder, mel codec, Griffin-Lim) and x-prediction,
+    working at 16×16 and handing out 32×32 (or 16×16) frames."""
+    from duetto.engine.model_folder import GenerationConfig
+    from duetto.engine.models.griffin_lim import GriffinLimVocoder
+    from duetto.engine.models.mel_codec import MelCodec
+    from duetto.engine.models.transformer_twin import TwinDiT
+    from duetto.engine.models.video_codec import FrameGroupAutoencoder
+    from duetto.engine.text_encoder import small_umt5, train_tokenizer
+
+    torch.manual_seed(seed)
+    tokenizer = train_tokenizer(_TINY_CORPUS * 4, vocab_size=160, kind="bpe")
+    text_encoder = small_umt5(len(tokenizer), d_model=32, num_layers=1, num_heads=2, d_ff=64)
+    vae = FrameGroupAutoencoder(frames_per_group=4, patch_size=2, block_out_channels=[8, 8], latent_channels=4)
+    audio_vae = MelCodec(n_mels=80, frames_per_latent=2)
+    transformer = TwinDiT(
+        video_config=tiny_video_config(in_dim=4, text_dim=32),
+        audio_config=tiny_audio_config(in_dim=160, text_dim=32),
+        prediction_type="sample",
+    )
+    generation = GenerationConfig(
+        fps=8.0, sample_rate=16000, sizes=["32x32", "16x16"], default_size="32x32", model_size="16x16",
+        min_seconds=0.5, max_seconds=4.0, default_seconds=1.0, steps=2, skip_blocks=[], text_max_length=128,
+        video_negative_prompt="", audio_negative_prompt="",
+    )
+    return ModelFolder(name=name, transformer=transformer.eval(), vae=vae.eval(), audio_vae=audio_vae.eval(),
+                       vocoder=GriffinLimVocoder(n_iter=4).eval(), text_encoder=text_encoder.eval(),
+                       tokenizer=tokenizer, generation=generation)
