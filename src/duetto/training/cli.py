@@ -163,6 +163,24 @@ def twin(
         raise fail(str(err)) from err
 
 
+@train_app.command("cache")
+def cache_command(
+    config: ConfigOption, out: OutOption = None, set_: SetOption = None,
+    init_from: InitFromOption = None, codecs: CodecsOption = None,
+) -> None:
+    """Encode the transformer's latent cache only (so runs side by side can share it); under torchrun each
+    process encodes its share."""
+    from duetto.training.ddp import init_distributed
+    from duetto.training.twin import encode_clips
+
+    cfg, run_dir = _setup(config, out, set_)
+    try:
+        cache = encode_clips(cfg, run_dir, init_distributed(cfg.device), init_from or codecs)
+    except ValueError as err:
+        raise fail(str(err)) from err
+    typer.echo(f"{len(cache)} clips cached")
+
+
 @train_app.command("assemble")
 def assemble_command(
     config: ConfigOption,
@@ -218,6 +236,24 @@ def all_stages(
             typer.echo(str(assemble(cfg, run_dir, model_out or run_dir / "model")))
         except ValueError as err:
             raise fail(str(err)) from err
+
+
+@train_app.command("record-run")
+def record_run_command(
+    model: Annotated[Path, typer.Option(help="The model folder the run wrote (with its training/ state).")],
+    report: Annotated[Path, typer.Option(help="The run's `duetto bench toybox` report.json.")],
+    card: Annotated[Path, typer.Option(help="The model card whose learning-curve table to rewrite.")],
+    cpu_hours: Annotated[float, typer.Option(help="CPU time the run took, in core-hours.")],
+    note: Annotated[str, typer.Option(help="A word on the run, shown beside its number.")] = "",
+) -> None:
+    """Add a finished run's row (samples seen, CPU time, every measure) to the model's learning curve."""
+    from duetto.training.curve import record, table
+
+    try:
+        runs = record(model, report, card, cpu_hours=cpu_hours, note=note)
+    except (ValueError, OSError, KeyError) as err:
+        raise fail(f"cannot record the run: {err}") from err
+    typer.echo(table(runs))
 
 
 @train_app.command("sizes")

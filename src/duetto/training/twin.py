@@ -466,8 +466,6 @@ def load_training_state(model_dir: Path, denoiser: Denoiser, ema: EMA) -> Progre
     from transformers import UMT5EncoderModel
 
     state_dir = model_dir / TRAINING_STATE
-    if not (state_dir / "state.json").is_file():
-        raise ValueError(f"{model_dir} has no {TRAINING_STATE}/state.json; it cannot be trained further")
     state = json.loads((state_dir / "state.json").read_text())
     raw = Denoiser(TwinDiT.from_pretrained(str(state_dir / "transformer")),
                    UMT5EncoderModel.from_pretrained(str(state_dir / "text_encoder")), denoiser.train_text)
@@ -524,6 +522,8 @@ def train_twin(
     """
     stage, run_dir = cfg.twin, Path(run_dir)
     folder = run_dir / "twin"
+    if init_from is not None and not (Path(init_from) / TRAINING_STATE / "state.json").is_file():
+        raise ValueError(f"{init_from} has no {TRAINING_STATE}/state.json; it cannot be trained further")
     dist = init_distributed(cfg.device)
     check_fresh_or_resume(folder, resume)
     folder.mkdir(parents=True, exist_ok=True)
