@@ -312,9 +312,11 @@ def test_save_pretrained_round_trip(model, config, reference, tmp_path):
     for key, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], tensor), key
     video, audio, skip = case_inputs(config, reference, "i2v_slg")
+    # The weights are checked bit for bit above; the outputs only to float32 rounding, since two runs of the
+    # same weights may sum in another order (the thread count changes it, e.g. on a busy machine: 1.4e-6).
     with torch.no_grad():
         torch.testing.assert_close(
-            loaded(video, audio, skip_blocks=skip), model(video, audio, skip_blocks=skip), rtol=0, atol=0
+            loaded(video, audio, skip_blocks=skip), model(video, audio, skip_blocks=skip), rtol=1e-5, atol=1e-5
         )
 
 
