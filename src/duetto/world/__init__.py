@@ -1,38 +1,29 @@
-"""Toybox: a synthetic audiovisual world where every sound has a visible cause.
+"""Toybox: a synthetic audiovisual world where every sound has a visible cause."""
 
-Names load on first use (as in `duetto.bench`): the renderer's sounds need SciPy, which a command that only
-reads captions, or `duetto generate`, should not pay for at start-up.
-"""
+from duetto.world.captions import CaptionError, caption, parse_caption
+from duetto.world.cards import CharacterCard, character_card
+from duetto.world.dataset import DatasetItem, iter_dataset, load_shard, write_dataset
+from duetto.world.facts import ObjectFacts, SceneFacts, ToyFacts
+from duetto.world.render import RenderResult, render
+from duetto.world.sample import random_scene
+from duetto.world.scene import Scene, realize
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import Any
-
-_EXPORTS = {
-    "CaptionError": "duetto.world.captions",
-    "caption": "duetto.world.captions",
-    "parse_caption": "duetto.world.captions",
-    "CharacterCard": "duetto.world.cards",
-    "character_card": "duetto.world.cards",
-    "DatasetItem": "duetto.world.dataset",
-    "iter_dataset": "duetto.world.dataset",
-    "load_shard": "duetto.world.dataset",
-    "write_dataset": "duetto.world.dataset",
-    "ObjectFacts": "duetto.world.facts",
-    "SceneFacts": "duetto.world.facts",
-    "ToyFacts": "duetto.world.facts",
-    "RenderResult": "duetto.world.render",
-    "render": "duetto.world.render",
-    "random_scene": "duetto.world.sample",
-    "Scene": "duetto.world.scene",
-    "realize": "duetto.world.scene",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'duetto.world' has no attribute {name!r}")
+__all__ = [
+    "CaptionError",
+    "CharacterCard",
+    "DatasetItem",
+    "ObjectFacts",
+    "RenderResult",
+    "Scene",
+    "SceneFacts",
+    "ToyFacts",
+    "caption",
+    "character_card",
+    "iter_dataset",
+    "load_shard",
+    "parse_caption",
+    "random_scene",
+    "realize",
+    "render",
+    "write_dataset",
+]

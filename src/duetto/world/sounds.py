@@ -9,8 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import signal
 
+# SciPy is imported in the functions that filter: importing it takes about a second, which every command that
+# only imports the world (the `duetto` CLI at start-up, caption parsing) would otherwise pay.
 from duetto.world import vocab
 
 # (partial frequencies in Hz, their relative amplitudes, decay time constant in s), spec §3.
@@ -83,6 +84,7 @@ def add_impact(out: np.ndarray, time: float, peak: float, material: str, size: s
 
 @lru_cache(maxsize=32)
 def _sos(kind: str, sample_rate: int) -> np.ndarray | None:
+    from scipy import signal
     nyq = 0.45 * sample_rate
     if kind == "rumble":
         return signal.butter(4, min(300.0, nyq), btype="lowpass", fs=sample_rate, output="sos")
@@ -103,6 +105,7 @@ def _unit_rms(x: np.ndarray) -> np.ndarray:
 
 def moving_noise(kind: str, speed: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Rumble (rolling) or scrape (sliding) whose amplitude follows `speed` (H/s, one value per sample)."""
+    from scipy import signal
     out = np.zeros(len(speed), dtype=np.float32)
     active = np.flatnonzero(speed > 0)
     sos = _sos(kind, sample_rate)
@@ -131,6 +134,7 @@ def _pink(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _droplets(n: int, sample_rate: int, rng: np.random.Generator, per_second: float = 20.0) -> np.ndarray:
+    from scipy import signal
     out = np.zeros(n, dtype=np.float32)
     count = rng.poisson(per_second * n / sample_rate)
     where = rng.integers(0, n, size=count)
@@ -143,6 +147,7 @@ def _droplets(n: int, sample_rate: int, rng: np.random.Generator, per_second: fl
 
 def ambience(name: str, n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """`n` samples of the named background sound at its level in `vocab.AMBIENCE_DBFS`."""
+    from scipy import signal
     level = vocab.AMBIENCE_DBFS[name]
     if level is None or n == 0:
         return np.zeros(n, dtype=np.float32)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import signal
 
+# SciPy is imported in the functions that filter: importing it takes about a second, which every command that
+# only imports the world (the `duetto` CLI at start-up, caption parsing) would otherwise pay.
 from duetto.world import vocab
 from duetto.world.scene import SyllablePlan, ToyPlan
 
@@ -44,16 +45,19 @@ def _resonators(formants: tuple[float, ...], sample_rate: int) -> np.ndarray | N
 
 @lru_cache(maxsize=64)
 def _butter(order: int, band: tuple[float, ...], btype: str, sample_rate: int) -> np.ndarray:
+    from scipy import signal
     return signal.butter(order, band if len(band) > 1 else band[0], btype=btype, fs=sample_rate, output="sos")
 
 
 def _filter(formants: tuple[float, ...], x: np.ndarray, sample_rate: int) -> np.ndarray:
+    from scipy import signal
     sos = _resonators(formants, sample_rate)
     return x if sos is None else signal.sosfilt(sos, x).astype(np.float32)
 
 
 def _glottal_source(n: int, f0: float, timbre: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Differentiated Rosenberg pulses at a jittered, gently falling f0."""
+    from scipy import signal
     t = np.arange(n) / sample_rate
     # Natural jitter: slow random wobble of about 1.5 %, plus a 6 % fall over the utterance.
     wobble = signal.sosfilt(_butter(1, (8.0,), "lowpass", sample_rate), rng.standard_normal(n))
@@ -89,6 +93,7 @@ def _consonant(
     syl: SyllablePlan, source: np.ndarray, sample_rate: int, rng: np.random.Generator
 ) -> np.ndarray:
     """The consonant part of a syllable: `source` is the glottal source over the same samples."""
+    from scipy import signal
     n = len(source)
     c = syl.consonant
     if c in _NASAL:
