@@ -116,3 +116,19 @@ def test_codecs_resize_is_a_no_op_at_the_same_size():
     assert codecs.resize(frames, 16, 16) is frames
     bigger = codecs.resize(frames, 32, 32)
     assert bigger.shape == (3, 32, 32, 3) and bigger.dtype == np.uint8
+
+
+def test_a_codec_that_codes_each_frame_keeps_frames_apart():
+    codec = FrameGroupAutoencoder(frames_per_group=4, frames_per_code=1, patch_size=2, block_out_channels=[8, 8],
+                                  latent_channels=8).eval()
+    video = torch.randn(1, 3, 9, 8, 8)
+    with torch.no_grad():
+        z = codec.encode(video).latent_dist.mode()
+        changed = video.clone()
+        changed[:, :, 6] += 1.0  # frame 6: the second frame of group 2 (frames 5-8)
+        difference = (codec.encode(changed).latent_dist.mode() - z).abs().sum(dim=(0, 3, 4))  # (z, groups)
+    per_code = difference[:, 2].view(4, 2).sum(dim=1)  # 2 channels per frame's code
+    assert per_code[1] > 0 and per_code[[0, 2, 3]].eq(0).all() and difference[:, [0, 1]].eq(0).all()
+    assert codec.decode(z).sample.shape == video.shape
+    with pytest.raises(ValueError, match="frames_per_code must divide"):
+        FrameGroupAutoencoder(frames_per_group=4, frames_per_code=3)

@@ -25,12 +25,16 @@ def model_dir(twin_run, tmp_path_factory):
 
 def test_folder_is_fp16_and_small(model_dir, twin_run):
     cfg = twin_run[1]
-    files = list(model_dir.rglob("*.safetensors"))
-    assert {f.parent.name for f in files} == {"transformer", "vae", "audio_vae", "vocoder", "text_encoder"}
-    for path in files:
+    shipped = [f for f in model_dir.rglob("*.safetensors") if f.parent.parent == model_dir]
+    assert {f.parent.name for f in shipped} == {"transformer", "vae", "audio_vae", "vocoder", "text_encoder"}
+    for path in shipped:
         with safe_open(str(path), "pt") as f:
             assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}, path
     assert sum(f.stat().st_size for f in model_dir.rglob("*") if f.is_file()) < cfg.max_model_mb * 1e6
+    # Beside what ships, the raw fp32 weights a next run continues from (training/).
+    for path in (model_dir / "training").rglob("*.safetensors"):
+        with safe_open(str(path), "pt") as f:
+            assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F32"}, path
     generation = json.loads((model_dir / "model_index.json").read_text())["generation"]
     assert (
         generation["sizes"] == ["32x32"]

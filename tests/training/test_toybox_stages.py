@@ -130,3 +130,18 @@ def test_a_run_cannot_continue_a_folder_without_training_state(codec_run, tmp_pa
     shutil.copytree(codecs, tmp_path / "codecs")
     with pytest.raises(ValueError, match="cannot be trained further"):
         train_twin(cfg, tmp_path / "run", init_from=tmp_path / "codecs")
+
+
+def test_codec_batches_favour_groups_where_something_moves():
+    from duetto.training.loop import step_generator
+    from duetto.training.video_codec import moving_starts, sample_groups
+
+    frames = np.zeros((9, 4, 4, 3), np.uint8)
+    frames[6:, 0, 0] = 255  # only frame 6 onwards differs
+    assert moving_starts(frames, 4).tolist() == [3, 4, 5]
+    cfg = tiny_toybox("video_codec.moving_share=1.0", "video_codec.motion_weight=7", "video_codec.first_group_prob=0")
+    groups, weights = sample_groups(0, cfg.video_codec, cfg.data, 0, 1, step_generator(0, 0))
+    frames_of = groups.unflatten(1, (4, 3))
+    moving = [bool((g[1:] != g[0]).any()) for g in frames_of]
+    assert all(moving)  # every clip of the tiny preset has something that moves
+    assert float(weights.max()) >= 7.0

@@ -61,12 +61,17 @@ def codec_parts(cfg: TrainConfig, run_dir: Path) -> dict[str, Path]:
     return {"vae": video, "audio_vae": audio / "audio_vae", "vocoder": audio / "vocoder"}
 
 
+#: The command that makes each part of a run, for the message when one is missing.
+_MAKES = {"video_vae": "duetto train video-vae", "video_codec": "duetto train video-codec",
+          "audio": "duetto train audio", "mel_codec": "duetto train mel-codec", "twin": "duetto train twin"}
+
+
 def _require(parts: dict[str, Path], run_dir: Path) -> None:
-    missing = [name for name, path in parts.items() if not path.is_dir()]
+    missing = [path for path in parts.values() if not path.is_dir()]
     if missing:
-        raise ValueError(
-            f"{run_dir} lacks finished {', '.join(missing)}; run `duetto train all` (or the missing stages) first"
-        )
+        stage = missing[0].relative_to(run_dir).parts[0]
+        raise ValueError(f"{run_dir} lacks a finished {stage} stage ({missing[0]}); run `{_MAKES.get(stage, 'duetto train all')}`"
+                         " with this --out first")
 
 
 def load_codecs_of_run(cfg: TrainConfig, run_dir: Path, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
@@ -131,7 +136,7 @@ def assemble(cfg: TrainConfig, run_dir: Path, out: Path, *, dtype: torch.dtype =
     history = read_history(Path(codecs_dir)) if codecs_dir is not None else []
     folder = ModelFolder(
         name=cfg.name,
-        transformer=TwinDiT.from_pretrained(str(parts["transformer"])).to(dtype).eval(),
+        transformer=torch.nn.Module.to(TwinDiT.from_pretrained(str(parts["transformer"])), dtype).eval(),
         text_encoder=UMT5EncoderModel.from_pretrained(str(parts["text_encoder"])).to(dtype).eval(),
         tokenizer=AutoTokenizer.from_pretrained(str(parts["tokenizer"])),
         generation=generation_config(cfg, codecs["audio_vae"].downsample_factor),

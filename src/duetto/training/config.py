@@ -132,6 +132,7 @@ class VideoCodecModel(_Section):
     block_out_channels: list[int] = [64, 96, 128]
     latent_channels: int = 16
     layers_per_block: int = 1
+    frames_per_code: int | None = None  # None: the whole group at once (see FrameGroupAutoencoder)
 
     @model_validator(mode="after")
     def _check(self) -> VideoCodecModel:
@@ -152,6 +153,11 @@ class VideoCodecStage(OptimConfig):
     groups_per_clip: int = Field(4, ge=1)  # frame groups taken from each
     first_group_prob: float = Field(0.1, ge=0, le=1)  # a group that is one still frame, how clip starts are coded
     object_weight: float = Field(10.0, ge=1)  # L1 weight of pixels that are not the backdrop (and their rim)
+    # Most of a clip's groups are still (objects rest, toys stand): a codec trained on random groups learns to
+    # repeat one frame four times. This share of groups is drawn where something moves, and the pixels that
+    # change within a group weigh motion_weight in the loss.
+    moving_share: float = Field(0.0, ge=0, le=1)
+    motion_weight: float = Field(1.0, ge=1)
     latent_noise: float = Field(0.1, ge=0)  # decoder sees latents plus up to this × their std of noise
     latent_l2: float = Field(1e-4, ge=0)
     stats_clips: int = Field(64, ge=1)

@@ -41,7 +41,7 @@ CODEC_CLIP_BASE = 1 << 40
 def build_video_codec(m: VideoCodecModel) -> FrameGroupAutoencoder:
     return FrameGroupAutoencoder(
         frames_per_group=m.frames_per_group, patch_size=m.patch_size, block_out_channels=m.block_out_channels,
-        latent_channels=m.latent_channels, layers_per_block=m.layers_per_block,
+        latent_channels=m.latent_channels, layers_per_block=m.layers_per_block, frames_per_code=m.frames_per_code,
     )
 
 
@@ -58,10 +58,18 @@ def to_unit(frames: np.ndarray | Tensor) -> Tensor:
     return x.movedim(-1, -3)
 
 
+def moving_starts(frames: np.ndarray, f: int) -> np.ndarray:
+    """Start frames of the groups of `f` frames in which some pixel changes."""
+    changed = np.any(frames[1:] != frames[:-1], axis=(1, 2, 3))  # (T − 1,): frame t + 1 differs from t
+    counts = np.convolve(changed.astype(int), np.ones(f - 1, int), mode="valid")  # changes inside [s, s + f)
+    return np.flatnonzero(counts > 0)
+
+
 def sample_groups(
     step: int, stage: VideoCodecStage, data: DataConfig, rank: int, world: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
-    """This rank's batch: groups (N, F·3, H, W) in [-1, 1], folded as the codec folds them, and per-pixel loss weights (N, 1, H, W)."""
+    """This rank's batch: groups (N, F·3, H, W) in [-1, 1], folded as the codec folds them, and per-pixel loss
+    weights (N, 1, H, W): `object_weight` on objects, `motion_weight` where the group changes, else 1."""
     f = stage.model.frames_per_group
     params = render_params(data)
     groups, weights = [], []
@@ -70,13 +78,17 @@ def sample_groups(
         result = render_item(index, params)
         frames = result.clip.frames[: data.frames]
         mask = object_mask(frames)
-        starts = torch.randint(0, len(frames) - f + 1, (stage.groups_per_clip,), generator=generator).tolist()
-        stills = (torch.rand(stage.groups_per_clip, generator=generator) < stage.first_group_prob).tolist()
-        for start, still in zip(starts, stills, strict=True):
+        moving = moving_starts(frames, f)
+        for _ in range(stage.groups_per_clip):
+            still = float(torch.rand(1, generator=generator)) < stage.first_group_prob
+            pool = moving if len(moving) and float(torch.rand(1, generator=generator)) < stage.moving_share else None
+            start = (int(pool[int(torch.randint(len(pool), (1,), generator=generator))]) if pool is not None
+                     else int(torch.randint(0, len(frames) - f + 1, (1,), generator=generator)))
             picked = [start] * f if still else list(range(start, start + f))
             groups.append(FrameGroupAutoencoder.fold(to_unit(frames[picked])[None])[0])  # (F·3, H, W)
             w = 1.0 + (stage.object_weight - 1.0) * torch.from_numpy(mask[picked].any(axis=0)).float()
-            weights.append(w[None])
+            changes = torch.from_numpy(np.any(frames[picked] != frames[picked[0]], axis=(0, 3)))
+            weights.append(torch.maximum(w, changes.float() * stage.motion_weight)[None])
     return torch.stack(groups), torch.stack(weights)
 
 

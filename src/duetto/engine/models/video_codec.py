@@ -116,6 +116,11 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
         block_out_channels: widths of the conv levels; each level after the first halves the size.
         latent_channels: z, channels per latent cell.
         layers_per_block: ResBlocks per level in the encoder (the decoder has one more).
+        frames_per_code: how many of a group's frames the conv net codes at once; F (the default) codes the
+            group as one image of F·3 channels, 1 codes each frame on its own and stacks their z / F latent
+            channels. Trained on CPU budgets, a net that sees four frames at once learnt to repeat their
+            average four times (motion is rare in Toybox groups: objects rest, toys stand); a net that sees one
+            frame cannot, and the transformer still reads four frames per latent frame.
         latents_mean, latents_std: per-channel statistics of the latents over training data, written
             once training ends; the pipeline normalises latents with them, as it does Wan's.
         scale_factor_temporal, scale_factor_spatial: what Wan's config calls the strides; derived from the
@@ -132,6 +137,7 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
         block_out_channels: Sequence[int] = (64, 96, 128),
         latent_channels: int = 16,
         layers_per_block: int = 1,
+        frames_per_code: int | None = None,
         latents_mean: Sequence[float] | None = None,
         latents_std: Sequence[float] | None = None,
         scale_factor_temporal: int | None = None,
@@ -144,9 +150,14 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
         if scale_factor_temporal not in (None, frames_per_group) or scale_factor_spatial not in (None, spatial):
             raise ValueError(f"the codec's strides are {frames_per_group} in time and {spatial} in space, "
                              f"not {scale_factor_temporal} and {scale_factor_spatial}")
-        folded = 3 * frames_per_group * patch_size**2
-        self.encoder = GroupEncoder(folded, block_out_channels, latent_channels, layers_per_block)
-        self.decoder = GroupDecoder(folded, block_out_channels, latent_channels, layers_per_block)
+        per_code = frames_per_group if frames_per_code is None else frames_per_code
+        if per_code < 1 or frames_per_group % per_code or latent_channels % (frames_per_group // per_code):
+            raise ValueError("frames_per_code must divide frames_per_group, and their ratio latent_channels")
+        self.codes_per_group = frames_per_group // per_code
+        folded = 3 * per_code * patch_size**2
+        code_channels = latent_channels // self.codes_per_group
+        self.encoder = GroupEncoder(folded, block_out_channels, code_channels, layers_per_block)
+        self.decoder = GroupDecoder(folded, block_out_channels, code_channels, layers_per_block)
         self.register_to_config(
             scale_factor_temporal=frames_per_group,
             scale_factor_spatial=spatial,
@@ -180,12 +191,17 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
         return video[:, :, f - 1:]  # the first group's last frame is frame 0
 
     def encode_groups(self, groups: Tensor) -> Tensor:
-        """(N, F·3, H, W) → (N, z, h, w)."""
-        return self.encoder(F.pixel_unshuffle(groups, self.config.patch_size))
+        """(N, F·3, H, W) → (N, z, h, w): each code's channels, code after code."""
+        n = groups.shape[0]
+        codes = groups.unflatten(1, (self.codes_per_group, -1)).flatten(0, 1)  # (N·codes, F/codes·3, H, W)
+        return self.encoder(F.pixel_unshuffle(codes, self.config.patch_size)).unflatten(0, (n, -1)).flatten(1, 2)
 
     def decode_groups(self, latents: Tensor) -> Tensor:
         """(N, z, h, w) → (N, F·3, H, W), unclamped."""
-        return F.pixel_shuffle(self.decoder(latents), self.config.patch_size)
+        n = latents.shape[0]
+        codes = latents.unflatten(1, (self.codes_per_group, -1)).flatten(0, 1)
+        frames = F.pixel_shuffle(self.decoder(codes), self.config.patch_size)
+        return frames.unflatten(0, (n, -1)).flatten(1, 2)
 
     # -- the pipeline's interface -----------------------------------------------------------------------
     def encode(self, video: Tensor) -> EncoderOutput:
