@@ -1,9 +1,9 @@
 """Duetto: short videos with synchronized sound, generated jointly by a twin-tower diffusion transformer."""
 
+from duetto._version import __version__
 from duetto.clip import Clip
 
-__all__ = ["Clip", "Pipeline"]
-__version__ = "0.1.0"
+__all__ = ["Clip", "Pipeline", "__version__"]
 
 
 def __getattr__(name: str):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from duetto.engine.pipeline import Pipeline
+    from duetto.engine.model_folder import ModelFolder
 
 PROFILES = ("full", "bf16", "offload", "fp8")
 
@@ -31,11 +31,11 @@ PROFILES = ("full", "bf16", "offload", "fp8")
 _FP8_SKIP = ("norm", "patch_embedding", "text_embedding", "time_embedding", "time_projection", "head", "modulation")
 
 
-def apply_memory_profile(pipe: Pipeline, profile: str) -> Pipeline:
-    """Casts and places the pipeline's components for `profile`; returns the pipeline."""
+def apply_memory_profile(folder: ModelFolder, profile: str) -> bool:
+    """Casts the folder's components for `profile` and returns whether they are offloaded: kept on the CPU
+    and moved to the device only while they run. Where the components go is the pipeline's to do."""
     if profile not in PROFILES:
         raise ValueError(f"unknown memory profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    folder = pipe.folder
     if profile in ("bf16", "offload", "fp8"):
         for name in ("transformer", "text_encoder", "vae"):
             # nn.Module.to, not ModelMixin.to: the latter warns about an empty fp32-module list on every cast.
@@ -45,11 +45,7 @@ def apply_memory_profile(pipe: Pipeline, profile: str) -> Pipeline:
 
         apply_layerwise_casting(folder.transformer, storage_dtype=torch.float8_e4m3fn,
                                 compute_dtype=torch.bfloat16, skip_modules_pattern=_FP8_SKIP)
-    pipe.offload = profile in ("offload", "fp8")
-    device = pipe.device
-    for module in folder.modules().values():
-        module.to("cpu" if pipe.offload else device)
-    return pipe
+    return profile in ("offload", "fp8")
 
 
 def weight_bytes(module: torch.nn.Module) -> int:

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from duetto._version import __version__
+
 # model_index.json names each component as [library, class], as diffusers does. Only these classes are
 # ever loaded: a model folder cannot make us import arbitrary code. The first class of each slot is what
 # Ovi and toybox-v1 use; the others are the Toybox codecs that toybox-v2 names instead.
@@ -205,6 +207,4 @@ def write_model_index(folder: Path, name: str, generation: GenerationConfig, *,
 
 
 def _version() -> str:
-    from duetto import __version__
-
     return __version__

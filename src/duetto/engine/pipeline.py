@@ -79,9 +79,10 @@ class Pipeline:
         if memory_profile:
             from duetto.engine.memory import apply_memory_profile
 
-            apply_memory_profile(pipe, memory_profile)
-        else:
-            pipe.to(device)
+            pipe.offload = apply_memory_profile(folder, memory_profile)
+        # Offloaded components wait on the CPU; `_using` brings each to the device while it runs.
+        for module in folder.modules().values():
+            module.to("cpu" if pipe.offload else pipe.device)
         return pipe
 
     def save_pretrained(self, path: str | Path) -> Path:
