@@ -31,7 +31,9 @@ from duetto.app.core.config import Settings
 from duetto.app.core.db import make_engine, make_sessionmaker, session_scope, upgrade_database
 from duetto.app.core.security import new_id
 from duetto.app.db.models import Like, Post, Video, View
-from duetto.app.social import accounts, posts
+from duetto.app.flows import accounts as account_flows
+from duetto.app.social import posts
+from duetto.app.users import accounts
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -48,7 +50,7 @@ def seed(settings: Settings, people: int) -> tuple[str, list[str]]:
     upgrade_database(engine)
     sessions = make_sessionmaker(engine)
     with session_scope(sessions) as session:
-        author = accounts.sign_up(session=session, handle="author", password="benchmark password")
+        author = account_flows.sign_up(session=session, handle="author", password="benchmark password")
         video_id, now = new_id("video"), time.time()
         session.add(Video(id=video_id, user_id=author.user_id, kind="create", model="toybox-v1", status="completed",
                           progress=100, prompt="a red ball bounces. Audio: boings.", size="64x64", seconds="1",
@@ -57,7 +59,7 @@ def seed(settings: Settings, people: int) -> tuple[str, list[str]]:
         post_id = posts.publish(session=session, user_id=author.user_id, video_id=video_id, caption="").id
         tokens = []
         for index in range(people):
-            person = accounts.sign_up(session=session, handle=f"viewer{index:03d}", password="benchmark password")
+            person = account_flows.sign_up(session=session, handle=f"viewer{index:03d}", password="benchmark password")
             tokens.append(accounts.start_session(session=session, user_id=person.user_id, days=1))
     engine.dispose()
     return post_id, tokens

@@ -30,9 +30,9 @@ from duetto.app.core.db import make_engine, make_sessionmaker, session_scope, up
 from duetto.app.db.models import Account, Follow, Like, Post, User, Video, View
 from duetto.app.feed import ranking
 from duetto.app.feed import service as feed
-from duetto.app.feed.terms import terms_of
 from duetto.app.main import create_app
-from duetto.app.social.accounts import start_session
+from duetto.app.social.terms import terms_of
+from duetto.app.users.accounts import start_session
 from duetto.app.web.deps import SESSION_COOKIE
 
 STEERING = ["more calm videos, no rain", "only night", "less wind and hum", "I want loud stuff but no glass",

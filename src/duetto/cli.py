@@ -1,11 +1,14 @@
-"""The `duetto` command: one entry point whose subcommands live beside the code they drive."""
+"""The `duetto` command: one entry point whose subcommands live beside the code they drive. The studio's command
+modules are light (Typer only) and import the server when one of their commands runs, so `duetto generate`
+starts without FastAPI or SQLAlchemy."""
 
 from __future__ import annotations
 
 import typer
 
-from duetto.app.cli import keys_app, serve, users_app, worker
-from duetto.app.moderation.cli import moderation_app
+from duetto.app.cli.moderation import moderation_app
+from duetto.app.cli.server import serve, worker
+from duetto.app.cli.users import keys_app, users_app
 from duetto.bench.cli import bench_app
 from duetto.engine.cli import convert_app, generate
 from duetto.training.cli import train_app

@@ -16,8 +16,8 @@ from duetto.app.core.config import Settings
 from duetto.app.core.db import alembic_config, make_engine, make_sessionmaker, session_scope, upgrade_database
 from duetto.app.core.errors import LimitExceeded
 from duetto.app.db.models import Base
-from duetto.app.limits import RateLimiter
-from duetto.app.storage import S3Storage
+from duetto.app.infra.limits import RateLimiter
+from duetto.app.infra.storage import S3Storage
 from duetto.app.users.service import authenticate
 from tests.app.conftest import REDIS_URL
 

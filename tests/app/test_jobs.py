@@ -255,7 +255,7 @@ def test_webhooks_to_private_addresses_are_refused_unless_the_operator_allows_th
     assert client.get("/v1/videos", headers=auth).json()["data"] == []  # nothing was queued
 
     # A job recorded while private targets were allowed is still not sent there once they are not.
-    from duetto.app.webhooks import deliver
+    from duetto.app.infra.webhooks import deliver
 
     outcome = deliver(url=receiver, secret="whsec_" + "QUJD" * 8, event_id="evt_1", body="{}", attempts=2,
                       timeout_s=5)
@@ -267,7 +267,7 @@ def test_a_delivery_connects_to_the_address_that_was_checked(receiver: str, monk
     """The host is resolved once per try and the connection goes to that very address, with the host's name
     in the Host header: a name that resolves to a public address when checked and to a private one a moment
     later (DNS rebinding) cannot turn the request inwards."""
-    from duetto.app import webhooks
+    from duetto.app.infra import webhooks
 
     port = receiver.split(":")[2].split("/")[0]
     answers = iter(["203.0.113.7", "127.0.0.1"])  # public when checked, loopback if asked again

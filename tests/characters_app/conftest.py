@@ -14,12 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from duetto.app.characters import ages
 from duetto.app.characters import service as characters
-from duetto.app.characters.models import Character
-from duetto.app.db.models import Account, Block, Follow, User, Video
-from duetto.app.jobs.runner import GenerationRequest, JobContext, run_video_job
+from duetto.app.db.models import Account, Block, Character, Follow, User, Video
+from duetto.app.jobs.runner import JobContext, run_video_job
 from duetto.app.main import create_app
-from duetto.app.social import accounts
+from duetto.app.users import accounts
+from duetto.app.videos.generation import GenerationRequest
 from duetto.app.videos.service import NewVideo, submit
 from tests.app.conftest import embedded_settings
 from tests.web.conftest import PASSWORD, Browser, Web, clip_assets, models_dir  # noqa: F401 - fixtures
@@ -54,7 +55,7 @@ class Site(Web):
             session.add(account)
             session.flush()
             if birth_year is not None:
-                characters.declare_birth_year(session, user.id, birth_year)
+                ages.declare_birth_year(session, user.id, birth_year)
             session.commit()
             return account
 
@@ -106,7 +107,7 @@ class Site(Web):
 
     def run(self, video_id: str) -> Video:
         """Run the queued job with the real job function and the stand-in generator."""
-        from duetto.app.jobs.engine import render_clip
+        from duetto.app.jobs.generator import render_clip
 
         services = self.services
         ctx = JobContext(settings=services.settings, sessions=services.sessions, storage=services.storage,

@@ -9,6 +9,7 @@ import time
 from PIL import Image
 from sqlalchemy import select
 
+from duetto.app.characters import permissions
 from duetto.app.characters import service as characters
 from duetto.app.db.models import Account, User
 from duetto.app.users.service import create_api_key
@@ -56,9 +57,9 @@ def test_a_character_is_shown_only_to_people_who_may_use_it(site: Site) -> None:
     assert site.client.get(f"/v1/videos/characters/{made['id']}/content", headers=bobs).status_code == 404
     with site.session() as session:
         character = characters.get_character(session, made["id"])
-        characters.approve(session, character, bob.handle)
+        permissions.approve(session, character, bob.handle)
         assert site.client.get(f"/v1/videos/characters/{made['id']}", headers=bobs).status_code == 404  # only me
-        characters.set_permission(session, character, "approved")
+        permissions.set_permission(session, character, "approved")
     shown = site.client.get(f"/v1/videos/characters/{made['id']}", headers=bobs)
     assert shown.status_code == 200 and shown.json()["owned"] is False
     assert site.client.get(f"/v1/videos/characters/{made['id']}", headers={}).status_code == 401

@@ -13,10 +13,10 @@ from PIL import Image
 from sqlalchemy import text, update
 from sqlalchemy.exc import DatabaseError
 
+from duetto.app.characters import enrollment, permissions
 from duetto.app.characters import service as characters
-from duetto.app.characters.models import ConsentRecord, EnrollmentChallenge, LedgerIsAppendOnly
-from duetto.app.core.errors import Conflict, InvalidRequest
-from duetto.app.social.errors import Forbidden
+from duetto.app.core.errors import Conflict, Forbidden, InvalidRequest
+from duetto.app.db.models import ConsentRecord, EnrollmentChallenge, LedgerIsAppendOnly
 from tests.characters_app.conftest import Site
 
 
@@ -35,11 +35,11 @@ def wav() -> bytes:
 def enroll(site: Site, account, *, colour=(200, 30, 30)) -> str:  # noqa: ANN001
     """A person character made the way the enrollment page makes one; returns its id."""
     with site.session() as session:
-        challenge = characters.issue_challenge(session, account.user_id)
-        characters.consume_challenge(session, account.user_id, challenge.id)
-        characters.record_consent(session, user_id=account.user_id, challenge_hash=characters.challenge_hash(challenge),
+        challenge = enrollment.issue_challenge(session, account.user_id)
+        enrollment.consume_challenge(session, account.user_id, challenge.id)
+        enrollment.record_consent(session, user_id=account.user_id, challenge_hash=enrollment.challenge_hash(challenge),
                                   result="verified", detail="digits and turn matched")
-        character = characters.create_person_character(session, user_id=account.user_id, name=account.handle,
+        character = enrollment.create_person_character(session, user_id=account.user_id, name=account.handle,
                                                        still_png=png(colour), voice_wav=wav(),
                                                        storage=site.services.storage)
         return character.id
@@ -48,7 +48,7 @@ def enroll(site: Site, account, *, colour=(200, 30, 30)) -> str:  # noqa: ANN001
 def test_a_challenge_has_4_to_6_digits_a_turn_and_two_minutes(site: Site) -> None:
     person = site.person()
     with site.session() as session:
-        seen = [characters.issue_challenge(session, person.user_id) for _ in range(30)]
+        seen = [enrollment.issue_challenge(session, person.user_id) for _ in range(30)]
     for challenge in seen:
         assert challenge.digits.isdigit() and 4 <= len(challenge.digits) <= 6
         assert challenge.turn in ("left", "right")
@@ -60,30 +60,30 @@ def test_a_challenge_has_4_to_6_digits_a_turn_and_two_minutes(site: Site) -> Non
 def test_a_challenge_is_used_once_and_refused_when_unknown_expired_or_used(site: Site) -> None:
     person, other = site.person(), site.person()
     with site.session() as session:
-        challenge = characters.issue_challenge(session, person.user_id)
+        challenge = enrollment.issue_challenge(session, person.user_id)
         with pytest.raises(InvalidRequest, match="unknown"):
-            characters.consume_challenge(session, other.user_id, challenge.id)  # someone else's
+            enrollment.consume_challenge(session, other.user_id, challenge.id)  # someone else's
         with pytest.raises(InvalidRequest, match="unknown"):
-            characters.consume_challenge(session, person.user_id, "chal_nope")
-        used = characters.consume_challenge(session, person.user_id, challenge.id)
+            enrollment.consume_challenge(session, person.user_id, "chal_nope")
+        used = enrollment.consume_challenge(session, person.user_id, challenge.id)
         assert used.used_at is not None
         with pytest.raises(InvalidRequest, match="already used"):
-            characters.consume_challenge(session, person.user_id, challenge.id)
-        late = characters.issue_challenge(session, person.user_id)
+            enrollment.consume_challenge(session, person.user_id, challenge.id)
+        late = enrollment.issue_challenge(session, person.user_id)
         session.execute(update(EnrollmentChallenge).where(EnrollmentChallenge.id == late.id)
                         .values(expires_at=time.time() - 1))
         session.commit()
         with pytest.raises(InvalidRequest, match="expired"):
-            characters.consume_challenge(session, person.user_id, late.id)
+            enrollment.consume_challenge(session, person.user_id, late.id)
 
 
 def test_the_consent_ledger_is_append_only_and_outlives_the_character(site: Site) -> None:
     person = site.person()
     character_id = enroll(site, person)
     with site.session() as session:
-        characters.record_consent(session, user_id=person.user_id, challenge_hash="f" * 64, result="failed",
+        enrollment.record_consent(session, user_id=person.user_id, challenge_hash="f" * 64, result="failed",
                                   detail="wrong digits")
-        records = characters.consent_history(session, person.user_id)
+        records = enrollment.consent_history(session, person.user_id)
         assert [r.result for r in records] == ["verified", "failed"]
         record = records[0]
         record.detail = "rewritten"
@@ -99,13 +99,13 @@ def test_the_consent_ledger_is_append_only_and_outlives_the_character(site: Site
             session.execute(text("DELETE FROM consent_ledger"))
         session.rollback()
         characters.delete_character(session, site.services.storage, characters.get_character(session, character_id))
-        assert len(characters.consent_history(session, person.user_id)) == 2
+        assert len(enrollment.consent_history(session, person.user_id)) == 2
 
 
 def test_a_person_character_needs_a_fresh_enrollment_and_is_one_per_person(site: Site) -> None:
     person = site.person()
     with site.session() as session, pytest.raises(Forbidden, match="needs a verified enrollment"):
-        characters.create_person_character(session, user_id=person.user_id, name=person.handle, still_png=png((1, 2, 3)),
+        enrollment.create_person_character(session, user_id=person.user_id, name=person.handle, still_png=png((1, 2, 3)),
                                            voice_wav=wav(), storage=site.services.storage)
     character_id = enroll(site, person)
     character = site.character(character_id)
@@ -118,13 +118,13 @@ def test_a_person_character_needs_a_fresh_enrollment_and_is_one_per_person(site:
 def test_bad_files_are_refused_and_nothing_is_stored(site: Site) -> None:
     person = site.person()
     with site.session() as session:
-        challenge = characters.issue_challenge(session, person.user_id)
-        characters.consume_challenge(session, person.user_id, challenge.id)
+        challenge = enrollment.issue_challenge(session, person.user_id)
+        enrollment.consume_challenge(session, person.user_id, challenge.id)
         with pytest.raises(InvalidRequest, match="must be a PNG"):
-            characters.create_person_character(session, user_id=person.user_id, name=person.handle,
+            enrollment.create_person_character(session, user_id=person.user_id, name=person.handle,
                                                still_png=b"GIF89a....", voice_wav=wav(), storage=site.services.storage)
         with pytest.raises(InvalidRequest, match="must be a WAV"):
-            characters.create_person_character(session, user_id=person.user_id, name=person.handle,
+            enrollment.create_person_character(session, user_id=person.user_id, name=person.handle,
                                                still_png=png((1, 2, 3)), voice_wav=b"ID3...", storage=site.services.storage)
         assert characters.characters_of(session, person.user_id) == []
 
@@ -132,7 +132,7 @@ def test_bad_files_are_refused_and_nothing_is_stored(site: Site) -> None:
 def test_deleting_a_person_character_purges_still_voice_and_recordings(site: Site) -> None:
     person = site.person()
     storage = site.services.storage
-    recording = characters.enrollment_prefix(person.user_id) + "chal_1/recording.webm"
+    recording = enrollment.enrollment_prefix(person.user_id) + "chal_1/recording.webm"
     storage.put_bytes(recording, b"\x1a\x45\xdf\xa3 video", "video/webm")
     character = site.character(enroll(site, person))
     keys = [character.still_key, character.voice_key, recording]
@@ -153,7 +153,7 @@ def test_a_persons_still_is_the_first_frame_of_a_new_video(site: Site) -> None:
     ann_id, bob_id = enroll(site, ann, colour=(250, 0, 0)), enroll(site, bob, colour=(0, 0, 250))
     with site.session() as session:
         for character_id in (ann_id, bob_id):
-            characters.set_permission(session, characters.get_character(session, character_id), "everyone")
+            permissions.set_permission(session, characters.get_character(session, character_id), "everyone")
     video = site.request(ann, f"@{ann.handle} waves at a red ball. Audio: birds.")
     assert site.run(video.id).status == "completed"
     request = site.made[-1]

@@ -8,11 +8,11 @@ import time
 import pytest
 from sqlalchemy import update
 
+from duetto.app.characters import cast, permissions
 from duetto.app.characters import service as characters
-from duetto.app.characters.models import LEVELS, CharacterApproval
-from duetto.app.characters.service import NotPermitted
+from duetto.app.characters.permissions import NotPermitted
 from duetto.app.core.errors import InvalidRequest
-from duetto.app.db.models import Account, Video
+from duetto.app.db.models import CHARACTER_LEVELS, Account, CharacterApproval, Video
 from tests.characters_app.conftest import Site
 
 RELATIONS = ("owner", "approved", "mutual", "stranger", "blocked")
@@ -47,7 +47,7 @@ def _relate(site: Site, owner: Account, actor: Account, relation: str, character
 
 def _set_level(site: Site, character_id: str, level: str) -> None:
     with site.session() as session:
-        characters.set_permission(session, characters.get_character(session, character_id), level)
+        permissions.set_permission(session, characters.get_character(session, character_id), level)
 
 
 def _people(site: Site, relation: str, level: str) -> tuple[Account, Account, str]:
@@ -57,7 +57,7 @@ def _people(site: Site, relation: str, level: str) -> tuple[Account, Account, st
     return owner, actor, toy.id
 
 
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("level", CHARACTER_LEVELS)
 @pytest.mark.parametrize("relation", RELATIONS)
 def test_create(shared_site: Site, relation: str, level: str) -> None:
     site = shared_site
@@ -70,7 +70,7 @@ def test_create(shared_site: Site, relation: str, level: str) -> None:
         video = site.request(actor, PROMPT.format(name=name))
         assert video.status == "queued"
         with site.session() as session:
-            assert [c.id for c in characters.characters_of_video(session, video.id)] == [character_id]
+            assert [c.id for c in cast.characters_of_video(session, video.id)] == [character_id]
     else:
         # Refused exactly as a name that does not exist, so the refusal tells nobody that it does.
         with pytest.raises(InvalidRequest, match=f"There is no character @{name} that you may use") as refused:
@@ -78,7 +78,7 @@ def test_create(shared_site: Site, relation: str, level: str) -> None:
         assert refused.value.code == "unknown_character"
 
 
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("level", CHARACTER_LEVELS)
 @pytest.mark.parametrize("relation", RELATIONS)
 def test_remix(shared_site: Site, relation: str, level: str) -> None:
     """Remixing a video that shows the character needs permission too, though the new prompt never names it."""
@@ -95,13 +95,13 @@ def test_remix(shared_site: Site, relation: str, level: str) -> None:
     if level in ALLOWED[relation]:
         remix = site.request(actor, "The same, in the rain.", kind="remix", source=source)
         with site.session() as session:
-            assert [c.id for c in characters.characters_of_video(session, remix.id)] == [character_id]
+            assert [c.id for c in cast.characters_of_video(session, remix.id)] == [character_id]
     else:
         with pytest.raises(NotPermitted, match=f"not allowed you to remix a video with @{name}"):
             site.request(actor, "The same, in the rain.", kind="remix", source=source)
 
 
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("level", CHARACTER_LEVELS)
 @pytest.mark.parametrize("relation", RELATIONS)
 def test_job_start(shared_site: Site, relation: str, level: str) -> None:
     """Requested while open to everyone, then narrowed to `level` (and blocked) before the job starts."""
@@ -131,7 +131,7 @@ def test_revoking_one_person_keeps_them_out_even_when_open_to_everyone(shared_si
     toy = site.toy(owner, permission="everyone")
     video = site.request(fan, PROMPT.format(name=toy.name))
     with site.session() as session:
-        characters.revoke(session, site.services.storage, characters.get_character(session, toy.id), fan.handle)
+        permissions.revoke(session, site.services.storage, characters.get_character(session, toy.id), fan.handle)
     with pytest.raises(InvalidRequest, match="that you may use"):
         site.request(fan, PROMPT.format(name=toy.name))
     # The revoked person's draft went with the revocation, so its job never runs.
@@ -168,11 +168,11 @@ def test_the_list_of_characters_one_may_use_follows_the_same_rule(shared_site: S
     open_to_all = site.toy(other, permission="everyone")
     open_but_revoked = site.toy(other, permission="everyone")
     with site.session() as session:
-        characters.revoke(session, site.services.storage, characters.get_character(session, open_but_revoked.id),
+        permissions.revoke(session, site.services.storage, characters.get_character(session, open_but_revoked.id),
                           viewer.handle)
     with site.session() as session:
-        listed = {c.id for c in characters.usable_by(session, viewer.user_id)}
+        listed = {c.id for c in permissions.usable_by(session, viewer.user_id)}
         assert {for_mutuals.id, approved_only.id, open_to_all.id} <= listed
         assert not listed & {closed.id, strangers_mutuals.id, open_but_blocked.id, open_but_revoked.id}
-        for character_id in {c.id for c in characters.usable_by(session, viewer.user_id, limit=1000)}:
-            assert characters.may_use(session, characters.get_character(session, character_id), viewer.user_id)
+        for character_id in {c.id for c in permissions.usable_by(session, viewer.user_id, limit=1000)}:
+            assert permissions.may_use(session, characters.get_character(session, character_id), viewer.user_id)

@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
+from duetto.app.characters import ages, cast, permissions
 from duetto.app.characters import service as characters
-from duetto.app.core.errors import Conflict, InvalidRequest
-from duetto.app.social import accounts
-from duetto.app.social.errors import Forbidden
+from duetto.app.core.errors import Conflict, Forbidden, InvalidRequest
+from duetto.app.flows import accounts as account_flows
 from tests.characters_app.conftest import PASSWORD, TOY, Site
 
 
@@ -42,7 +42,7 @@ def test_public_figures_cannot_be_characters_by_name_or_display_name(site: Site)
 def test_prompts_naming_a_public_figure_are_refused(site: Site) -> None:
     someone = site.person()
     with site.session() as session, pytest.raises(InvalidRequest, match=r"names a public figure \(Donald Trump\)"):
-        characters.cast_for(session, user_id=someone.user_id, kind="create",
+        cast.cast_for(session, user_id=someone.user_id, kind="create",
                             prompt="On a stage, donald TRUMP says <S>ba<E>.")
     with pytest.raises(InvalidRequest, match="Donald Trump"):
         site.request(someone, "On a stage, Donald Trump says <S>ba<E>.")
@@ -55,7 +55,7 @@ def test_minors_cannot_open_a_character_to_everyone(site: Site) -> None:
     assert refused.value.code == "minor_everyone"
     toy = site.toy(minor, permission="mutuals")
     with site.session() as session, pytest.raises(Forbidden, match="under 18"):
-        characters.set_permission(session, characters.get_character(session, toy.id), "everyone")
+        permissions.set_permission(session, characters.get_character(session, toy.id), "everyone")
     assert site.character(toy.id).permission == "mutuals"
 
 
@@ -65,17 +65,17 @@ def test_everyone_needs_a_birth_year_which_is_set_once(site: Site) -> None:
         site.toy(unknown, permission="everyone")
     assert refused.value.code == "birth_year_required"
     with site.session() as session:
-        characters.declare_birth_year(session, unknown.user_id, 1985)
+        ages.declare_birth_year(session, unknown.user_id, 1985)
         with pytest.raises(Conflict, match="already set"):
-            characters.declare_birth_year(session, unknown.user_id, 1970)
+            ages.declare_birth_year(session, unknown.user_id, 1970)
     assert site.toy(unknown, permission="everyone").permission == "everyone"
 
 
 def test_the_age_rule_counts_whole_years_conservatively() -> None:
     today = dt.date(2026, 6, 1)
-    assert characters.is_minor(2008, today=today)  # may still be 17
-    assert not characters.is_minor(2007, today=today)
-    assert characters.is_minor(None, today=today)
+    assert ages.is_minor(2008, today=today)  # may still be 17
+    assert not ages.is_minor(2007, today=today)
+    assert ages.is_minor(None, today=today)
 
 
 def test_at_most_two_characters_per_video(site: Site) -> None:
@@ -112,4 +112,4 @@ def test_a_name_means_one_thing_in_prompts_a_handle_or_a_character(site: Site) -
     assert site.toy(ann, ann.handle).name == ann.handle  # one's own handle is fine
     site.toy(ann, "pipsqueak")
     with site.session() as session, pytest.raises(Conflict, match="@pipsqueak is taken"):
-        accounts.sign_up(session=session, handle="pipsqueak", password=PASSWORD)
+        account_flows.sign_up(session=session, handle="pipsqueak", password=PASSWORD)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from duetto.app.characters import enrollment
 from duetto.app.characters import service as characters
-from duetto.app.social import accounts
+from duetto.app.flows import accounts as account_flows
+from duetto.app.users import accounts
 from tests.characters_app.conftest import PASSWORD, TOY, Site
 
 
@@ -77,11 +79,11 @@ def test_deleting_an_account_purges_its_characters_files(site: Site) -> None:
     ann = site.person("ann")
     toy = site.toy(ann)
     storage = site.services.storage
-    recording = characters.enrollment_prefix(ann.user_id) + "take.webm"
+    recording = enrollment.enrollment_prefix(ann.user_id) + "take.webm"
     storage.put_bytes(recording, b"webm", "video/webm")
     with site.session() as session:
         account = accounts.get_account(session=session, handle=ann.handle)
-        accounts.delete_account(session=session, storage=storage, account=account, password=PASSWORD)
+        account_flows.delete_account(session=session, storage=storage, account=account, password=PASSWORD)
     assert not storage.exists(toy.still_key) and not storage.exists(toy.voice_key) and not storage.exists(recording)
     with site.session() as session:
         assert characters.by_name(session, toy.name) is None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from duetto.app.characters import service
+from duetto.app.characters import enrollment
 from duetto.app.core.db import session_scope
 from duetto.app.main import create_app
 from tests.app.conftest import ThreadedServer, embedded_settings
@@ -38,11 +38,11 @@ class Site:
 
     def ledger(self, handle: str) -> list[tuple[str, str]]:
         """The person's consent ledger, also kept beside the screenshots (it holds every check's measures)."""
-        from duetto.app.social import accounts
+        from duetto.app.users import accounts
 
         with session_scope(self.app.state.services.sessions) as session:
             user_id = accounts.get_account(session=session, handle=handle).user_id
-            entries = [(r.result, r.detail) for r in service.consent_history(session, user_id)]
+            entries = [(r.result, r.detail) for r in enrollment.consent_history(session, user_id)]
         (ARTIFACTS / f"ledger-{handle}.json").write_text(json.dumps(entries, indent=1))
         return entries
 

@@ -10,18 +10,18 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest, NotFound
-from duetto.app.moderation import check_text, evaluate, public_figure_match, rules
-from duetto.app.moderation.models import ModerationCategory, ModerationDecision, ModerationTerm
+from duetto.app.db.models import ModerationCategory, ModerationDecision, ModerationTerm
+from duetto.app.moderation import check_text, evaluate, lists, public_figure_match
 
 
 def test_migration_loads_the_default_lists(db: Session) -> None:
-    slugs = {c.slug for c in rules.categories(db)}
+    slugs = {c.slug for c in lists.categories(db)}
     assert {"minors", "violence", "hate", "self_harm", "public_figures"} <= slugs
-    assert all(c.action == "refuse" and c.reason for c in rules.categories(db))
-    counts = rules.term_counts(db)
+    assert all(c.action == "refuse" and c.reason for c in lists.categories(db))
+    counts = lists.term_counts(db)
     assert all(counts[slug] >= 10 for slug in slugs)
-    assert rules.list_version(db).number == 1  # the seed is the first version
-    assert "Taylor Swift" in {t.term for t in rules.terms(db, "public_figures")}
+    assert lists.list_version(db).number == 1  # the seed is the first version
+    assert "Taylor Swift" in {t.term for t in lists.terms(db, "public_figures")}
 
 
 def test_refusal_names_the_category_and_is_logged(db: Session) -> None:
@@ -35,7 +35,7 @@ def test_refusal_names_the_category_and_is_logged(db: Session) -> None:
         "user_1", "api_prompt", "refused", "public_figures", "Taylor Swift")
     assert row.text_hash == hashlib.sha256(b"Taylor  Swift dancing on a stage").hexdigest()
     assert row.excerpt == "Taylor Swift dancing on a stage"  # spaces folded
-    assert row.list_version == rules.list_version(db).number and row.created_at > 0
+    assert row.list_version == lists.list_version(db).number and row.created_at > 0
 
 
 def test_allowed_text_is_logged_too(db: Session) -> None:
@@ -71,61 +71,61 @@ def test_public_figure_match(db: Session) -> None:
     assert public_figure_match(db, "my friend Elon and his musk ox") is None
     assert public_figure_match(db, "a pipe bomb") is None  # other categories do not count
     before = db.scalar(select(func.count()).select_from(ModerationDecision))
-    rules.add_terms(db, category="public_figures", terms=["Ada Lovelace"], actor="test")
+    lists.add_terms(db, category="public_figures", terms=["Ada Lovelace"], actor="test")
     assert public_figure_match(db, "ada lovelace at her desk") == "Ada Lovelace"
     assert db.scalar(select(func.count()).select_from(ModerationDecision)) == before  # not logged
 
 
 def test_edits_take_effect_at_the_next_check_and_bump_the_version(db: Session) -> None:
-    version = rules.list_version(db).number
+    version = lists.list_version(db).number
     assert evaluate(db, "a cup of hemlock").allowed
-    assert rules.add_terms(db, category="violence", terms=["hemlock", " Hemlock ", "violence"], actor="t") == [
+    assert lists.add_terms(db, category="violence", terms=["hemlock", " Hemlock ", "violence"], actor="t") == [
         "hemlock", "violence"]
-    assert rules.list_version(db).number == version + 1
+    assert lists.list_version(db).number == version + 1
     blocked = check_text(db, text="a cup of H3MLOCK", surface="web_prompt", user_id="u")
     assert (blocked.verdict, blocked.term, blocked.list_version) == ("refused", "hemlock", version + 1)
-    assert rules.remove_terms(db, category="violence", terms=["HEMLOCK"], actor="t") == ["hemlock"]
+    assert lists.remove_terms(db, category="violence", terms=["HEMLOCK"], actor="t") == ["hemlock"]
     assert evaluate(db, "a cup of hemlock").allowed
-    assert rules.list_version(db).number == version + 2
+    assert lists.list_version(db).number == version + 2
 
 
 def test_a_flag_category_lets_text_through_and_marks_the_decision(db: Session) -> None:
-    rules.save_category(db, slug="drugs", label="Drugs", action="flag", reason="it mentions drugs ({term}).",
+    lists.save_category(db, slug="drugs", label="Drugs", action="flag", reason="it mentions drugs ({term}).",
                         actor="t")
-    rules.add_terms(db, category="drugs", terms=["cocaine"], actor="t")
+    lists.add_terms(db, category="drugs", terms=["cocaine"], actor="t")
     decision = check_text(db, text="c0caine on a mirror", surface="caption", user_id="u")
     assert decision.allowed and decision.verdict == "flagged" and decision.reason is None
     assert (decision.category, decision.term) == ("drugs", "cocaine")
     assert db.get(ModerationDecision, decision.log_id).verdict == "flagged"
     # A refusing category wins over a flagging one when both match.
     assert evaluate(db, "cocaine and a pipe bomb").verdict == "refused"
-    rules.save_category(db, slug="drugs", action="refuse", actor="t")
+    lists.save_category(db, slug="drugs", action="refuse", actor="t")
     assert evaluate(db, "cocaine", surface="comment").reason == "This comment was refused: it mentions drugs (cocaine)."
 
 
 def test_deleting_a_category_takes_its_terms(db: Session) -> None:
-    assert rules.delete_category(db, slug="self_harm", actor="t") >= 10
+    assert lists.delete_category(db, slug="self_harm", actor="t") >= 10
     assert db.get(ModerationCategory, "self_harm") is None
     assert db.scalar(select(func.count()).select_from(ModerationTerm).where(ModerationTerm.category == "self_harm")) == 0
     assert evaluate(db, "I want to kill myself").allowed
-    assert [c.action for c in rules.changes(db, limit=1)] == ["drop-category"]
+    assert [c.action for c in lists.changes(db, limit=1)] == ["drop-category"]
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda db: rules.add_terms(db, category="nope", terms=["x"], actor="t"), "No moderation category 'nope'"),
-    (lambda db: rules.add_terms(db, category="hate", terms=["..."], actor="t"), "has no letters or digits"),
-    (lambda db: rules.add_terms(db, category="hate", terms=["w " * 20], actor="t"), "too long"),
-    (lambda db: rules.remove_terms(db, category="hate", terms=["kindness"], actor="t"), "is listed in 'hate'"),
-    (lambda db: rules.save_category(db, slug="Bad Name", actor="t"), "not a valid name"),
-    (lambda db: rules.save_category(db, slug="hate", action="block", actor="t"), "refuse, flag"),
-    (lambda db: rules.save_category(db, slug="hate", reason="  ", actor="t"), "Reason must be"),
+    (lambda db: lists.add_terms(db, category="nope", terms=["x"], actor="t"), "No moderation category 'nope'"),
+    (lambda db: lists.add_terms(db, category="hate", terms=["..."], actor="t"), "has no letters or digits"),
+    (lambda db: lists.add_terms(db, category="hate", terms=["w " * 20], actor="t"), "too long"),
+    (lambda db: lists.remove_terms(db, category="hate", terms=["kindness"], actor="t"), "is listed in 'hate'"),
+    (lambda db: lists.save_category(db, slug="Bad Name", actor="t"), "not a valid name"),
+    (lambda db: lists.save_category(db, slug="hate", action="block", actor="t"), "refuse, flag"),
+    (lambda db: lists.save_category(db, slug="hate", reason="  ", actor="t"), "Reason must be"),
 ])
 def test_bad_edits_get_a_clear_error(db: Session, call, message: str) -> None:  # noqa: ANN001
-    version = rules.list_version(db).number
+    version = lists.list_version(db).number
     with pytest.raises((InvalidRequest, NotFound), match=message):
         call(db)
     db.rollback()
-    assert rules.list_version(db).number == version
+    assert lists.list_version(db).number == version
 
 
 def test_surface_must_be_a_short_name(db: Session) -> None:

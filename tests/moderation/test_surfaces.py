@@ -7,8 +7,7 @@ import html
 
 from sqlalchemy import func, select
 
-from duetto.app.db.models import Comment, Message, Post, Video
-from duetto.app.moderation.models import ModerationDecision
+from duetto.app.db.models import Comment, Message, ModerationDecision, Post, Video
 from tests.moderation.conftest import Web, api_key_for
 
 FIGURE = "This prompt was refused: it names a public figure (Taylor Swift). Rephrase without it."

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from duetto.app.core.db import session_scope
 from duetto.app.core.security import new_id
 from duetto.app.db.models import Account, Video
+from duetto.app.flows import accounts as account_flows
 from duetto.app.main import create_app
-from duetto.app.social import accounts, posts
+from duetto.app.social import posts
 from duetto.app.videos.service import asset_key
 from tests.app.conftest import embedded_settings
 
@@ -40,7 +41,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def clip_assets() -> dict[str, bytes]:
     """Real files (MP4 with sound, thumbnail, spritesheet) of one Toybox clip, for seeded finished videos."""
-    from duetto.app.jobs.engine import render_clip
+    from duetto.app.jobs.generator import render_clip
     from duetto.world import random_scene
     from duetto.world.render import (
         render,  # the function: once imported, duetto.world.render names its module
@@ -72,7 +73,7 @@ class Web:
 
     def account(self, handle: str, *, display_name: str = "") -> Account:
         with self.session() as session:
-            return accounts.sign_up(session=session, handle=handle, password=PASSWORD, display_name=display_name)
+            return account_flows.sign_up(session=session, handle=handle, password=PASSWORD, display_name=display_name)
 
     def video(self, user_id: str, prompt: str, *, assets: dict[str, bytes], status: str = "completed",
               remix_of: str | None = None) -> str:

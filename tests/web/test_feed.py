@@ -12,9 +12,9 @@ from duetto.app.db.models import Post
 from duetto.app.feed import ranking
 from duetto.app.feed import service as feed
 from duetto.app.feed.steering import parse_steering
-from duetto.app.feed.terms import terms_of
 from duetto.app.social import graph
 from duetto.app.social.posts import refresh_hot
+from duetto.app.social.terms import terms_of
 from tests.web.conftest import Web
 
 NOW = 1_800_000_000.0

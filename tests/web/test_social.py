@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from duetto.app.db.models import Account, Comment, Like, Message, Post, User, Video, WebSession
 from duetto.app.provenance.exports import download_key
-from duetto.app.social import posts as posts_service
+from duetto.app.videos import prompt_format
 from tests.web.conftest import PASSWORD, Web
 
 
@@ -254,7 +254,7 @@ def test_deleting_an_account_removes_the_persons_content_and_data(web: Web, clip
     assert not web.services.storage.exists(f"videos/{alice_video}/video.mp4")
     assert a.get("/drafts", follow_redirects=False).status_code == 303  # signed out
     assert web.browser().get("/@alice").status_code == 404
-    assert posts_service.split_prompt("x Audio: y") == ("x", "y")
+    assert prompt_format.split("x Audio: y") == ("x", "y")
 
 
 def test_create_with_an_image_then_cancel_while_it_is_made(web: Web) -> None:

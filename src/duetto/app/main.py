@@ -12,19 +12,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from duetto.app.api import openapi
 from duetto.app.api.deps import Services
 from duetto.app.api.errors import install_error_handlers
+from duetto.app.api.routes import characters as characters_api
 from duetto.app.api.routes import models as models_routes
+from duetto.app.api.routes import provenance as provenance_api
 from duetto.app.api.routes import videos as videos_routes
 from duetto.app.api.upload_limit import UploadLimitMiddleware
-from duetto.app.characters import api as characters_api
 from duetto.app.core.config import Settings
 from duetto.app.core.db import make_engine, make_sessionmaker, upgrade_database
+from duetto.app.infra.limits import RateLimiter
+from duetto.app.infra.storage import Storage, make_storage
 from duetto.app.jobs.queue import JobQueue
 from duetto.app.jobs.reaper import Reaper
 from duetto.app.jobs.runner import Generator, JobContext, Renderer, run_video_job, send_webhook
-from duetto.app.limits import RateLimiter
-from duetto.app.provenance import api as provenance_api
 from duetto.app.provenance.marking import watermark_key
-from duetto.app.storage import Storage, make_storage
 from duetto.app.videos.catalog import ModelCatalog
 from duetto.app.web import install_web
 
@@ -47,7 +47,7 @@ def _make_queue(
         from duetto.app.jobs.process_worker import ProcessQueue
 
         return ProcessQueue(settings, sessions=sessions)
-    from duetto.app.jobs.engine import EngineGenerator, render_clip
+    from duetto.app.jobs.generator import EngineGenerator, render_clip
     from duetto.app.jobs.inprocess import InProcessQueue
 
     ctx = JobContext(

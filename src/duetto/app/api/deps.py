@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from duetto.app.core.config import Settings
 from duetto.app.core.errors import Unauthorized
 from duetto.app.db.models import User
+from duetto.app.infra.limits import RateLimiter
+from duetto.app.infra.storage import Storage
 from duetto.app.jobs.queue import JobQueue
-from duetto.app.limits import RateLimiter
-from duetto.app.storage import Storage
 from duetto.app.users.service import authenticate
 from duetto.app.videos.catalog import ModelCatalog
 

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from duetto.app.core.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     InvalidRequest,
     LimitExceeded,
     NotFound,
@@ -17,7 +18,6 @@ from duetto.app.core.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from duetto.app.social.errors import Forbidden
 
 STATUS = {
     InvalidRequest: 400,

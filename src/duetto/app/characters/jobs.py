@@ -9,19 +9,15 @@ their reference still, or both stills side by side for two people, fitted by the
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from duetto.app.characters import prompts, service
-from duetto.app.characters.models import Character
+from duetto.app.characters import cast, prompts
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError
-from duetto.app.db.models import Video
-from duetto.app.storage import Storage
-
-if TYPE_CHECKING:
-    from duetto.app.jobs.runner import GenerationRequest
+from duetto.app.db.models import Character, Video
+from duetto.app.infra.storage import Storage
+from duetto.app.videos.generation import GenerationError, GenerationRequest
 
 
 def first_frame(stills: list[bytes]) -> bytes:
@@ -47,18 +43,16 @@ def apply_characters(sessions: sessionmaker[Session], storage: Storage, video: V
                      request: GenerationRequest) -> GenerationRequest:
     """The request with its characters applied, or GenerationError(character_not_permitted) when they may
     no longer be used. A video without characters passes through unchanged."""
-    from duetto.app.jobs.runner import GenerationError  # the runner imports this module
-
     with session_scope(sessions) as session:
         try:
-            cast: list[Character] = service.check_at_start(session, video)
+            shown: list[Character] = cast.check_at_start(session, video)
         except DomainError as refusal:
             raise GenerationError("character_not_permitted", refusal.message) from None
-        if not cast:
+        if not shown:
             return request
-        persons = [c for c in cast if c.kind == "person" and c.still_key]
+        persons = [c for c in shown if c.kind == "person" and c.still_key]
         still_keys = [c.still_key for c in persons]
-        members = service.to_cast(cast)
+        members = cast.to_cast(shown)
     prompt = prompts.rewrite_prompt(request.prompt, members)
     image = request.image
     # Only a new video starts from a first frame; a remix or extension already shows the person.

@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from duetto.app.videos import prompt_format
+
 # A mention is @ and a name shaped like a handle; the look-behind keeps e-mail addresses (ann@example.org)
 # and doubled signs from counting.
 MENTION = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{2,29})\b")
-AUDIO = re.compile(r"\b(?:audio|sounds?)\s*:", re.IGNORECASE)
 _ARTICLE_BEFORE = re.compile(r"\b(?:the|a|an)\s+$", re.IGNORECASE)
 
 _EYE_PHRASES = {"dots": "dot eyes", "wide": "wide eyes", "sleepy": "sleepy eyes"}
@@ -91,11 +92,11 @@ def rewrite_prompt(prompt: str, cast: Sequence[Cast]) -> str:
     if not voices:
         return text
     spoken = ", then ".join(voices)
-    audio = AUDIO.search(text)
+    audio = prompt_format.TYPED_LABEL.search(text)
     if audio is None:
         body = text.rstrip()
         end = "" if body.endswith((".", "!", "?")) else "."
-        return f"{body}{end} Audio: {spoken}."
+        return prompt_format.compose(f"{body}{end}", f"{spoken}.")
     rest = text[audio.end() :].strip()
     joined = f"{spoken}, {rest}" if rest else f"{spoken}."
     return f"{text[: audio.start()]}{text[audio.start() : audio.end()]} {joined}"

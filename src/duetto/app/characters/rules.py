@@ -16,17 +16,26 @@ Words are compared after the feed's deterministic stemmer (`feed.terms.normalize
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from duetto.app.core.errors import InvalidRequest
-from duetto.app.feed.terms import STOPWORDS, normalize, words
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
+from duetto.app.db.models import (
+    Character,
+    CharacterRule,
+)
+from duetto.app.social.terms import STOPWORDS, normalize, words
 
 MAX_RULE_CHARS = 200
 FORMS_HELP = (
     "Rules take one of these forms: 'no <topic>' (e.g. 'no politics'), 'always <phrase>' "
     "(e.g. 'always wearing a hat') or 'never <phrase>' (e.g. 'never singing'); write one rule per line."
 )
+
 
 # Topics a "no …" rule may name, and the words that make a prompt about them. Words that are common in
 # harmless scenes ("hit" in "hits the wall", "party", "bar") are left out on purpose.
@@ -201,3 +210,50 @@ def refusal(name: str, found: Violation) -> str:
 def normalize_rule_text(text: str) -> str:
     """The rule as stored and shown: its words, single-spaced, without surrounding quotes or a full stop."""
     return re.sub(r"\s+", " ", text.strip().strip("\"'“”‘’.!")).strip()
+
+
+# --- a character's stored rules --------------------------------------------------------------------------
+
+
+
+
+MAX_RULES = 20
+
+
+class RuleRefused(Forbidden):
+    code = "character_rule"
+
+
+def add_rule(session: Session, character: Character, text: str) -> CharacterRule:
+    """Add a rule in the owner's words (committed); text that matches no form is refused with the forms."""
+    parsed = parse_rule(text)
+    count = session.scalar(select(func.count()).select_from(CharacterRule)
+                           .where(CharacterRule.character_id == character.id)) or 0
+    if count >= MAX_RULES:
+        raise InvalidRequest(f"A character has at most {MAX_RULES} rules; delete one first.", param="rule")
+    rule = CharacterRule(character_id=character.id, text=normalize_rule_text(text),
+                         form=parsed.form, terms=parsed.terms, created_at=time.time())
+    session.add(rule)
+    session.commit()
+    return rule
+
+
+def rules_of(session: Session, character_id: str) -> list[CharacterRule]:
+    return list(session.scalars(select(CharacterRule).where(CharacterRule.character_id == character_id)
+                                .order_by(CharacterRule.id)))
+
+
+def delete_rule(session: Session, character: Character, rule_id: int) -> None:
+    result = session.execute(delete(CharacterRule).where(CharacterRule.id == rule_id,
+                                                         CharacterRule.character_id == character.id))
+    if result.rowcount != 1:
+        raise NotFound("No such rule.", param="rule_id")
+    session.commit()
+
+
+def check_rules(session: Session, character: Character, prompt: str) -> None:
+    """Raise RuleRefused naming the rule when `prompt` breaks one of the character's rules."""
+    parsed = [(r.text, ParsedRule(r.form, r.terms)) for r in rules_of(session, character.id)]
+    found = first_violation(parsed, prompt)
+    if found is not None:
+        raise RuleRefused(refusal(character.name or character.display_name, found), param="prompt")

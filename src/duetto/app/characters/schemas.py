@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from duetto.app.characters.models import Character
+from duetto.app.db.models import Character
 
 Level = Literal["only_me", "approved", "mutuals", "everyone"]
 

@@ -28,6 +28,12 @@ class Unauthorized(DomainError):
     code = "invalid_api_key"
 
 
+class Forbidden(DomainError):
+    """The caller is known but may not do this (a block, someone else's content, not a moderator)."""
+
+    code = "forbidden"
+
+
 class Conflict(DomainError):
     code = "conflict"
 

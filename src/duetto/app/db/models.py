@@ -1,10 +1,23 @@
-"""The studio's tables: users, API keys, videos (each one a job), idempotency records, and the social app's."""
+"""Every table of the studio, one section per domain (users, videos, social, feed, moderation, provenance,
+characters): Alembic's migrations describe exactly these, and a domain may read another's rows without
+importing its code."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -289,3 +302,221 @@ class Takedown(Base):
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     removed_count: Mapped[int] = mapped_column(Integer, default=0)  # clips deleted, matching copies included
+
+
+# --- Moderation: the operator's lists and the log of every decision ----------------------------------------
+
+MODERATION_ACTIONS = ("refuse", "flag")
+
+
+class ModerationCategory(Base):
+    """A named group of terms: what happens when one matches (refuse or flag) and what the user is told."""
+
+    __tablename__ = "moderation_categories"
+
+    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))  # refuse | flag
+    # Shown after "This prompt was refused: "; "{term}" is replaced by the matched term.
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ModerationTerm(Base):
+    """A word or phrase of a category, as the operator typed it."""
+
+    __tablename__ = "moderation_terms"
+    __table_args__ = (UniqueConstraint("category", "key", name="uq_moderation_terms_category_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(ForeignKey("moderation_categories.slug", ondelete="CASCADE"))
+    term: Mapped[str] = mapped_column(String(200))
+    # Case-folded with single spaces, so "Donald  Trump" and "donald trump" are one entry.
+    key: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ModerationChange(Base):
+    """One operator edit of the lists; the newest id is the list version every decision records."""
+
+    __tablename__ = "moderation_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(100))  # "cli:<os user>", a moderator's user id, or "defaults"
+    action: Mapped[str] = mapped_column(String(40))  # seed | add | remove | category | drop-category
+    category: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class ModerationDecision(Base):
+    """One check of user text, allowed or not. Append-only: triggers in migration 0004 refuse updates and deletes."""
+
+    __tablename__ = "moderation_decisions"
+    __table_args__ = (
+        Index("ix_moderation_decisions_created", "created_at"),
+        Index("ix_moderation_decisions_user", "user_id", "id"),
+        Index("ix_moderation_decisions_verdict", "verdict", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    # A plain id, not a foreign key: the log outlives the account it speaks of.
+    user_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    surface: Mapped[str] = mapped_column(String(40))  # api_prompt | web_prompt | caption | comment | message
+    text_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the full text
+    excerpt: Mapped[str] = mapped_column(String(200))
+    verdict: Mapped[str] = mapped_column(String(20))  # allowed | refused | flagged
+    category: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    term: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    list_version: Mapped[int] = mapped_column(Integer)
+
+
+# --- Characters: likenesses, who may use them, rules, appearances, notices, enrollment and consent ------------
+
+CHARACTER_KINDS = ("person", "toy")
+# From narrowest to widest; each level also lets in everyone the narrower ones do (see service.may_use).
+CHARACTER_LEVELS = ("only_me", "approved", "mutuals", "everyone")
+
+
+class Character(Base):
+    """A likeness that prompts can name as @name: a person (enrolled in the browser) or a Toybox toy."""
+
+    __tablename__ = "characters"
+    __table_args__ = (Index("ix_characters_owner", "owner_id", "deleted_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # person | toy
+    # Lowercase, written @name in prompts. Set to NULL when the character is deleted, which frees the name:
+    # NULLs never collide under a unique constraint (SQLite and PostgreSQL alike).
+    name: Mapped[str | None] = mapped_column(String(30), unique=True, nullable=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    permission: Mapped[str] = mapped_column(String(20), default="only_me")  # one of CHARACTER_LEVELS
+    # A toy's identity (head_colour, hat, eyes, pitch, timbre); None for a person.
+    toy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    still_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    voice_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CharacterApproval(Base):
+    """The owner's word on one person: `approved` lets them in at the `approved` level and above,
+    `revoked` keeps them out at every level, `everyone` included."""
+
+    __tablename__ = "character_approvals"
+    __table_args__ = (Index("ix_character_approvals_user", "user_id"),)
+
+    character_id: Mapped[str] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))  # approved | revoked
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CharacterRule(Base):
+    """A rule in the owner's words ('no politics'), with the parsed form that prompts are checked against."""
+
+    __tablename__ = "character_rules"
+    __table_args__ = (Index("ix_character_rules_character", "character_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    character_id: Mapped[str] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+    form: Mapped[str] = mapped_column(String(10))  # no | always | never
+    # The stems a prompt is checked against: a list of phrases, each a list of stems.
+    terms: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class VideoCharacter(Base):
+    """That a video shows a character; the owner's page lists every video, whoever made it."""
+
+    __tablename__ = "video_characters"
+    __table_args__ = (Index("ix_video_characters_character", "character_id"),)
+
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
+    character_id: Mapped[str] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CharacterNotification(Base):
+    """An in-app notice to a character's owner (someone used it) or to a maker (the owner removed a video)."""
+
+    __tablename__ = "character_notifications"
+    __table_args__ = (Index("ix_character_notifications_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # used | removed | revoked
+    character_id: Mapped[str | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="SET NULL"), nullable=True)
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    read_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class BirthYear(Base):
+    """A user's declared birth year, set once: people under 18 cannot open a character to everyone.
+
+    Its own table rather than a column on accounts, so that API users, who may have no web account, can
+    declare it too.
+    """
+
+    __tablename__ = "birth_years"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    declared_at: Mapped[float] = mapped_column(Float)
+
+
+class EnrollmentChallenge(Base):
+    """What a person must say and do on camera to enroll: random digits and a head turn, valid briefly."""
+
+    __tablename__ = "enrollment_challenges"
+    __table_args__ = (Index("ix_enrollment_challenges_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    digits: Mapped[str] = mapped_column(String(6))
+    turn: Mapped[str] = mapped_column(String(5))  # left | right
+    issued_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ConsentRecord(Base):
+    """One entry of the consent ledger: who, when, which challenge (by hash), the result and why.
+
+    Append-only: rows are never updated or deleted (mapper events below refuse both). `user_id` is a plain
+    string, not a foreign key, so the record of what someone consented to outlives their account.
+    """
+
+    __tablename__ = "consent_ledger"
+    __table_args__ = (Index("ix_consent_ledger_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    challenge_hash: Mapped[str] = mapped_column(String(128))
+    result: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class LedgerIsAppendOnly(Exception):
+    """Raised when code tries to change or remove a consent record."""
+
+
+@event.listens_for(ConsentRecord, "before_update")
+def _refuse_update(_mapper: object, _connection: object, target: ConsentRecord) -> None:
+    raise LedgerIsAppendOnly(f"consent record {target.id} cannot be changed; append a new record instead")
+
+
+@event.listens_for(ConsentRecord, "before_delete")
+def _refuse_delete(_mapper: object, _connection: object, target: ConsentRecord) -> None:
+    raise LedgerIsAppendOnly(f"consent record {target.id} cannot be deleted; the ledger is append-only")
+

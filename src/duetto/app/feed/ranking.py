@@ -13,10 +13,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-HALF_LIFE_S = 36 * 3600.0
-DECAY_PER_S = math.log(2) / HALF_LIFE_S
-# Engagement weights: a remix says the post inspired creation, which the feed favours most.
-LIKE_WEIGHT, COMPLETION_WEIGHT, REMIX_WEIGHT, COMMENT_WEIGHT = 1.0, 0.5, 3.0, 1.0
+from duetto.app.social.hot import DECAY_PER_S
+
 FOLLOW_BOOST = math.log(3.0)
 SEEN_PENALTY = 2.0
 # Each earlier post of the same creator on the page costs this much.
@@ -28,17 +26,6 @@ LESS_CREATOR_STEP = -0.7
 LESS_LIMIT = -4.0
 # However many of a post's terms a viewer's words touch, they move it at most this far either way.
 TERMS_FLOOR, TERMS_CEILING = -6.0, 4.0
-
-
-def engagement(*, likes: int, completions: int, remixes: int, comments: int) -> float:
-    return LIKE_WEIGHT * likes + COMPLETION_WEIGHT * completions + REMIX_WEIGHT * remixes + COMMENT_WEIGHT * comments
-
-
-def hot_score(*, likes: int, completions: int, remixes: int, comments: int, created_at: float) -> float:
-    """ln(1 + engagement) + created_at·decay: time-invariant, so an index on it orders posts correctly at
-    any moment (subtracting now·decay from every post does not change their order)."""
-    value = engagement(likes=likes, completions=completions, remixes=remixes, comments=comments)
-    return math.log1p(value) + created_at * DECAY_PER_S
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from duetto.app.feed.terms import STOPWORDS, normalize, words
+from duetto.app.social.terms import STOPWORDS, normalize, words
 
 # How much a directive moves a term's log-score.
 STRONG_NEGATIVE = -4.0  # "no rain": effectively gone from the top

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from duetto.app.core.config import Settings
 from duetto.app.core.db import make_engine, make_sessionmaker
-from duetto.app.jobs.engine import EngineGenerator, render_clip
+from duetto.app.infra.storage import make_storage
+from duetto.app.jobs.generator import EngineGenerator, render_clip
 from duetto.app.jobs.runner import JobContext
-from duetto.app.storage import make_storage
 
 
 def build_context(settings: Settings) -> JobContext:

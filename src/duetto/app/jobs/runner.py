@@ -24,28 +24,15 @@ from duetto.app.characters.jobs import apply_characters
 from duetto.app.core.config import Settings
 from duetto.app.core.db import session_scope
 from duetto.app.db.models import User, Video
+from duetto.app.infra.storage import Storage
+from duetto.app.infra.webhooks import deliver, video_event
 from duetto.app.provenance.marking import mark_clip, store_print, watermark_key
-from duetto.app.storage import Storage
-from duetto.app.videos.service import VARIANTS, asset_key
-from duetto.app.webhooks import deliver, video_event
+from duetto.app.videos.files import VARIANTS, asset_key, purge_files
+from duetto.app.videos.generation import GenerationError, GenerationRequest
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What a generator needs, free of database rows and HTTP."""
-
-    kind: str  # create | remix | extend | edit
-    model_path: Path
-    prompt: str
-    seconds: float
-    size: str
-    params: dict[str, Any]
-    image: bytes | None = None  # the input reference image
-    source_mp4: bytes | None = None  # the video to remix, edit or extend
 
 
 class Generator(Protocol):
@@ -76,15 +63,6 @@ class JobContext:
 
 class JobStopped(Exception):
     """The job was cancelled (its video deleted) or taken over by the reaper while running."""
-
-
-class GenerationError(Exception):
-    """A failure to report on the video as error.code / error.message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _claim(ctx: JobContext, video_id: str) -> bool:
@@ -262,8 +240,7 @@ def _cleanup_if_deleted(ctx: JobContext, video_id: str) -> None:
                         completed_at=time.time())
             )
     if deleted is not None:
-        ctx.storage.delete_prefix(f"videos/{video_id}")
-        ctx.storage.delete_prefix(f"inputs/{video_id}")
+        purge_files(ctx.storage, video_id)
 
 
 def send_webhook(sessions: sessionmaker[Session], settings: Settings, video_id: str) -> None:

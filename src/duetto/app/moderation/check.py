@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest
-from duetto.app.moderation import rules
+from duetto.app.db.models import ModerationDecision, ModerationTerm
+from duetto.app.moderation import lists
 from duetto.app.moderation.matching import Hit, Matcher
-from duetto.app.moderation.models import ModerationDecision, ModerationTerm
 
 # What each surface's text is called in a refusal ("This prompt was refused: …"); other surfaces say "text".
 NOUNS = {"api_prompt": "prompt", "web_prompt": "prompt", "caption": "caption", "comment": "comment",
@@ -49,7 +49,7 @@ class ModerationRefused(InvalidRequest):
 
 @dataclass
 class _Lists:
-    version: rules.ListVersion
+    version: lists.ListVersion
     matcher: Matcher
     actions: dict[str, str]
     reasons: dict[str, str]
@@ -62,13 +62,13 @@ _cache_lock = threading.Lock()
 
 
 def _lists(session: Session) -> _Lists:
-    version = rules.list_version(session)
+    version = lists.list_version(session)
     bind = session.get_bind()
     where = repr(bind.url)
     current = _cache.get(where)
     if current is not None and current.version == version:
         return current
-    categories = rules.categories(session)
+    categories = lists.categories(session)
     order = {c.slug: i for i, c in enumerate(categories)}
     rows = session.execute(select(ModerationTerm.category, ModerationTerm.term)).all()
     rows.sort(key=lambda r: (order.get(r[0], len(order)), r[1]))
@@ -135,7 +135,7 @@ def require_allowed(session: Session, *, text: str, surface: str, user_id: str |
 
 def public_figure_match(session: Session, text: str) -> str | None:
     """The listed public figure the text names, if any (as listed, e.g. "Taylor Swift"); not logged."""
-    hit = _lists(session).matcher.find(text, categories=[rules.PUBLIC_FIGURES])
+    hit = _lists(session).matcher.find(text, categories=[lists.PUBLIC_FIGURES])
     return hit.term if hit else None
 
 

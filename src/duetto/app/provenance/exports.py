@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from duetto.app.core.config import Settings
 from duetto.app.db.models import Account, User, Video
+from duetto.app.infra.storage import Storage
 from duetto.app.provenance.marking import PAYLOAD_MASK, watermark_key
-from duetto.app.storage import Storage
 from duetto.app.videos.service import asset_key
 
 log = logging.getLogger(__name__)

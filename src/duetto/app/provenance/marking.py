@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from duetto.app.core.config import Settings
@@ -63,3 +64,8 @@ def store_print(sessions: sessionmaker[Session], *, video_id: str, seq: int, use
     """Record (or replace, on a retried job) the fingerprint of a finished video."""
     with session_scope(sessions) as session:
         session.merge(ClipPrint(video_id=video_id, video_seq=seq, user_id=user_id, data=data, created_at=time.time()))
+
+
+def forget_prints(*, session: Session, video_ids: list[str]) -> None:
+    """Drop the fingerprints of removed clips (not committed): reverse search must not find them again."""
+    session.execute(delete(ClipPrint).where(ClipPrint.video_id.in_(video_ids)))

@@ -1,20 +1,19 @@
-"""Takedown requests for non-consensual intimate or unlawful content: hold at once, review within 48 hours."""
+"""Takedown requests for non-consensual intimate or unlawful content: hold at once (`moderation.holds`), review
+within 48 hours (`flows.removal` carries out a decision)."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
 from duetto.app.db.models import Account, ClipPrint, Post, Takedown, Video
-from duetto.app.social.errors import Forbidden
-from duetto.app.storage import Storage
+from duetto.app.moderation.holds import OPEN
 
 CATEGORIES = {
     "ncii": "Intimate or sexual imagery of a real person shared without their consent (including AI-made)",
@@ -49,39 +48,13 @@ def request_takedown(*, session: Session, post: str, category: str, details: str
     now = time.time()
     # Requests about a post already held join its case: one hold, one place in the queue, and the review
     # clock of the first request (a repeat cannot push the decision back).
-    first = session.scalar(select(Takedown).where(_OPEN, Takedown.post_id == row.id).order_by(Takedown.id).limit(1))
+    first = session.scalar(select(Takedown).where(OPEN, Takedown.post_id == row.id).order_by(Takedown.id).limit(1))
     item = Takedown(ticket=secrets.token_urlsafe(18), post_id=row.id, video_id=row.video_id, category=category,
                     details=details.strip(), contact=contact.strip(), status="open", created_at=now,
                     due_at=first.due_at if first else now + REVIEW_HOURS * 3600, removed_count=0)
     session.add(item)
     session.commit()
     return item
-
-
-# The hold rule: a post, and its video, are held while a takedown request about them is open. Every way
-# to a held video's picture (its page, player, downloads, the API's content, remixes, extensions and edits,
-# a character owner's view of it) asks `is_held` or `held_post_ids`; only moderators get past it.
-_OPEN = Takedown.status == "open"
-HELD_MESSAGE = "This video is held for review after a takedown request; it is unavailable until a moderator decides."
-
-
-def held_post_ids(*, session: Session, post_ids: Iterable[str]) -> set[str]:
-    """Which of these posts wait on an open takedown (and so are hidden from all but moderators)."""
-    ids = list(post_ids)
-    if not ids:
-        return set()
-    return set(session.scalars(select(Takedown.post_id).where(_OPEN, Takedown.post_id.in_(ids))))
-
-
-def is_held(*, session: Session, video_id: str) -> bool:
-    """Whether a video is held: an open takedown request names it (through its post)."""
-    return session.scalar(select(Takedown.id).where(_OPEN, Takedown.video_id == video_id).limit(1)) is not None
-
-
-def require_not_held(*, session: Session, video_id: str, moderator: bool = False, param: str = "video_id") -> None:
-    """NotFound for a held video unless a moderator asks: to everyone else it is as gone as a removed one."""
-    if not moderator and is_held(session=session, video_id=video_id):
-        raise NotFound(HELD_MESSAGE, param=param)
 
 
 @dataclass
@@ -104,7 +77,7 @@ class QueueItem:
 
 def queue(*, session: Session, limit: int = 100) -> list[QueueItem]:
     """Held posts, one item each however many requests name them, the nearest deadline first."""
-    rows = session.scalars(select(Takedown).where(_OPEN).order_by(Takedown.due_at.asc(), Takedown.id.asc()))
+    rows = session.scalars(select(Takedown).where(OPEN).order_by(Takedown.due_at.asc(), Takedown.id.asc()))
     by_post: dict[str, QueueItem] = {}
     for row in rows:
         if row.post_id in by_post:
@@ -135,24 +108,8 @@ def matching_videos(*, session: Session, video_id: str) -> list[str]:
     return found
 
 
-def _remove_videos(*, session: Session, storage: Storage, video_ids: list[str]) -> int:
-    now = time.time()
-    live = list(session.scalars(select(Video.id).where(Video.id.in_(video_ids), Video.deleted_at.is_(None))))
-    if not live:
-        return 0
-    session.execute(update(Video).where(Video.id.in_(live)).values(deleted_at=now))
-    session.execute(delete(Post).where(Post.video_id.in_(live)))
-    session.execute(delete(ClipPrint).where(ClipPrint.video_id.in_(live)))
-    session.commit()
-    for video_id in live:
-        storage.delete_prefix(f"videos/{video_id}")
-        storage.delete_prefix(f"inputs/{video_id}")
-    return len(live)
-
-
-def resolve(*, session: Session, storage: Storage, takedown_id: int, moderator_id: str, is_moderator: bool,
-            action: str) -> Takedown:
-    """Remove (the post's file and every stored clip that matches it) or dismiss (the post shows again)."""
+def open_request(*, session: Session, takedown_id: int, is_moderator: bool, action: str) -> Takedown:
+    """The request a moderator is deciding, once they may, it is still open and the action is known."""
     if not is_moderator:
         raise Forbidden("Only moderators can decide takedown requests.")
     item = session.get(Takedown, takedown_id)
@@ -162,17 +119,17 @@ def resolve(*, session: Session, storage: Storage, takedown_id: int, moderator_i
         raise InvalidRequest(f"This request was already decided ({item.status}).", param="takedown_id")
     if action not in ("remove", "dismiss"):
         raise InvalidRequest("Action must be remove or dismiss.", param="action")
-    removed = 0
-    if action == "remove" and item.video_id:
-        removed = _remove_videos(session=session, storage=storage,
-                                 video_ids=matching_videos(session=session, video_id=item.video_id))
+    return item
+
+
+def settle(*, session: Session, takedown: Takedown, action: str, moderator_id: str, removed: int) -> None:
+    """Close every open request about the same post with the one decision (committed)."""
     now = time.time()
-    # Every open request about the same post is settled by the one decision.
-    for same in session.scalars(select(Takedown).where(Takedown.post_id == item.post_id, Takedown.status == "open")):
+    for same in session.scalars(select(Takedown).where(Takedown.post_id == takedown.post_id,
+                                                       Takedown.status == "open")):
         same.status = "removed" if action == "remove" else "dismissed"
         same.resolved_by, same.resolved_at, same.removed_count = moderator_id, now, removed
     session.commit()
-    return item
 
 
 def by_ticket(*, session: Session, ticket: str) -> Takedown:

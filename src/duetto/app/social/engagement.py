@@ -9,10 +9,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from duetto.app import moderation
-from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Comment, Like, Post, View
-from duetto.app.social import graph, reports
-from duetto.app.social.errors import Forbidden
+from duetto.app.moderation import reports
+from duetto.app.social import graph
 from duetto.app.social.posts import get_post, lock_post, recount, refresh_hot
 
 MAX_COMMENT = 1000

@@ -9,9 +9,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from duetto.app.core.errors import InvalidRequest
+from duetto.app.core.errors import Forbidden, InvalidRequest
 from duetto.app.db.models import Account, Block, Follow, Post
-from duetto.app.social.errors import Forbidden
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from duetto.app import moderation
-from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Message, Post
 from duetto.app.social import graph
-from duetto.app.social.errors import Forbidden
 
 MAX_MESSAGE = 2000
 

@@ -10,25 +10,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from duetto.app import moderation
-from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
+from duetto.app.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from duetto.app.core.security import new_id
 from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View
-from duetto.app.feed.ranking import hot_score
-from duetto.app.feed.terms import terms_of
-from duetto.app.provenance.takedown import held_post_ids, require_not_held
-from duetto.app.social import graph, reports
-from duetto.app.social.errors import Forbidden
-from duetto.app.storage import Storage
+from duetto.app.infra.storage import Storage
+from duetto.app.moderation import reports
+from duetto.app.moderation.holds import held_post_ids, require_not_held
+from duetto.app.social import graph
+from duetto.app.social.hot import hot_score
+from duetto.app.social.terms import terms_of
+from duetto.app.videos import prompt_format
 from duetto.app.videos import service as videos
 
 MAX_CAPTION = 500
-AUDIO_MARKER = " Audio: "
-
-
-def split_prompt(prompt: str) -> tuple[str, str]:
-    """(picture, sound) halves of a stored prompt, which keeps the sound after "Audio:"."""
-    picture, _, sound = prompt.partition(AUDIO_MARKER)
-    return picture.strip(), sound.strip()
 
 
 def refresh_hot(*, session: Session, seqs: set[int] | list[int]) -> None:
@@ -110,7 +104,7 @@ def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> P
     decision = (moderation.require_allowed(session, text=caption, surface="caption", user_id=user_id,
                                            param="caption") if caption else None)
     now = time.time()
-    picture, sound = split_prompt(video.prompt)
+    picture, sound = prompt_format.split(video.prompt)
     post = Post(
         id=new_id("post"), user_id=user_id, video_id=video.id, caption=caption,
         parent_post_id=parent.id if parent else None,
@@ -135,19 +129,26 @@ def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> P
     return post
 
 
+def remove_post(*, session: Session, post: Post) -> None:
+    """Delete a post (its likes, comments and views go with it) and recount the post it remixes (committed).
+    The one way a post comes down: its maker unposting, a moderator's removal, a takedown, a character
+    owner's deletion."""
+    parent_id = post.parent_post_id
+    session.execute(delete(Post).where(Post.seq == post.seq))
+    session.commit()
+    if parent_id:
+        parent = session.scalar(select(Post.seq).where(Post.id == parent_id))
+        if parent is not None:
+            recount_posts(session=session, seqs={parent})
+
+
 def unpost(*, session: Session, user_id: str, post_id: str) -> Video:
     """Take a post down; its video goes back to the drafts (likes and comments go with the post)."""
     post = session.scalar(select(Post).where(Post.id == post_id, Post.user_id == user_id))
     if post is None:
         raise NotFound(f"No post of yours with id {post_id!r}.", param="post_id")
     video = _own_video(session=session, user_id=user_id, video_id=post.video_id)
-    parent_id = post.parent_post_id
-    session.execute(delete(Post).where(Post.seq == post.seq))
-    session.commit()
-    if parent_id:
-        parent = session.scalar(select(Post).where(Post.id == parent_id))
-        if parent is not None:
-            recount_posts(session=session, seqs={parent.seq})
+    remove_post(session=session, post=post)
     return video
 
 
@@ -269,3 +270,15 @@ def drafts(*, session: Session, user_id: str, limit: int = 100) -> list[Draft]:
 def draft(*, session: Session, user_id: str, video_id: str) -> Draft:
     video = _own_video(session=session, user_id=user_id, video_id=video_id)
     return Draft(video=video, post=post_of_video(session=session, video_id=video.id))
+
+
+def posts_touched_by(*, session: Session, user_id: str) -> set[int]:
+    """The posts whose counters count this user's likes, comments, views or remixes."""
+    touched = set(session.scalars(select(Like.post_seq).where(Like.user_id == user_id)))
+    touched |= set(session.scalars(select(Comment.post_seq).where(Comment.user_id == user_id)))
+    touched |= set(session.scalars(select(View.post_seq).where(View.user_id == user_id)))
+    parents = session.scalars(select(Post.parent_post_id).where(Post.user_id == user_id, Post.parent_post_id.is_not(None)))
+    parent_ids = [p for p in parents if p]
+    if parent_ids:
+        touched |= set(session.scalars(select(Post.seq).where(Post.id.in_(parent_ids))))
+    return touched

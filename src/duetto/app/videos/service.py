@@ -1,4 +1,5 @@
-"""The videos service: create, read, list and delete video jobs for one user at a time."""
+"""The videos service: check, record, read, list and delete video jobs for one user at a time. It knows nothing
+of characters: `flows.videos.request_video` puts the steps together with them."""
 
 from __future__ import annotations
 
@@ -17,28 +18,21 @@ from duetto.app.core.config import Settings
 from duetto.app.core.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from duetto.app.core.security import new_id
 from duetto.app.db.models import IdempotencyKey, User, Video
-from duetto.app.limits import check_quota, generation_cost
-from duetto.app.provenance.takedown import require_not_held
-from duetto.app.storage import Storage
+from duetto.app.infra.limits import check_quota, generation_cost
+from duetto.app.infra.storage import Storage
+from duetto.app.infra.webhooks import PrivateTarget, resolve_target
+from duetto.app.moderation.holds import require_not_held
+from duetto.app.videos import prompt_format
 from duetto.app.videos.catalog import ModelCatalog
+from duetto.app.videos.files import VARIANTS, asset_key, input_file_key, purge_files
 from duetto.app.videos.uploads import IMAGE_TYPES
-from duetto.app.webhooks import PrivateTarget, resolve_target
 
-VARIANTS = {
-    "video": ("video.mp4", "video/mp4"),
-    "thumbnail": ("thumbnail.webp", "image/webp"),
-    "spritesheet": ("spritesheet.jpg", "image/jpeg"),
-}
 ACTIVE = ("queued", "in_progress")
-
-
-def asset_key(video_id: str, variant: str) -> str:
-    return f"videos/{video_id}/{VARIANTS[variant][0]}"
 
 
 @dataclass
 class NewVideo:
-    """A validated-shape request to make a video; `submit` checks it against the model and the user's limits."""
+    """A validated-shape request to make a video; `flows.videos.request_video` checks it and makes the job."""
 
     kind: str  # create | remix | extend | edit
     prompt: str
@@ -65,43 +59,50 @@ class NewVideo:
         return digest.hexdigest()
 
 
-def _compose_prompt(prompt: str, audio_prompt: str | None) -> str:
-    # The Ovi-style prompt carries its sound description after "Audio:".
-    return f"{prompt.rstrip()} Audio: {audio_prompt.strip()}" if audio_prompt else prompt
+def replay(*, session: Session, user: User, key: str, fingerprint: str) -> Video | None:
+    """The video an earlier request with this idempotency key made, or None; Conflict when the key was used
+    with different parameters."""
+    record = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key))
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was already used with different parameters; use a new key for a new request.",
+            code="idempotency_key_reused",
+        )
+    return session.scalar(select(Video).where(Video.id == record.video_id))
 
 
-def submit(
-    *,
-    session: Session,
-    settings: Settings,
-    catalog: ModelCatalog,
-    storage: Storage,
-    user: User,
-    new: NewVideo,
-    idempotency_key: str | None = None,
-) -> tuple[Video, bool]:
-    """Record a new job (committed), or the earlier one for a repeated idempotency key.
-
-    Returns the video and whether it is new (and so must be enqueued).
-    """
-    fingerprint = new.fingerprint()
-    if idempotency_key:
-        earlier = _idempotent_replay(session=session, user=user, key=idempotency_key, fingerprint=fingerprint)
-        if earlier is not None:
-            return earlier, False
-
+def check_prompt(*, session: Session, settings: Settings, user: User, new: NewVideo) -> None:
+    """The prompt's length, and the moderation lists (which log the decision)."""
     if len(new.prompt) > settings.max_prompt_chars:
         raise InvalidRequest(f"prompt is too long: at most {settings.max_prompt_chars} characters.", param="prompt")
     # The sound description is generated too, so it is checked with the picture's.
     described = "\n".join(p for p in (new.prompt, new.params.get("audio_prompt")) if p)
-    moderation.require_allowed(session, text=described, surface=new.surface, user_id=user.id, param="prompt")
-    # Imported here: the characters service reaches the posts service, which imports this module.
-    from duetto.app.characters.service import attach, cast_for
+    moderation.require_allowed(session=session, text=described, surface=new.surface, user_id=user.id,
+                               param="prompt")
 
+
+def stored_prompt(new: NewVideo) -> str:
+    """The prompt as the job stores it and the engine reads it: the sound after the picture."""
+    return prompt_format.compose(new.prompt, new.params.get("audio_prompt"))
+
+
+@dataclass(frozen=True)
+class JobShape:
+    """What the model and the user's limits allow a request to make, and what it costs."""
+
+    model: str
+    size: str
+    seconds: str  # what the API reports; an extension's stitched total
+    generate_seconds: float  # what the engine makes
+    cost: float
+
+
+def shape_job(*, session: Session, settings: Settings, catalog: ModelCatalog, user: User, new: NewVideo) -> JobShape:
+    """Check the request's model, size and length against the model, its webhook address, and the day's
+    quota; a remix or edit keeps its source's size and length unless asked otherwise."""
     source = new.source
-    cast = cast_for(session=session, user_id=user.id, kind=new.kind, character_ids=new.characters,
-                    prompt=_compose_prompt(new.prompt, new.params.get("audio_prompt")),
-                    source_video_id=source.id if source else None, has_image=new.image is not None)
     info = catalog.get(new.model or (source.model if source else None))
     uploaded_size = catalog.fit_size(info, new.source_upload[2]) if new.source_upload and not new.size else None
     size = catalog.check_size(info, new.size or (source.size if source else None) or uploaded_size)
@@ -118,59 +119,54 @@ def submit(
     else:
         seconds = catalog.check_seconds(info, new.seconds)
         generate_seconds = float(seconds)
-
     if new.webhook_url:
         check_webhook_url(new.webhook_url, allow_private=settings.webhook_allow_private)
     cost = generation_cost(seconds=generate_seconds, size=size, settings=settings)
     check_quota(session=session, user=user, cost=cost, settings=settings)
+    return JobShape(model=info.name, size=size, seconds=seconds, generate_seconds=generate_seconds, cost=cost)
 
+
+def add_job(*, session: Session, storage: Storage, user: User, new: NewVideo, shape: JobShape,
+            fingerprint: str, idempotency_key: str | None) -> Video:
+    """Store the request's inputs and add its queued job (not committed: the caller links what else belongs
+    to it, then calls `commit_job`)."""
     now = time.time()
     video_id = new_id("video")
     params = {k: v for k, v in new.params.items() if v is not None}
+    params.pop("audio_prompt", None)  # it lives in the stored prompt, after the picture
     input_key = None
     if new.image is not None:
-        input_key = f"inputs/{video_id}/reference{IMAGE_TYPES[new.image[1]]}"
+        input_key = input_file_key(video_id, f"reference{IMAGE_TYPES[new.image[1]]}")
         storage.put_bytes(input_key, new.image[0], new.image[1])
-    source_video_id = source.id if source else None
+    source_video_id = new.source.id if new.source else None
     if new.source_upload is not None:
-        input_key = f"inputs/{video_id}/source.mp4"
+        input_key = input_file_key(video_id, "source.mp4")
         storage.put_bytes(input_key, new.source_upload[0], "video/mp4")
     video = Video(
-        id=video_id,
-        user_id=user.id,
-        kind=new.kind,
-        model=info.name,
-        status="queued",
-        progress=0,
-        prompt=_compose_prompt(new.prompt, params.pop("audio_prompt", None)),
-        size=size,
-        seconds=seconds,
-        generate_seconds=generate_seconds,
-        params=params,
-        source_video_id=source_video_id,
+        id=video_id, user_id=user.id, kind=new.kind, model=shape.model, status="queued", progress=0,
+        prompt=stored_prompt(new), size=shape.size, seconds=shape.seconds, generate_seconds=shape.generate_seconds,
+        params=params, source_video_id=source_video_id,
         remixed_from_video_id=source_video_id if new.kind == "remix" else None,
-        input_key=input_key,
-        webhook_url=new.webhook_url,
-        cost=cost,
-        attempts=0,
-        created_at=now,
+        input_key=input_key, webhook_url=new.webhook_url, cost=shape.cost, attempts=0, created_at=now,
     )
     session.add(video)
-    attach(session=session, video=video, cast=cast, user_id=user.id)
     if idempotency_key:
-        session.add(
-            IdempotencyKey(
-                user_id=user.id, key=idempotency_key, request_hash=fingerprint, video_id=video_id, created_at=now
-            )
-        )
+        session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
+                                   video_id=video_id, created_at=now))
+    return video
+
+
+def commit_job(*, session: Session, storage: Storage, user: User, video: Video, fingerprint: str,
+               idempotency_key: str | None) -> tuple[Video, bool]:
+    """Commit a job `add_job` made; returns it and True, or the earlier job and False when another request
+    with the same idempotency key won the race (this one's inputs are then removed)."""
     try:
         session.commit()
     except IntegrityError:
-        # Another request with the same idempotency key won the race; answer with its video.
         session.rollback()
-        storage.delete_prefix(f"inputs/{video_id}")
+        purge_files(storage, video.id)
         if idempotency_key:
-            earlier = _idempotent_replay(session=session, user=user, key=idempotency_key, fingerprint=fingerprint)
+            earlier = replay(session=session, user=user, key=idempotency_key, fingerprint=fingerprint)
             if earlier is not None:
                 return earlier, False
         if session.scalar(select(User.id).where(User.id == user.id)) is None:
@@ -189,18 +185,6 @@ def check_webhook_url(url: str, *, allow_private: bool) -> None:
                              "DUETTO_WEBHOOK_ALLOW_PRIVATE=true).", param="webhook_url") from None
     except ValueError as error:
         raise InvalidRequest(f"{error}; give a URL this server can reach.", param="webhook_url") from None
-
-
-def _idempotent_replay(*, session: Session, user: User, key: str, fingerprint: str) -> Video | None:
-    record = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key))
-    if record is None:
-        return None
-    if record.request_hash != fingerprint:
-        raise Conflict(
-            "This Idempotency-Key was already used with different parameters; use a new key for a new request.",
-            code="idempotency_key_reused",
-        )
-    return session.scalar(select(Video).where(Video.id == record.video_id))
 
 
 def get_video(*, session: Session, user: User, video_id: str) -> Video:
@@ -255,9 +239,18 @@ def delete_video(*, session: Session, storage: Storage, user: User, video_id: st
     session.commit()
     # A running job's worker removes its files when it notices; anything else is removed here.
     if session.scalar(select(Video.status).where(Video.id == video.id)) != "in_progress":
-        storage.delete_prefix(f"videos/{video.id}")
-        storage.delete_prefix(f"inputs/{video.id}")
+        purge_files(storage, video.id)
     return video
+
+
+def live_video_ids(*, session: Session, video_ids: list[str]) -> list[str]:
+    """Which of these videos are not deleted."""
+    return list(session.scalars(select(Video.id).where(Video.id.in_(video_ids), Video.deleted_at.is_(None))))
+
+
+def mark_deleted(*, session: Session, video_ids: list[str]) -> None:
+    """Mark videos deleted (not committed); `files.purge_files` removes their files once that is committed."""
+    session.execute(update(Video).where(Video.id.in_(video_ids)).values(deleted_at=time.time()))
 
 
 def content_key(*, session: Session, storage: Storage, video: Video, variant: str,

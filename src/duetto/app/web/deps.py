@@ -1,52 +1,31 @@
-"""What every page needs: the signed-in viewer from the session cookie, CSRF tokens, and rendering."""
+"""What every page needs: the signed-in viewer from the session cookie, CSRF tokens, and rendering (with the
+app's templates, see `web.templating`)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from duetto.app.api.deps import Services, ServicesDep, SessionDep
 from duetto.app.core.config import Settings
 from duetto.app.core.errors import LimitExceeded
 from duetto.app.db.models import Account, User
-from duetto.app.social import accounts, messages
+from duetto.app.social import messages
+from duetto.app.users import accounts
 
 SESSION_COOKIE = "duetto_session"
 ANON_COOKIE = "duetto_anon"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-
-templates = Jinja2Templates(directory=str(resources.files("duetto.app.web") / "templates"))
-
-
-def _ago(timestamp: float) -> str:
-    seconds = max(0, int(time.time() - timestamp))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return "just now"
-
-
-def _tint(handle: str) -> int:
-    # A stable colour per handle for letter avatars (a CSS class, since the pages allow no inline styles).
-    return int(hashlib.sha256(handle.encode()).hexdigest()[:4], 16) % 8
-
-
-templates.env.filters["ago"] = _ago
-templates.env.filters["tint"] = _tint
-
 
 class SignInRequired(Exception):
     """The page needs a signed-in viewer; the handler sends the browser to sign in and come back."""
@@ -235,7 +214,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
                 unread = messages.unread_count(session=own, viewer_id=viewer.account.user_id)
     values = {"request": request, "viewer": viewer, "me": viewer.account, "csrf": csrf_token(request, viewer),
               "unread": unread, **(context or {})}
-    response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    response = request.app.state.templates.TemplateResponse(request, name, values, status_code=status_code)
     set_anon_cookie(request, response, viewer)
     # Pages show private data (drafts, DMs): shared caches must not keep them, nor other sites frame them.
     response.headers["cache-control"] = "no-store"

@@ -19,9 +19,20 @@ from duetto.app.core.errors import (
     DomainError,
     LimitExceeded,
 )
-from duetto.app.limits import RateLimiter
+from duetto.app.infra.limits import RateLimiter
 from duetto.app.web.deps import CsrfFailed, SignInRequired, render, secret_key, signin_url, wants_json
-from duetto.app.web.routes import accounts, enroll, feed, messages, moderation, people, posts, studio
+from duetto.app.web.routes import (
+    accounts,
+    characters,
+    feed,
+    messages,
+    moderation,
+    people,
+    posts,
+    provenance,
+    studio,
+)
+from duetto.app.web.templating import make_templates
 
 _API_PATHS = ("/v1", "/healthz", "/openapi.json", "/docs", "/redoc")
 # Pages load only this site's own scripts, styles and media; nothing may frame them.
@@ -51,25 +62,19 @@ def error_page(request: Request, status: int, message: str) -> Response:
 def install_web(app: FastAPI, settings: Settings) -> None:
     """Add the pages to an app whose API error handlers are already installed (they keep /v1 paths)."""
     app.state.web_secret = secret_key(settings)
+    app.state.templates = make_templates()
     app.state.web_limits = WebLimits(
         signin=RateLimiter(settings.web_signin_rate, storage_uri=settings.resolved_rate_limit_storage),
         signin_failures=RateLimiter(settings.web_signin_failures, storage_uri=settings.resolved_rate_limit_storage),
         signup=RateLimiter(settings.web_signup_rate, storage_uri=settings.resolved_rate_limit_storage),
-        enroll=RateLimiter(enroll.CHALLENGES_PER_HOUR, storage_uri=settings.resolved_rate_limit_storage),
+        enroll=RateLimiter(characters.CHALLENGES_PER_HOUR, storage_uri=settings.resolved_rate_limit_storage),
         takedown=RateLimiter(settings.web_takedown_rate, storage_uri=settings.resolved_rate_limit_storage),
     )
     app.mount("/static", StaticFiles(directory=str(resources.files("duetto.app.web") / "static")), name="static")
-    for module in (feed, accounts, studio, posts, people, messages, moderation, enroll):
+    # Each domain's pages in one module. /characters/enroll is declared with the other /characters pages, and
+    # their character pages match only character ids, so neither shadows the other.
+    for module in (feed, accounts, studio, posts, people, messages, moderation, characters, provenance):
         app.include_router(module.router)
-    from duetto.app.provenance import pages as provenance_pages  # imported here: it needs the web deps
-
-    app.include_router(provenance_pages.router)
-    from duetto.app.characters import web as characters_pages  # imported here: it needs the web deps
-
-    app.include_router(characters_pages.router)
-    from duetto.app.moderation import pages as moderation_pages  # the same: it needs the web deps
-
-    app.include_router(moderation_pages.router)
 
     api_http = app.exception_handlers.get(StarletteHTTPException)
     api_validation = app.exception_handlers.get(RequestValidationError)

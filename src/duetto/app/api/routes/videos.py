@@ -16,10 +16,11 @@ from sse_starlette.sse import EventSourceResponse
 from duetto.app.api.body import read_body
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
 from duetto.app.api.openapi import ERRORS, request_body
-from duetto.app.characters.api import character_ids
+from duetto.app.api.routes.characters import character_ids
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
 from duetto.app.db.models import User, Video
+from duetto.app.flows.videos import request_video
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.videos import service
 from duetto.app.videos.probe import probe_upload
@@ -77,18 +78,9 @@ def _extras(params: VideoParams | RemixVideo) -> dict[str, Any]:
 
 
 def _submit(services: ServicesDep, session: SessionDep, user: User, new: NewVideo, key: str | None) -> Video:
-    video, created = service.submit(
-        session=session,
-        settings=services.settings,
-        catalog=services.catalog,
-        storage=services.storage,
-        user=user,
-        new=new,
-        idempotency_key=key,
-    )
-    if created:
-        services.queue.enqueue(video.id)
-    return video
+    return request_video(session=session, settings=services.settings, catalog=services.catalog,
+                         storage=services.storage, enqueue=services.queue.enqueue, user=user, new=new,
+                         idempotency_key=key)
 
 
 def _source(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import duetto.app.characters.models  # noqa: F401 - registers the characters tables on Base.metadata
-import duetto.app.moderation.models  # noqa: F401 - registers the moderation tables on Base.metadata
+import duetto.app.db.models  # noqa: F401 - registers the characters tables on Base.metadata
 from duetto.app.db.models import Base
 
 config = context.config

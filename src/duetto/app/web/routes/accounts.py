@@ -10,8 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.core.errors import DomainError, InvalidRequest, LimitExceeded, NotFound, Unauthorized
-from duetto.app.social import accounts
+from duetto.app.flows import accounts as account_flows
+from duetto.app.users import accounts
 from duetto.app.users import service as users
+from duetto.app.users.handles import normalize_handle
 from duetto.app.web.deps import (
     SESSION_COOKIE,
     AccountDep,
@@ -52,7 +54,7 @@ async def signup(
         request.app.state.web_limits.signup.hit(client_address(request))
 
         def create() -> str:
-            accounts.sign_up(session=session, handle=handle, password=password, display_name=display_name)
+            account_flows.sign_up(session=session, handle=handle, password=password, display_name=display_name)
             return accounts.sign_in(session=session, handle=handle, password=password,
                                     days=services.settings.web_session_days).token
 
@@ -82,7 +84,7 @@ async def signin(
     so someone failing on purpose for a handle slows down themselves, never the handle's owner elsewhere."""
     limits = request.app.state.web_limits
     address = client_address(request)
-    failures = f"{accounts.normalize_handle(handle)}|{address}"
+    failures = f"{normalize_handle(handle)}|{address}"
     context = {"form": {"handle": handle}, "next": safe_next(next)}
     try:
         limits.signin.hit(address)
@@ -168,7 +170,7 @@ async def delete_account(
     try:
         if confirm.strip().lstrip("@").lower() != account.handle:
             raise InvalidRequest(f"Type your handle ({account.handle}) to confirm.", param="confirm")
-        await to_thread.run_sync(lambda: accounts.delete_account(
+        await to_thread.run_sync(lambda: account_flows.delete_account(
             session=session, storage=services.storage, account=account, password=password))
     except DomainError as error:
         session.rollback()

@@ -13,7 +13,7 @@ from duetto.app.core.parsing import RowId, whole_number
 from duetto.app.feed import service as feed
 from duetto.app.feed.steering import describe
 from duetto.app.social import posts as posts_service
-from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, csrf_token, render, safe_next, templates
+from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, csrf_token, render, safe_next
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,7 +51,7 @@ def more(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "f
     """The next cards as an HTML fragment, for the feed's endless scroll."""
     ids = [i for i in shown.split(",") if i][-MAX_SHOWN:]
     cards, next_query = _page(session, viewer, tab, shown=ids, before=before)
-    response = templates.TemplateResponse(request, "_cards.html", {
+    response = request.app.state.templates.TemplateResponse(request, "_cards.html", {
         "request": request, "cards": cards, "me": viewer.account, "viewer": viewer,
         "csrf": csrf_token(request, viewer)})
     response.headers["x-more"] = next_query or ""

@@ -9,12 +9,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from duetto.app.api.deps import SessionDep
-from duetto.app.core.errors import DomainError, NotFound
+from duetto.app.core.errors import DomainError, Forbidden, NotFound
 from duetto.app.db.models import Post
-from duetto.app.social import accounts, graph
+from duetto.app.social import graph
 from duetto.app.social import messages as dms
 from duetto.app.social import posts as posts_service
-from duetto.app.social.errors import Forbidden
+from duetto.app.users import accounts
+from duetto.app.users.handles import normalize_handle
 from duetto.app.web.deps import AccountDep, Csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +31,7 @@ def inbox(request: Request, session: SessionDep, account: AccountDep, share: str
 def _thread_context(session: SessionDep, me_id: str, handle: str, share: str | None) -> dict[str, object]:
     other = accounts.get_account(session=session, handle=handle)
     if other is None or other.user_id == me_id:
-        raise NotFound(f"No one here goes by @{accounts.normalize_handle(handle)}.")
+        raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
     relation = graph.relation(session=session, viewer_id=me_id, other_id=other.user_id)
     if relation.blocked_by:
         raise NotFound(f"No one here goes by @{other.handle}.")
@@ -53,7 +54,7 @@ def send(request: Request, handle: str, session: SessionDep, account: AccountDep
          body: Annotated[str, Form()] = "", post_id: Annotated[str, Form()] = "") -> Response:
     other = accounts.get_account(session=session, handle=handle)
     if other is None:
-        raise NotFound(f"No one here goes by @{accounts.normalize_handle(handle)}.")
+        raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
     try:
         dms.send(session=session, sender_id=account.user_id, recipient_id=other.user_id, body=body, post_id=post_id)
     except Forbidden:
@@ -71,6 +72,6 @@ def start(session: SessionDep, account: AccountDep, to: Annotated[str, Form()],
     """The "send to…" form: open the conversation with whoever was typed, carrying the video to share."""
     other = accounts.get_account(session=session, handle=to)
     if other is None:
-        raise NotFound(f"No one here goes by @{accounts.normalize_handle(to)}.")
+        raise NotFound(f"No one here goes by @{normalize_handle(to)}.")
     suffix = f"?share={share}" if share else ""
     return RedirectResponse(f"/messages/@{other.handle}{suffix}", status_code=303)

@@ -1,17 +1,23 @@
-"""Reporting posts, comments and users, and the moderators' queue."""
+"""The moderation pages: reporting a post, comment or user (/report), the moderators' report queue (/mod), and
+the moderation lists: viewing and editing them, trying a text against them (/mod/moderation), and the
+decision log with the history of edits (/mod/moderation/log). Takedown requests are provenance's pages."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 
 from duetto.app.api.deps import SessionDep
+from duetto.app.core.errors import DomainError, Forbidden
 from duetto.app.core.parsing import RowId
-from duetto.app.social import reports
-from duetto.app.social.errors import Forbidden
-from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next
+from duetto.app.db.models import MODERATION_ACTIONS, Account
+from duetto.app.flows import removal
+from duetto.app.moderation import check, lists, reports
+from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, render, safe_next
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,6 +52,118 @@ def queue(request: Request, session: SessionDep, viewer: ViewerDep, account: Acc
 @router.post("/mod/{report_id}", dependencies=[Csrf])
 def resolve(report_id: RowId, session: SessionDep, viewer: ViewerDep, account: AccountDep,
             action: Annotated[str, Form()]) -> Response:
-    reports.resolve(session=session, moderator_id=account.user_id, is_moderator=viewer.is_admin,
+    removal.resolve_report(session=session, moderator_id=account.user_id, is_moderator=viewer.is_admin,
                     report_id=report_id, action=action)
     return RedirectResponse("/mod", status_code=303)
+
+
+# --- the moderation lists ------------------------------------------------------------------------------
+
+VERDICTS = ("allowed", "refused", "flagged")
+SURFACES = ("api_prompt", "web_prompt", "caption", "comment", "message", "handle", "display_name", "bio")
+
+
+def _require_moderator(viewer: Viewer) -> None:
+    if not viewer.is_admin:
+        raise Forbidden("Only moderators can see and edit the moderation lists.")
+
+
+def _lists_page(request: Request, session: SessionDep, *, status_code: int = 200, **extra: Any) -> Response:
+    by_category: dict[str, list] = {}
+    for term in lists.terms(session):
+        by_category.setdefault(term.category, []).append(term)
+    context = {"categories": lists.categories(session), "terms": by_category, "actions": MODERATION_ACTIONS,
+               "version": lists.list_version(session).number, "values": {}, **extra}
+    return render(request, "mod_moderation.html", context, status_code=status_code, session=session)
+
+
+def _done(message: str, anchor: str = "") -> Response:
+    return RedirectResponse(f"/mod/moderation?done={quote(message)}{anchor}", status_code=303)
+
+
+@router.get("/mod/moderation")
+def lists_page(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+               done: str = "") -> Response:
+    _require_moderator(viewer)
+    return _lists_page(request, session, done=done[:300])
+
+
+@router.post("/mod/moderation/terms", dependencies=[Csrf])
+def add_terms(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+              category: Annotated[str, Form()], terms: Annotated[str, Form()] = "") -> Response:
+    _require_moderator(viewer)
+    wanted = [line for line in terms.splitlines() if line.strip()]
+    try:
+        added = lists.add_terms(session, category=category, terms=wanted, actor=account.user_id)
+    except DomainError as error:
+        session.rollback()
+        return _lists_page(request, session, status_code=400, error=error.message,
+                           values={"category": category, "terms": terms})
+    return _done(f"Added {len(added)} of {len(wanted)} to {category}" + (" (the rest were listed already)."
+                                                                          if len(added) < len(wanted) else "."),
+                 f"#cat-{category}")
+
+
+@router.post("/mod/moderation/terms/remove", dependencies=[Csrf])
+def remove_term(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+                category: Annotated[str, Form()], term: Annotated[str, Form()]) -> Response:
+    _require_moderator(viewer)
+    try:
+        removed = lists.remove_terms(session, category=category, terms=[term], actor=account.user_id)
+    except DomainError as error:
+        session.rollback()
+        return _lists_page(request, session, status_code=400, error=error.message)
+    return _done(f"Removed {', '.join(removed)} from {category}.", f"#cat-{category}")
+
+
+@router.post("/mod/moderation/categories", dependencies=[Csrf])
+def save_category(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+                  slug: Annotated[str, Form()], label: Annotated[str, Form()] = "",
+                  action: Annotated[str, Form()] = "refuse", reason: Annotated[str, Form()] = "") -> Response:
+    _require_moderator(viewer)
+    slug = slug.strip()
+    try:
+        lists.save_category(session, slug=slug, actor=account.user_id, label=label or None, action=action,
+                            reason=reason or None)
+    except DomainError as error:
+        session.rollback()
+        return _lists_page(request, session, status_code=400, error=error.message,
+                           values={"slug": slug, "label": label, "action": action, "reason": reason})
+    return _done(f"Saved {slug}.", f"#cat-{slug}")
+
+
+@router.post("/mod/moderation/categories/{slug}/delete", dependencies=[Csrf])
+def delete_category(request: Request, slug: str, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+                    confirm: Annotated[str, Form()] = "") -> Response:
+    _require_moderator(viewer)
+    if confirm != slug:
+        return _lists_page(request, session, status_code=400,
+                           error=f"To delete {slug} and all its terms, type its name ({slug}) in the box.")
+    count = lists.delete_category(session, slug=slug, actor=account.user_id)
+    return _done(f"Deleted {slug} and its {count} terms.")
+
+
+@router.post("/mod/moderation/test", dependencies=[Csrf])
+def try_text(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+             text: Annotated[str, Form()] = "") -> Response:
+    """What the lists decide for a text, without logging it: for checking an edit or a complaint."""
+    _require_moderator(viewer)
+    decision = check.evaluate(session, text, surface="web_prompt")
+    return _lists_page(request, session, trial={"text": text, "decision": decision})
+
+
+@router.get("/mod/moderation/log")
+def log_page(request: Request, session: SessionDep, viewer: ViewerDep, account: AccountDep, verdict: str = "",
+             surface: str = "", user: str = "", before: RowId | None = None) -> Response:
+    _require_moderator(viewer)
+    verdict = verdict if verdict in VERDICTS else ""
+    page = 100
+    rows = check.decisions(session, verdict=verdict or None, surface=surface or None, user_id=user or None,
+                           before=before, limit=page)
+    ids = {r.user_id for r in rows if r.user_id}
+    handles = dict(session.execute(select(Account.user_id, Account.handle).where(Account.user_id.in_(ids))).all())
+    context = {"rows": rows, "handles": handles, "verdict": verdict, "surface": surface, "user": user,
+               "verdicts": VERDICTS, "surfaces": SURFACES, "changes": lists.changes(session, limit=30),
+               "older": rows[-1].id if len(rows) == page else None,
+               "version": lists.list_version(session).number}
+    return render(request, "mod_moderation_log.html", context, session=session)

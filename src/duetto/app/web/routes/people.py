@@ -8,8 +8,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from duetto.app.api.deps import SessionDep
 from duetto.app.core.errors import NotFound
 from duetto.app.db.models import Account
-from duetto.app.social import accounts, graph
+from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
+from duetto.app.users import accounts
+from duetto.app.users.handles import normalize_handle
 from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
@@ -20,7 +22,7 @@ def _profile(session: SessionDep, handle: str, viewer_id: str | None) -> Account
     account = accounts.get_account(session=session, handle=handle)
     if account is None or (viewer_id and graph.relation(session=session, viewer_id=viewer_id,
                                                         other_id=account.user_id).blocked_by):
-        raise NotFound(f"No one here goes by @{accounts.normalize_handle(handle)}.")
+        raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
     return account
 
 
@@ -53,7 +55,7 @@ def people_list(request: Request, handle: str, direction: str, session: SessionD
 def _act(request: Request, handle: str, session: SessionDep, me: Account, action: str) -> Response:
     other = accounts.get_account(session=session, handle=handle)
     if other is None:
-        raise NotFound(f"No one here goes by @{accounts.normalize_handle(handle)}.")
+        raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
     {"follow": graph.follow, "unfollow": graph.unfollow, "block": graph.block, "unblock": graph.unblock}[action](
         session=session, viewer_id=me.user_id, other_id=other.user_id)
     if wants_json(request):

@@ -18,6 +18,7 @@ from duetto.app.feed import service as feed
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.social import engagement, graph
 from duetto.app.social import posts as posts_service
+from duetto.app.videos import prompt_format
 from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, render, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +43,7 @@ def _post_context(request: Request, session: SessionDep, viewer: Viewer, post_id
             root = {"post": root_post, "author": session.get(Account, root_post.user_id)}
     remixes = posts_service.cards(session=session, viewer_id=viewer.user_id,
                                   posts=posts_service.remixes(session=session, post=post, viewer_id=viewer.user_id))
-    picture, sound = posts_service.split_prompt(card.video.prompt)
+    picture, sound = prompt_format.split(card.video.prompt)
     context = {
         "card": card, "root": root, "remixes": remixes, "picture": picture, "sound": sound,
         "comments": engagement.comments(session=session, post=post, viewer_id=viewer.user_id),

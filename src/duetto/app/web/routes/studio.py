@@ -20,9 +20,11 @@ from duetto.app.api.errors import status_for
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Video
+from duetto.app.flows.videos import request_video
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
+from duetto.app.videos import prompt_format
 from duetto.app.videos import service as videos
 from duetto.app.videos.service import NewVideo
 from duetto.app.videos.uploads import require_image
@@ -49,7 +51,7 @@ def _form_context(services: Services, session: SessionDep, viewer_id: str, *, re
     if remix_of:
         post, video = posts_service.remix_source(session=session, post_id=remix_of, viewer_id=viewer_id)
         author = session.get(Account, post.user_id)
-        picture, sound = posts_service.split_prompt(video.prompt)
+        picture, sound = prompt_format.split(video.prompt)
         context["remix"] = {"post": post, "author": author, "video": video}
         values.setdefault("prompt", picture)
         values.setdefault("audio", sound)
@@ -84,12 +86,9 @@ async def create(
             picture = (data, require_image(data, param="image")) if data else None
             new = NewVideo(kind="create", prompt=prompt.strip(), seconds=seconds or None, size=size or None,
                            params=params, image=picture, surface="web_prompt")
-        video, created = videos.submit(session=session, settings=services.settings, catalog=services.catalog,
-                                       storage=services.storage, user=user, new=new,
-                                       idempotency_key=f"web:{request_key}" if request_key else None)
-        if created:
-            services.queue.enqueue(video.id)
-        return video
+        return request_video(session=session, settings=services.settings, catalog=services.catalog,
+                             storage=services.storage, enqueue=services.queue.enqueue, user=user, new=new,
+                             idempotency_key=f"web:{request_key}" if request_key else None)
 
     try:
         video = await to_thread.run_sync(submit)
@@ -125,7 +124,7 @@ def _draft_context(session: SessionDep, user_id: str, video_id: str) -> dict[str
         parent_post = posts_service.post_of_video(session=session, video_id=item.video.remixed_from_video_id)
         if parent_post is not None:
             parent = {"post": parent_post, "author": session.get(Account, parent_post.user_id)}
-    picture, sound = posts_service.split_prompt(item.video.prompt)
+    picture, sound = prompt_format.split(item.video.prompt)
     return {"draft": item, "parent": parent, "picture": picture, "sound": sound}
 
 

@@ -1,18 +1,18 @@
-"""Reports of posts, comments and users, and the moderators' queue that resolves them."""
+"""Reports of posts, comments and users, and the moderators' queue of them (`flows.removal` carries out a
+decision)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
 from duetto.app.core.parsing import MAX_ROW_ID, parse_whole
 from duetto.app.db.models import Account, Comment, Post, Report
 from duetto.app.moderation import Decision
-from duetto.app.social.errors import Forbidden
 
 REASONS = {
     "spam": "Spam or scam",
@@ -102,8 +102,8 @@ def queue(*, session: Session, status: str = "open", limit: int = 100) -> list[Q
     return items
 
 
-def resolve(*, session: Session, moderator_id: str, is_moderator: bool, report_id: int, action: str) -> Report:
-    """Dismiss a report, or remove what it reports (a post is taken down, a comment deleted)."""
+def open_report(*, session: Session, is_moderator: bool, report_id: int, action: str) -> Report:
+    """The report a moderator is deciding, once they may and the action is one the queue knows."""
     if not is_moderator:
         raise Forbidden("Only moderators can resolve reports.")
     item = session.get(Report, report_id)
@@ -111,32 +111,19 @@ def resolve(*, session: Session, moderator_id: str, is_moderator: bool, report_i
         raise NotFound("No such report.", param="report_id")
     if action not in ("remove", "dismiss"):
         raise InvalidRequest("Action must be remove or dismiss.", param="action")
-    if action == "remove":
-        if item.target_kind == "post":
-            from duetto.app.social.posts import recount_posts
+    return item
 
-            post = session.scalar(select(Post).where(Post.id == item.target_id))
-            if post is not None:
-                parent = session.scalar(select(Post.seq).where(Post.id == post.parent_post_id)) \
-                    if post.parent_post_id else None
-                session.execute(delete(Post).where(Post.seq == post.seq))
-                session.commit()
-                if parent is not None:
-                    recount_posts(session=session, seqs={parent})
-        elif item.target_kind == "comment":
-            from duetto.app.social.engagement import delete_comment
 
-            comment = _comment(session, item.target_id)
-            if comment is not None:
-                delete_comment(session=session, viewer_id=moderator_id, comment_id=comment.id, moderator=True)
-        else:
-            # Accounts are not deleted from the queue: suspending people needs a policy this app does not have.
-            raise InvalidRequest("Users cannot be removed from the queue; dismiss, or remove their posts.")
-    # Every open report of the same target is settled together.
+def reported_comment(*, session: Session, report: Report) -> Comment | None:
+    """The comment a report names, if it still exists."""
+    return _comment(session, report.target_id)
+
+
+def settle(*, session: Session, report: Report, action: str, moderator_id: str) -> None:
+    """Close every open report of the same target with one decision (committed)."""
     now = time.time()
-    for same in session.scalars(select(Report).where(Report.target_kind == item.target_kind,
-                                                     Report.target_id == item.target_id, Report.status == "open")):
+    for same in session.scalars(select(Report).where(Report.target_kind == report.target_kind,
+                                                     Report.target_id == report.target_id, Report.status == "open")):
         same.status = "removed" if action == "remove" else "dismissed"
         same.resolved_by, same.resolved_at = moderator_id, now
     session.commit()
-    return item

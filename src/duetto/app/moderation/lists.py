@@ -11,8 +11,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.db.models import MODERATION_ACTIONS, ModerationCategory, ModerationChange, ModerationTerm
 from duetto.app.moderation.matching import term_key, term_words
-from duetto.app.moderation.models import ACTIONS, ModerationCategory, ModerationChange, ModerationTerm
 
 PUBLIC_FIGURES = "public_figures"  # the category whose terms are names of real people
 MAX_TERM = 200
@@ -38,7 +38,7 @@ def list_version(session: Session) -> ListVersion:
 def categories(session: Session) -> list[ModerationCategory]:
     """Refusing categories first, then flagging ones, each group by slug: the order matching tries them in."""
     rows = session.scalars(select(ModerationCategory)).all()
-    return sorted(rows, key=lambda c: (ACTIONS.index(c.action) if c.action in ACTIONS else len(ACTIONS), c.slug))
+    return sorted(rows, key=lambda c: (MODERATION_ACTIONS.index(c.action) if c.action in MODERATION_ACTIONS else len(MODERATION_ACTIONS), c.slug))
 
 
 def term_counts(session: Session) -> dict[str, int]:
@@ -127,8 +127,8 @@ def save_category(session: Session, *, slug: str, actor: str, label: str | None 
     if not _SLUG.match(slug):
         raise InvalidRequest(f"Category {slug!r} is not a valid name: use 2-40 lowercase letters, digits or _ "
                              "starting with a letter (e.g. drugs).", param="category")
-    if action is not None and action not in ACTIONS:
-        raise InvalidRequest(f"Action must be one of {', '.join(ACTIONS)}, not {action!r}.", param="action")
+    if action is not None and action not in MODERATION_ACTIONS:
+        raise InvalidRequest(f"Action must be one of {', '.join(MODERATION_ACTIONS)}, not {action!r}.", param="action")
     if reason is not None:
         reason = " ".join(reason.split())
         if not reason or len(reason) > MAX_REASON:

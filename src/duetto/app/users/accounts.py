@@ -1,10 +1,10 @@
-"""Web accounts: sign up and sign in with Argon2 password hashes, browser sessions, profiles, deletion."""
+"""Web accounts: creating one, signing in with Argon2 password hashes, browser sessions, profiles and avatars.
+Signing up and deleting an account cross other domains: see `flows.accounts`."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,19 +16,16 @@ from sqlalchemy.orm import Session
 
 from duetto.app import moderation
 from duetto.app.core.errors import Conflict, InvalidRequest, Unauthorized
-from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View, WebSession
-from duetto.app.social import reports
-from duetto.app.storage import Storage
+from duetto.app.db.models import Account, User, WebSession
+from duetto.app.infra.storage import Storage
+from duetto.app.moderation import reports
+from duetto.app.users.handles import check_handle, normalize_handle
 from duetto.app.users.service import create_user
-from duetto.app.videos import service as videos
 from duetto.app.videos.uploads import require_image
 
-HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 AVATAR_PIXELS = 256
-# Words a handle may not take: they would read as the site speaking, or collide with page paths.
-RESERVED_HANDLES = frozenset({"admin", "moderator", "mod", "duetto", "support", "staff", "system", "root"})
 
 _hasher = PasswordHasher()
 # Verifying against this when no account matches keeps sign-in timing the same for unknown handles.
@@ -41,21 +38,6 @@ class SignedIn:
     token: str  # the cookie value; only its hash is stored
 
 
-def normalize_handle(handle: str) -> str:
-    return handle.strip().lstrip("@").lower()
-
-
-def check_handle(handle: str) -> str:
-    handle = normalize_handle(handle)
-    if not HANDLE_RE.match(handle):
-        raise InvalidRequest(
-            "Handle must be 3–30 characters: letters, digits or _, starting with a letter.", param="handle"
-        )
-    if handle in RESERVED_HANDLES:
-        raise InvalidRequest(f"The handle @{handle} is reserved; pick another.", param="handle")
-    return handle
-
-
 def check_password(password: str, *, handle: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidRequest(f"Password must be at least {MIN_PASSWORD} characters.", param="password")
@@ -63,28 +45,43 @@ def check_password(password: str, *, handle: str) -> None:
         raise InvalidRequest("Password must not be your handle.", param="password")
 
 
-def sign_up(*, session: Session, handle: str, password: str, display_name: str = "") -> Account:
-    """A new user with a web account (committed)."""
+@dataclass(frozen=True)
+class NewAccount:
+    """A sign-up that passed its checks, with the moderation decisions to file once the account exists."""
+
+    handle: str
+    display_name: str
+    password: str
+    decisions: list[moderation.Decision]
+
+
+def check_new_account(*, session: Session, handle: str, password: str, display_name: str = "") -> NewAccount:
+    """The checks of a sign-up: the handle's shape, the password, the names, and that no account or user
+    has the handle (`flows.accounts.sign_up` adds the characters' names)."""
     handle = check_handle(handle)
     check_password(password, handle=handle)
     display_name = display_name.strip()[:60] or handle
     # A handle or name is shown beside everything the person posts: it is checked like a caption, so
     # "@taylorswift" cannot pass for the singer.
     decisions = _check_names(session, handle=handle, display_name=display_name, user_id=None)
-    # A character's @name counts as taken too: in a prompt, @name must mean one thing only.
-    from duetto.app.characters.models import Character
+    if (session.scalar(select(Account.user_id).where(Account.handle == handle))
+            or session.scalar(select(User.id).where(User.name == handle))):
+        raise handle_taken(handle)
+    return NewAccount(handle=handle, display_name=display_name, password=password, decisions=decisions)
 
-    taken = (session.scalar(select(Account.user_id).where(Account.handle == handle))
-             or session.scalar(select(User.id).where(User.name == handle))
-             or session.scalar(select(Character.id).where(Character.name == handle)))
-    if taken:
-        raise Conflict(f"The handle @{handle} is taken; pick another.", code="handle_taken")
-    user = create_user(session=session, name=handle)
-    account = Account(user_id=user.id, handle=handle, display_name=display_name, bio="",
-                      password_hash=_hasher.hash(password), created_at=time.time())
+
+def handle_taken(handle: str) -> Conflict:
+    return Conflict(f"The handle @{handle} is taken; pick another.", code="handle_taken")
+
+
+def create_account(*, session: Session, new: NewAccount) -> Account:
+    """The user and its web account (committed); names a `flag` category let through go to the report queue."""
+    user = create_user(session=session, name=new.handle)
+    account = Account(user_id=user.id, handle=new.handle, display_name=new.display_name, bio="",
+                      password_hash=_hasher.hash(new.password), created_at=time.time())
     session.add(account)
     session.commit()
-    _file_flagged(session, decisions, user.id)
+    _file_flagged(session, new.decisions, user.id)
     return account
 
 
@@ -172,6 +169,11 @@ def _avatar_webp(data: bytes) -> bytes:
         return out.getvalue()
 
 
+def avatar_prefix(user_id: str) -> str:
+    """Where a user's avatars are stored."""
+    return f"avatars/{user_id}/"
+
+
 def update_profile(*, session: Session, storage: Storage, account: Account, display_name: str, bio: str,
                    avatar: bytes | None = None) -> Account:
     display_name = display_name.strip()
@@ -197,7 +199,7 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
             raise InvalidRequest("Avatar image could not be read; try another file.", param="avatar") from None
         old = account.avatar_key
         # A new name per upload, so browsers never show a cached old picture.
-        account.avatar_key = f"avatars/{account.user_id}/{secrets.token_hex(6)}.webp"
+        account.avatar_key = f"{avatar_prefix(account.user_id)}{secrets.token_hex(6)}.webp"
         storage.put_bytes(account.avatar_key, webp, "image/webp")
         if old:
             storage.delete_prefix(old)
@@ -205,43 +207,3 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
     session.commit()
     _file_flagged(session, decisions, account.user_id)
     return account
-
-
-def delete_account(*, session: Session, storage: Storage, account: Account, password: str) -> None:
-    """Remove the user, their videos and files, posts, comments, likes, follows, messages and sessions.
-
-    Counters on other people's posts are recomputed afterwards, so likes and remixes by the deleted user
-    stop counting.
-    """
-    from duetto.app.social.posts import recount_posts  # posts imports accounts
-
-    if not verify_password(account, password):
-        raise Unauthorized("Wrong password; your account was not deleted.", code="bad_credentials")
-    user = get_user(session=session, account=account)
-    touched = _posts_touched_by(session=session, user_id=user.id)
-    video_ids = list(session.scalars(select(Video.id).where(Video.user_id == user.id, Video.deleted_at.is_(None))))
-    for video_id in video_ids:
-        # The videos service cancels running jobs and removes their files.
-        videos.delete_video(session=session, storage=storage, user=user, video_id=video_id)
-    for video_id in session.scalars(select(Video.id).where(Video.user_id == user.id)):
-        storage.delete_prefix(f"videos/{video_id}")
-        storage.delete_prefix(f"inputs/{video_id}")
-    storage.delete_prefix(f"avatars/{user.id}")
-    from duetto.app.characters.service import purge_user  # the characters service imports this module
-
-    purge_user(session, storage, user.id)
-    # Everything else hangs off the user row by ON DELETE CASCADE.
-    session.execute(delete(User).where(User.id == user.id))
-    session.commit()
-    recount_posts(session=session, seqs=touched)
-
-
-def _posts_touched_by(*, session: Session, user_id: str) -> set[int]:
-    touched = set(session.scalars(select(Like.post_seq).where(Like.user_id == user_id)))
-    touched |= set(session.scalars(select(Comment.post_seq).where(Comment.user_id == user_id)))
-    touched |= set(session.scalars(select(View.post_seq).where(View.user_id == user_id)))
-    parents = session.scalars(select(Post.parent_post_id).where(Post.user_id == user_id, Post.parent_post_id.is_not(None)))
-    parent_ids = [p for p in parents if p]
-    if parent_ids:
-        touched |= set(session.scalars(select(Post.seq).where(Post.id.in_(parent_ids))))
-    return touched

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from duetto.app.api.body import read_body
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
 from duetto.app.api.openapi import ERRORS, request_body
-from duetto.app.characters import service
+from duetto.app.characters import ages, cast, permissions, service
 from duetto.app.characters.schemas import (
     CharacterDeleted,
     CharacterList,
@@ -40,8 +40,8 @@ def character_ids(value: Any) -> list[str]:
         except ValidationError:
             raise InvalidRequest('characters must be a list of {"id": "char_..."} objects.',
                                  param="characters") from None
-    if len(ids) > service.MAX_PER_VIDEO:
-        raise InvalidRequest(f"A video can show at most {service.MAX_PER_VIDEO} characters.", param="characters")
+    if len(ids) > cast.MAX_PER_VIDEO:
+        raise InvalidRequest(f"A video can show at most {cast.MAX_PER_VIDEO} characters.", param="characters")
     return ids
 
 
@@ -61,7 +61,7 @@ async def create_character(request: Request, services: ServicesDep, session: Ses
 
     def create() -> CharacterObject:
         if params.birth_year is not None:
-            service.declare_birth_year(session, user.id, params.birth_year)
+            ages.declare_birth_year(session, user.id, params.birth_year)
         look = params.model_dump(include={"head_colour", "hat", "eyes", "pitch", "timbre"})
         character = service.create_toy_character(
             session, user_id=user.id, name=params.name, look=look, storage=services.storage,
@@ -75,7 +75,7 @@ async def create_character(request: Request, services: ServicesDep, session: Ses
 def list_characters(session: SessionDep, user: CurrentUser) -> CharacterList:
     """Your characters, then others' that you may use."""
     mine = service.characters_of(session, user.id)
-    shared = service.usable_by(session, user.id)
+    shared = permissions.usable_by(session, user.id)
     return CharacterList(data=[CharacterObject.of(c, viewer_id=user.id) for c in mine + shared])
 
 

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import ServicesDep, SessionDep
-from duetto.app.core.errors import DomainError, LimitExceeded, NotFound
+from duetto.app.core.errors import DomainError, Forbidden, LimitExceeded, NotFound
 from duetto.app.core.parsing import RowId
+from duetto.app.flows import removal
 from duetto.app.provenance import takedown
 from duetto.app.provenance.marking import watermark_key
 from duetto.app.provenance.verify import verify_upload
-from duetto.app.social.errors import Forbidden
-from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, client_address, limited, render, templates
+from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, client_address, limited, render
 
 router = APIRouter(include_in_schema=False)
-templates.env.filters.setdefault("utc_time", lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)))
 
 
 @router.get("/verify")
@@ -84,6 +82,6 @@ def takedown_queue(request: Request, session: SessionDep, viewer: ViewerDep, acc
 @router.post("/mod/takedowns/{takedown_id}", dependencies=[Csrf])
 def takedown_decide(takedown_id: RowId, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
                     account: AccountDep, action: Annotated[str, Form()]) -> Response:
-    takedown.resolve(session=session, storage=services.storage, takedown_id=takedown_id,
+    removal.resolve_takedown(session=session, storage=services.storage, takedown_id=takedown_id,
                      moderator_id=account.user_id, is_moderator=viewer.is_admin, action=action)
     return RedirectResponse("/mod/takedowns", status_code=303)

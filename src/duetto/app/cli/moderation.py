@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from duetto.app.cli import DataDir, _sessions, _settings
+from duetto.app.cli.common import DataDir, sessions, settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -31,7 +30,7 @@ def _actor() -> str:
 def _session(data_dir: Path | None):  # noqa: ANN202 - a session context
     from duetto.app.core.db import session_scope
 
-    return session_scope(_sessions(_settings(data_dir=data_dir)))
+    return session_scope(sessions(settings(data_dir=data_dir)))
 
 
 def _fail(message: str) -> None:
@@ -50,14 +49,16 @@ def list_terms(
 ) -> None:
     """List the terms, by category."""
     from duetto.app.core.errors import DomainError
-    from duetto.app.moderation import rules
+    from duetto.app.moderation import lists
 
     try:
         with _session(data_dir) as session:
-            rows = rules.terms(session, category)
-            version = rules.list_version(session).number
+            rows = lists.terms(session, category)
+            version = lists.list_version(session).number
     except DomainError as error:
         _fail(error.message)
+    from rich.table import Table
+
     table = Table("category", "term", "added by", "added (UTC)", title=f"moderation terms (list version {version})")
     for row in rows:
         table.add_row(row.category, row.term, row.added_by, _when(row.created_at))
@@ -72,11 +73,11 @@ def add(
 ) -> None:
     """Add terms to a category; running servers use them from their next check."""
     from duetto.app.core.errors import DomainError
-    from duetto.app.moderation import rules
+    from duetto.app.moderation import lists
 
     try:
         with _session(data_dir) as session:
-            added = rules.add_terms(session, category=category, terms=terms, actor=_actor())
+            added = lists.add_terms(session, category=category, terms=terms, actor=_actor())
     except DomainError as error:
         _fail(error.message)
     for term in terms:
@@ -94,11 +95,11 @@ def remove(
 ) -> None:
     """Remove terms from a category."""
     from duetto.app.core.errors import DomainError
-    from duetto.app.moderation import rules
+    from duetto.app.moderation import lists
 
     try:
         with _session(data_dir) as session:
-            removed = rules.remove_terms(session, category=category, terms=terms, actor=_actor())
+            removed = lists.remove_terms(session, category=category, terms=terms, actor=_actor())
     except DomainError as error:
         _fail(error.message)
     for term in removed:
@@ -108,11 +109,13 @@ def remove(
 @moderation_app.command("categories")
 def categories(data_dir: Path | None = DataDir) -> None:
     """List the categories: what a match does (refuse or flag) and the reason people are shown."""
-    from duetto.app.moderation import rules
+    from duetto.app.moderation import lists
 
     with _session(data_dir) as session:
-        rows = rules.categories(session)
-        counts = rules.term_counts(session)
+        rows = lists.categories(session)
+        counts = lists.term_counts(session)
+    from rich.table import Table
+
     table = Table("category", "label", "action", "terms", "reason shown (after \"This prompt was refused: \")")
     for row in rows:
         table.add_row(row.slug, row.label, row.action, str(counts.get(row.slug, 0)), row.reason)
@@ -131,15 +134,15 @@ def category(
 ) -> None:
     """Create a category, change its label, action or reason, or delete it."""
     from duetto.app.core.errors import DomainError
-    from duetto.app.moderation import rules
+    from duetto.app.moderation import lists
 
     try:
         with _session(data_dir) as session:
             if delete:
-                count = rules.delete_category(session, slug=slug, actor=_actor())
+                count = lists.delete_category(session, slug=slug, actor=_actor())
                 console.print(f"deleted {slug} and its {count} terms")
                 return
-            row = rules.save_category(session, slug=slug, actor=_actor(), label=label, action=action, reason=reason)
+            row = lists.save_category(session, slug=slug, actor=_actor(), label=label, action=action, reason=reason)
             console.print(f"{row.slug}: {row.label} · {row.action} · {row.reason}")
     except DomainError as error:
         _fail(error.message)

@@ -1,24 +1,39 @@
-"""The characters pages: your characters and notices, a new toy, and a character's page, where its owner sets
-who may use it, writes its rules, sees and deletes every video that shows it, and deletes it."""
+"""The characters pages: yours, the ones you may use, and notices (/characters); designing a toy; a character's
+card and, for its owner, who may use it, its rules and every video that shows it; and enrolling yourself
+(/characters/enroll), a challenge page that records camera and microphone in the browser and the upload it
+sends, checked offline for liveness before the person character is made."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.convertors import Convertor, register_url_convertor
 
 from duetto.app.api.deps import ServicesDep, SessionDep
-from duetto.app.characters import cards, service
-from duetto.app.characters.models import LEVELS, Character
+from duetto.app.characters import (
+    ages,
+    appearances,
+    cards,
+    enrollment,
+    names,
+    notices,
+    permissions,
+    rules,
+    service,
+)
 from duetto.app.core.errors import DomainError, NotFound
 from duetto.app.core.parsing import RowId, parse_whole
+from duetto.app.db.models import CHARACTER_LEVELS, Character, EnrollmentChallenge
+from duetto.app.flows import enroll as enroll_flow
 from duetto.app.videos import service as videos
-from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, templates
+from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, wants_json
 from duetto.app.web.media import serve_bytes
+from duetto.characters.liveness import Result
 
 
 class CharacterId(Convertor):
@@ -37,41 +52,29 @@ register_url_convertor("charid", CharacterId())
 router = APIRouter(include_in_schema=False)
 
 
-def _notice_count(request: Request) -> int:
-    """Unread character notices of the signed-in viewer, for the badge in the navigation."""
-    viewer = getattr(request.state, "viewer", None)
-    if viewer is None or viewer.account is None:
-        return 0
-    with request.app.state.services.sessions() as session:
-        return service.unread_count(session, viewer.account.user_id)
-
-
-templates.env.globals["character_notices"] = _notice_count
-
-
 def _back(character_id: str, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"/characters/{character_id}{anchor}", status_code=303)
 
 
 @router.get("/characters")
 def characters_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    notices = service.notifications(session, account.user_id)
-    unread = {n.id for n in notices if n.read_at is None}
+    notes = notices.notifications(session, account.user_id)
+    unread = {n.id for n in notes if n.read_at is None}
     context = {
         "mine": service.characters_of(session, account.user_id),
-        "shared": service.usable_by(session, account.user_id),
-        "notices": notices, "unread_ids": unread, "levels": service.LEVEL_LABELS,
-        "birth_year": service.birth_year(session, account.user_id),
+        "shared": permissions.usable_by(session, account.user_id),
+        "notices": notes, "unread_ids": unread, "levels": permissions.LEVEL_LABELS,
+        "birth_year": ages.birth_year(session, account.user_id),
     }
     response = render(request, "characters.html", context, session=session)
     if unread:
-        service.mark_read(session, account.user_id)  # seen once shown; the badge clears on the next page
+        notices.mark_read(session, account.user_id)  # seen once shown; the badge clears on the next page
     return response
 
 
 def _new_context(values: dict[str, str], session: Session, user_id: str) -> dict[str, Any]:
-    return {"values": values, "choices": cards.choices(), "levels": service.LEVEL_LABELS,
-            "birth_year": service.birth_year(session, user_id)}
+    return {"values": values, "choices": cards.choices(), "levels": permissions.LEVEL_LABELS,
+            "birth_year": ages.birth_year(session, user_id)}
 
 
 @router.get("/characters/new")
@@ -111,22 +114,22 @@ async def new_toy(
 def set_birth_year(request: Request, session: SessionDep, account: AccountDep,
                    year: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/characters") -> Response:
     parsed = parse_whole(year)
-    service.declare_birth_year(session, account.user_id, -1 if parsed is None else parsed)
+    ages.declare_birth_year(session, account.user_id, -1 if parsed is None else parsed)
     return RedirectResponse(safe_next(next, "/characters"), status_code=303)
 
 
 def _page(request: Request, session: Session, character: Character, viewer_id: str, *, status_code: int = 200,
           error: str | None = None, values: dict[str, str] | None = None) -> Response:
     owner = character.owner_id == viewer_id
-    context: dict[str, Any] = {"character": character, "owner": owner, "levels": service.LEVEL_LABELS,
+    context: dict[str, Any] = {"character": character, "owner": owner, "levels": permissions.LEVEL_LABELS,
                                "error": error, "values": values or {}}
     if owner:
         context |= {
-            "approvals": service.approvals(session, character.id),
-            "rules": service.rules_of(session, character.id),
-            "appearances": service.appearances(session, character.id),
-            "birth_year": service.birth_year(session, viewer_id),
-            "forms_help": service.rules_grammar.FORMS_HELP,
+            "approvals": permissions.approvals(session, character.id),
+            "rules": rules.rules_of(session, character.id),
+            "appearances": appearances.appearances(session, character.id),
+            "birth_year": ages.birth_year(session, viewer_id),
+            "forms_help": rules.FORMS_HELP,
         }
     return render(request, "character.html", context, status_code=status_code, session=session)
 
@@ -155,7 +158,7 @@ def appearance_file(request: Request, services: ServicesDep, session: SessionDep
                     character_id: str, video_id: str, variant: str) -> Response:
     """A video that shows the owner's character, drafts of other people included: the owner may watch it."""
     character = service.owned_character(session, account.user_id, character_id)
-    video = service.appearance(session, character, video_id)
+    video = appearances.appearance(session, character, video_id)
     if variant not in videos.VARIANTS:
         raise NotFound("There is no page here.")
     key, media_type = videos.content_key(session=session, storage=services.storage, video=video, variant=variant)
@@ -179,7 +182,7 @@ def _owner_action(request: Request, session: Session, account_id: str, character
 def set_permission(request: Request, session: SessionDep, account: AccountDep, character_id: str,
                    level: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: service.set_permission(session, c, level if level in LEVELS else ""),
+                         lambda c: permissions.set_permission(session, c, level if level in CHARACTER_LEVELS else ""),
                          anchor="#who")
 
 
@@ -187,14 +190,14 @@ def set_permission(request: Request, session: SessionDep, account: AccountDep, c
 def approve(request: Request, session: SessionDep, account: AccountDep, character_id: str,
             handle: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: service.approve(session, c, handle), anchor="#who", values={"handle": handle})
+                         lambda c: permissions.approve(session, c, handle), anchor="#who", values={"handle": handle})
 
 
 @router.post("/characters/{character_id:charid}/revoke", dependencies=[Csrf])
 def revoke(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep, character_id: str,
            handle: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: service.revoke(session, services.storage, c, handle), anchor="#who",
+                         lambda c: permissions.revoke(session, services.storage, c, handle), anchor="#who",
                          values={"handle": handle})
 
 
@@ -202,28 +205,28 @@ def revoke(request: Request, services: ServicesDep, session: SessionDep, account
 def revoke_all(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                character_id: str) -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: service.revoke_everyone(session, services.storage, c), anchor="#who")
+                         lambda c: permissions.revoke_everyone(session, services.storage, c), anchor="#who")
 
 
 @router.post("/characters/{character_id:charid}/rules", dependencies=[Csrf])
 def add_rule(request: Request, session: SessionDep, account: AccountDep, character_id: str,
              rule: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: service.add_rule(session, c, rule), anchor="#rules", values={"rule": rule})
+                         lambda c: rules.add_rule(session, c, rule), anchor="#rules", values={"rule": rule})
 
 
 @router.post("/characters/{character_id:charid}/rules/{rule_id}/delete", dependencies=[Csrf])
 def delete_rule(request: Request, session: SessionDep, account: AccountDep, character_id: str,
                 rule_id: RowId) -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: service.delete_rule(session, c, rule_id), anchor="#rules")
+                         lambda c: rules.delete_rule(session, c, rule_id), anchor="#rules")
 
 
 @router.post("/characters/{character_id:charid}/videos/{video_id}/delete", dependencies=[Csrf])
 def delete_video(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                  character_id: str, video_id: str) -> Response:
     def remove(character: Character) -> None:
-        service.delete_appearance(session, services.storage, character, video_id)
+        appearances.delete_appearance(session, services.storage, character, video_id)
         services.poll_cache.forget(video_id)
 
     return _owner_action(request, session, account.user_id, character_id, remove, anchor="#videos")
@@ -239,3 +242,100 @@ def delete_character(request: Request, services: ServicesDep, session: SessionDe
                      error=f"Type @{character.name} to confirm; the character was not deleted.")
     service.delete_character(session, services.storage, character, take_down_posts=bool(take_down_posts))
     return RedirectResponse("/characters", status_code=303)
+
+
+# --- enrolling yourself ---------------------------------------------------------------------------------
+
+RECORD_SECONDS = 10.0  # what the page records: the digits first, then the turn
+TURN_AT_SECONDS = 5.5  # when the page switches from the digits to the turn
+MAX_RECORDING_BYTES = 40 * 1024 * 1024  # ten seconds of camera video is a few MB
+CHALLENGES_PER_HOUR = "20/hour"  # per user (WebLimits.enroll): each check costs seconds of CPU
+CHECK_LABELS = {"face": "Face in view", "digits": "Digits read aloud", "turn": "Head turn", "sync": "Lips match voice"}
+TURN_WORDS = {"left": "to your left", "right": "to your right"}
+OUTCOME_STATUS = {"enrolled": 200, "refused": 409, "unreadable": 422, "failed": 422, "not_made": 409}
+
+
+def _own_challenge(session: Session, user_id: str, challenge_id: str) -> EnrollmentChallenge:
+    challenge = session.get(EnrollmentChallenge, challenge_id)
+    if challenge is None or challenge.user_id != user_id:
+        raise NotFound("There is no such enrollment challenge; start the enrollment again.")
+    return challenge
+
+
+@router.get("/characters/enroll")
+def enroll_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
+    existing = enrollment.person_character(session, account.user_id)
+    return render(request, "enroll.html", {"state": "intro", "existing": existing}, session=session)
+
+
+@router.post("/characters/enroll", dependencies=[Csrf])
+def new_challenge(request: Request, session: SessionDep, account: AccountDep) -> Response:
+    existing = enrollment.person_character(session, account.user_id)
+    if existing is not None:
+        return render(request, "enroll.html", {"state": "intro", "existing": existing}, status_code=409,
+                      session=session)
+    request.app.state.web_limits.enroll.hit(account.user_id)
+    challenge = enrollment.issue_challenge(session, account.user_id)
+    return RedirectResponse(f"/characters/enroll/{challenge.id}", status_code=303)
+
+
+@router.get("/characters/enroll/{challenge_id}")
+def challenge_page(request: Request, session: SessionDep, account: AccountDep, challenge_id: str) -> Response:
+    challenge = _own_challenge(session, account.user_id, challenge_id)
+    now = time.time()
+    state = "used" if challenge.used_at is not None else "expired" if challenge.expires_at <= now else "ready"
+    context = {
+        "state": state, "challenge": challenge, "turn_words": TURN_WORDS[challenge.turn],
+        "seconds_left": max(0, int(challenge.expires_at - now)), "name": account.handle,
+        "record_seconds": RECORD_SECONDS, "turn_at": TURN_AT_SECONDS,
+        "existing": enrollment.person_character(session, account.user_id),
+    }
+    return render(request, "enroll.html", context, session=session)
+
+
+def _answer(request: Request, session: Session, *, passed: bool, message: str, status_code: int,
+            result: Result | None = None, character: Character | None = None) -> Response:
+    checks = [{"name": c.name, "label": CHECK_LABELS[c.name], "passed": c.passed, "message": c.message}
+              for c in (result.checks if result else ())]
+    found = None if character is None else {"id": character.id, "name": character.name,
+                                             "url": f"/characters/{character.id}"}
+    if wants_json(request):
+        return JSONResponse({"passed": passed, "message": message, "checks": checks, "character": found},
+                            status_code=status_code)
+    return render(request, "enroll.html", {"state": "result", "passed": passed, "message": message,
+                                           "checks": checks, "character": found},
+                  status_code=status_code, session=session)
+
+
+@router.post("/characters/enroll/{challenge_id}", dependencies=[Csrf])
+async def answer_challenge(
+    request: Request, services: ServicesDep, session: SessionDep, account: AccountDep, challenge_id: str,
+    recording: Annotated[UploadFile | None, File()] = None, name: Annotated[str, Form()] = "",
+    consent: Annotated[str, Form()] = "",
+) -> Response:
+    user_id = account.user_id
+    # Problems with the form itself leave a live challenge unspent: nothing was checked yet. An answer to
+    # a spent (or unknown, or expired) challenge goes straight to being refused, whatever else it holds.
+    if consent != "yes":
+        return _answer(request, session, passed=False, status_code=400,
+                       message="Tick the box to agree to becoming a character before you record.")
+    clean_name, data = "", b""
+    if enrollment.is_live(session, user_id, challenge_id):
+        try:
+            clean_name = names.check_name(session, name or account.handle, owner_id=user_id)
+        except DomainError as error:
+            return _answer(request, session, passed=False, message=error.message, status_code=400)
+        data = await recording.read(MAX_RECORDING_BYTES + 1) if recording is not None else b""
+        if not data:
+            return _answer(request, session, passed=False, status_code=400,
+                           message="No recording arrived; record again (the page needs your camera and microphone).")
+        if len(data) > MAX_RECORDING_BYTES:
+            return _answer(request, session, passed=False, status_code=413,
+                           message=f"The recording is over {MAX_RECORDING_BYTES // (1024 * 1024)} MB; record "
+                                   "only the challenge, about 10 seconds.")
+
+    outcome = await to_thread.run_sync(lambda: enroll_flow.enroll(
+        session=session, storage=services.storage, user_id=user_id, challenge_id=challenge_id, name=clean_name,
+        recording=data))
+    return _answer(request, session, passed=outcome.status == "enrolled", message=outcome.message,
+                   status_code=OUTCOME_STATUS[outcome.status], result=outcome.result, character=outcome.character)

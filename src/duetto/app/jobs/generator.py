@@ -11,7 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from duetto.app.jobs.runner import GenerationError, GenerationRequest, Progress
+from duetto.app.jobs.runner import Progress
+from duetto.app.videos.generation import GenerationError, GenerationRequest
 
 log = logging.getLogger(__name__)
 
