@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-import duetto
+from duetto._version import __version__
 
 GENERATOR = "Duetto"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -188,7 +188,7 @@ def _manifest(*, clip_id: str, model: str, model_version: str, created: dt.datet
                     "softwareAgent": agent, "when": when}]
     facts = {"clip_id": clip_id, "model": model, "model_version": model_version, "created": when,
              "generator": GENERATOR, **({"instance": instance} if instance else {}), **(extra or {})}
-    return {"claim_generator_info": [{"name": GENERATOR, "version": duetto.__version__}], "title": title,
+    return {"claim_generator_info": [{"name": GENERATOR, "version": __version__}], "title": title,
             "format": "video/mp4",
             "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": actions}},
                            {"label": CLIP_ASSERTION, "data": facts}]}

@@ -22,7 +22,7 @@ from duetto.app.db.models import (
     User,
 )
 from duetto.app.infra.storage import Storage
-from duetto.app.videos.uploads import sniff_image
+from duetto.app.infra.uploads import sniff_image
 
 CHALLENGE_TTL_S = 120.0
 

@@ -11,7 +11,7 @@ from duetto.app.characters import enrollment
 from duetto.app.core.errors import DomainError
 from duetto.app.db.models import Character
 from duetto.app.infra.storage import Storage
-from duetto.app.videos.uploads import is_mp4
+from duetto.app.infra.uploads import is_mp4
 from duetto.characters.liveness import Challenge, RecordingError, Result, verify
 
 

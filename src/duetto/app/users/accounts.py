@@ -18,10 +18,10 @@ from duetto.app import moderation
 from duetto.app.core.errors import Conflict, InvalidRequest, Unauthorized
 from duetto.app.db.models import Account, User, WebSession
 from duetto.app.infra.storage import Storage
+from duetto.app.infra.uploads import require_image
 from duetto.app.moderation import reports
 from duetto.app.users.handles import check_handle, normalize_handle
 from duetto.app.users.service import create_user
-from duetto.app.videos.uploads import require_image
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024

@@ -20,12 +20,12 @@ from duetto.app.core.security import new_id
 from duetto.app.db.models import IdempotencyKey, User, Video
 from duetto.app.infra.limits import check_quota, generation_cost
 from duetto.app.infra.storage import Storage
+from duetto.app.infra.uploads import IMAGE_TYPES
 from duetto.app.infra.webhooks import PrivateTarget, resolve_target
 from duetto.app.moderation.holds import require_not_held
 from duetto.app.videos import prompt_format
 from duetto.app.videos.catalog import ModelCatalog
 from duetto.app.videos.files import VARIANTS, asset_key, input_file_key, purge_files
-from duetto.app.videos.uploads import IMAGE_TYPES
 
 ACTIVE = ("queued", "in_progress")
 

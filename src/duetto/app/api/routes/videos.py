@@ -21,6 +21,7 @@ from duetto.app.core.db import session_scope
 from duetto.app.core.errors import InvalidRequest, PayloadTooLarge
 from duetto.app.db.models import User, Video
 from duetto.app.flows.videos import request_video
+from duetto.app.infra.uploads import decode_data_url, require_image, require_mp4
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.videos import service
 from duetto.app.videos.probe import probe_upload
@@ -38,7 +39,6 @@ from duetto.app.videos.schemas import (
     VideoParams,
 )
 from duetto.app.videos.service import NewVideo
-from duetto.app.videos.uploads import decode_data_url, require_image, require_mp4
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"], responses=ERRORS)
 

@@ -21,13 +21,13 @@ from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Video
 from duetto.app.flows.videos import request_video
+from duetto.app.infra.uploads import require_image
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
 from duetto.app.videos import prompt_format
 from duetto.app.videos import service as videos
 from duetto.app.videos.service import NewVideo
-from duetto.app.videos.uploads import require_image
 from duetto.app.web.deps import AccountDep, Csrf, UserDep, ViewerDep, render
 from duetto.app.web.media import serve_bytes
 
