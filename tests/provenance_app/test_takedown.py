@@ -3,10 +3,13 @@ deletes the file and every stored copy that matches its fingerprint, and the rep
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import select
 
 from duetto.app.db.models import ClipPrint, Post, Takedown, Video
 from duetto.app.social import posts
+from duetto.app.social.hot import hot_score
 from duetto.app.videos.service import asset_key
 from tests.provenance_app.conftest import api_key_for, generate, handle
 from tests.web.conftest import PASSWORD, Web
@@ -103,3 +106,30 @@ def test_takedown_requests_need_a_real_post_a_category_and_a_token(web: Web) -> 
     forged = web.browser().client.post("/takedown", data={"post": "x", "category": "ncii", "csrf_token": "no"})
     assert forged.status_code == 403
     assert ann is not None
+
+
+def test_taking_down_a_remix_recounts_the_post_it_remixes(web: Web, clip_assets: dict[str, bytes]) -> None:
+    """A takedown of a remix left its parent's remix_count at 1 while a report's removal brought it back to 0:
+    removing a post was written three times. It is one function now, and every removal recounts."""
+    ann, bob = web.account(handle()), web.account(handle())
+    web.account("mia_mod")
+    parent_id, parent_video = web.post(ann.user_id, "a red ball bounces", assets=clip_assets)
+    remix_id, _ = web.post(bob.user_id, "a red ball bounces twice", assets=clip_assets, remix_of_video=parent_video)
+    with web.session() as session:
+        assert session.scalar(select(Post.remix_count).where(Post.id == parent_id)) == 1
+
+    visitor = web.browser()
+    assert visitor.submit("/takedown", {"post": f"/p/{remix_id}", "category": "unlawful"}).status_code == 303
+    moderator = web.browser()
+    moderator.sign_in("mia_mod", PASSWORD)
+    with web.session() as session:
+        takedown_id = session.scalar(select(Takedown.id).where(Takedown.post_id == remix_id))
+    decided = moderator.submit(f"/mod/takedowns/{takedown_id}", {"action": "remove"}, page="/mod/takedowns")
+    assert decided.status_code == 303
+
+    with web.session() as session:
+        assert session.scalar(select(Post.id).where(Post.id == remix_id)) is None
+        parent = session.scalar(select(Post).where(Post.id == parent_id))
+        assert parent.remix_count == 0
+        unremixed = hot_score(likes=0, completions=0, remixes=0, comments=0, created_at=parent.created_at)
+        assert math.isclose(parent.hot, unremixed, rel_tol=1e-12)
