@@ -17,11 +17,12 @@ from sqlalchemy import select
 from duetto.app.characters import ages
 from duetto.app.characters import service as characters
 from duetto.app.db.models import Account, Block, Character, Follow, User, Video
+from duetto.app.flows.videos import request_video
 from duetto.app.jobs.runner import JobContext, run_video_job
 from duetto.app.main import create_app
 from duetto.app.users import accounts
 from duetto.app.videos.generation import GenerationRequest
-from duetto.app.videos.service import NewVideo, submit
+from duetto.app.videos.service import NewVideo
 from tests.app.conftest import embedded_settings
 from tests.web.conftest import PASSWORD, Browser, Web, clip_assets, models_dir  # noqa: F401 - fixtures
 
@@ -55,7 +56,7 @@ class Site(Web):
             session.add(account)
             session.flush()
             if birth_year is not None:
-                ages.declare_birth_year(session, user.id, birth_year)
+                ages.declare_birth_year(session=session, user_id=user.id, year=birth_year)
             session.commit()
             return account
 
@@ -81,7 +82,7 @@ class Site(Web):
             look: dict | None = None) -> Character:
         with self.session() as session:
             character = characters.create_toy_character(
-                session, user_id=owner.user_id, name=name or f"toy{secrets.token_hex(3)}", look=look or TOY,
+                session=session, user_id=owner.user_id, name=name or f"toy{secrets.token_hex(3)}", look=look or TOY,
                 storage=self.services.storage, permission=permission)
             session.expunge(character)
             return character
@@ -94,14 +95,15 @@ class Site(Web):
 
     def request(self, account: Account, prompt: str, *, kind: str = "create", source: Video | None = None,
                 character_ids: list[str] | None = None, image: tuple[bytes, str] | None = None) -> Video:
-        """A video request through the videos service, as the API and the create page make it."""
+        """A video request through the one use case the API and the create page call."""
         services = self.services
         with self.session() as session:
             user = session.get(User, account.user_id)
             new = NewVideo(kind=kind, prompt=prompt, seconds=None if source else "1", size=None if source else "64x64",
                            source=source, characters=character_ids or [], image=image, params={"steps": 1})
-            video, _ = submit(session=session, settings=services.settings, catalog=services.catalog,
-                              storage=services.storage, user=user, new=new)
+            # Not enqueued: the tests run each job themselves (`run`), with a stand-in generator.
+            video = request_video(session=session, settings=services.settings, catalog=services.catalog,
+                                  storage=services.storage, enqueue=lambda _video_id: None, user=user, new=new)
             session.expunge(video)
             return video
 

@@ -56,10 +56,10 @@ def test_a_character_is_shown_only_to_people_who_may_use_it(site: Site) -> None:
     assert hidden.json()["error"]["code"] == "not_found"
     assert site.client.get(f"/v1/videos/characters/{made['id']}/content", headers=bobs).status_code == 404
     with site.session() as session:
-        character = characters.get_character(session, made["id"])
-        permissions.approve(session, character, bob.handle)
+        character = characters.get_character(session=session, character_id=made["id"])
+        permissions.approve(session=session, character=character, handle=bob.handle)
         assert site.client.get(f"/v1/videos/characters/{made['id']}", headers=bobs).status_code == 404  # only me
-        permissions.set_permission(session, character, "approved")
+        permissions.set_permission(session=session, character=character, level="approved")
     shown = site.client.get(f"/v1/videos/characters/{made['id']}", headers=bobs)
     assert shown.status_code == 200 and shown.json()["owned"] is False
     assert site.client.get(f"/v1/videos/characters/{made['id']}", headers={}).status_code == 401

@@ -35,11 +35,11 @@ def wav() -> bytes:
 def enroll(site: Site, account, *, colour=(200, 30, 30)) -> str:  # noqa: ANN001
     """A person character made the way the enrollment page makes one; returns its id."""
     with site.session() as session:
-        challenge = enrollment.issue_challenge(session, account.user_id)
-        enrollment.consume_challenge(session, account.user_id, challenge.id)
-        enrollment.record_consent(session, user_id=account.user_id, challenge_hash=enrollment.challenge_hash(challenge),
+        challenge = enrollment.issue_challenge(session=session, user_id=account.user_id)
+        enrollment.consume_challenge(session=session, user_id=account.user_id, challenge_id=challenge.id)
+        enrollment.record_consent(session=session, user_id=account.user_id, challenge_hash=enrollment.challenge_hash(challenge),
                                   result="verified", detail="digits and turn matched")
-        character = enrollment.create_person_character(session, user_id=account.user_id, name=account.handle,
+        character = enrollment.create_person_character(session=session, user_id=account.user_id, name=account.handle,
                                                        still_png=png(colour), voice_wav=wav(),
                                                        storage=site.services.storage)
         return character.id
@@ -48,7 +48,7 @@ def enroll(site: Site, account, *, colour=(200, 30, 30)) -> str:  # noqa: ANN001
 def test_a_challenge_has_4_to_6_digits_a_turn_and_two_minutes(site: Site) -> None:
     person = site.person()
     with site.session() as session:
-        seen = [enrollment.issue_challenge(session, person.user_id) for _ in range(30)]
+        seen = [enrollment.issue_challenge(session=session, user_id=person.user_id) for _ in range(30)]
     for challenge in seen:
         assert challenge.digits.isdigit() and 4 <= len(challenge.digits) <= 6
         assert challenge.turn in ("left", "right")
@@ -60,30 +60,30 @@ def test_a_challenge_has_4_to_6_digits_a_turn_and_two_minutes(site: Site) -> Non
 def test_a_challenge_is_used_once_and_refused_when_unknown_expired_or_used(site: Site) -> None:
     person, other = site.person(), site.person()
     with site.session() as session:
-        challenge = enrollment.issue_challenge(session, person.user_id)
+        challenge = enrollment.issue_challenge(session=session, user_id=person.user_id)
         with pytest.raises(InvalidRequest, match="unknown"):
-            enrollment.consume_challenge(session, other.user_id, challenge.id)  # someone else's
+            enrollment.consume_challenge(session=session, user_id=other.user_id, challenge_id=challenge.id)  # someone else's
         with pytest.raises(InvalidRequest, match="unknown"):
-            enrollment.consume_challenge(session, person.user_id, "chal_nope")
-        used = enrollment.consume_challenge(session, person.user_id, challenge.id)
+            enrollment.consume_challenge(session=session, user_id=person.user_id, challenge_id="chal_nope")
+        used = enrollment.consume_challenge(session=session, user_id=person.user_id, challenge_id=challenge.id)
         assert used.used_at is not None
         with pytest.raises(InvalidRequest, match="already used"):
-            enrollment.consume_challenge(session, person.user_id, challenge.id)
-        late = enrollment.issue_challenge(session, person.user_id)
+            enrollment.consume_challenge(session=session, user_id=person.user_id, challenge_id=challenge.id)
+        late = enrollment.issue_challenge(session=session, user_id=person.user_id)
         session.execute(update(EnrollmentChallenge).where(EnrollmentChallenge.id == late.id)
                         .values(expires_at=time.time() - 1))
         session.commit()
         with pytest.raises(InvalidRequest, match="expired"):
-            enrollment.consume_challenge(session, person.user_id, late.id)
+            enrollment.consume_challenge(session=session, user_id=person.user_id, challenge_id=late.id)
 
 
 def test_the_consent_ledger_is_append_only_and_outlives_the_character(site: Site) -> None:
     person = site.person()
     character_id = enroll(site, person)
     with site.session() as session:
-        enrollment.record_consent(session, user_id=person.user_id, challenge_hash="f" * 64, result="failed",
+        enrollment.record_consent(session=session, user_id=person.user_id, challenge_hash="f" * 64, result="failed",
                                   detail="wrong digits")
-        records = enrollment.consent_history(session, person.user_id)
+        records = enrollment.consent_history(session=session, user_id=person.user_id)
         assert [r.result for r in records] == ["verified", "failed"]
         record = records[0]
         record.detail = "rewritten"
@@ -98,14 +98,14 @@ def test_the_consent_ledger_is_append_only_and_outlives_the_character(site: Site
         with pytest.raises(DatabaseError, match="append-only"):
             session.execute(text("DELETE FROM consent_ledger"))
         session.rollback()
-        characters.delete_character(session, site.services.storage, characters.get_character(session, character_id))
-        assert len(enrollment.consent_history(session, person.user_id)) == 2
+        characters.delete_character(session=session, storage=site.services.storage, character=characters.get_character(session=session, character_id=character_id))
+        assert len(enrollment.consent_history(session=session, user_id=person.user_id)) == 2
 
 
 def test_a_person_character_needs_a_fresh_enrollment_and_is_one_per_person(site: Site) -> None:
     person = site.person()
     with site.session() as session, pytest.raises(Forbidden, match="needs a verified enrollment"):
-        enrollment.create_person_character(session, user_id=person.user_id, name=person.handle, still_png=png((1, 2, 3)),
+        enrollment.create_person_character(session=session, user_id=person.user_id, name=person.handle, still_png=png((1, 2, 3)),
                                            voice_wav=wav(), storage=site.services.storage)
     character_id = enroll(site, person)
     character = site.character(character_id)
@@ -118,15 +118,15 @@ def test_a_person_character_needs_a_fresh_enrollment_and_is_one_per_person(site:
 def test_bad_files_are_refused_and_nothing_is_stored(site: Site) -> None:
     person = site.person()
     with site.session() as session:
-        challenge = enrollment.issue_challenge(session, person.user_id)
-        enrollment.consume_challenge(session, person.user_id, challenge.id)
+        challenge = enrollment.issue_challenge(session=session, user_id=person.user_id)
+        enrollment.consume_challenge(session=session, user_id=person.user_id, challenge_id=challenge.id)
         with pytest.raises(InvalidRequest, match="must be a PNG"):
-            enrollment.create_person_character(session, user_id=person.user_id, name=person.handle,
+            enrollment.create_person_character(session=session, user_id=person.user_id, name=person.handle,
                                                still_png=b"GIF89a....", voice_wav=wav(), storage=site.services.storage)
         with pytest.raises(InvalidRequest, match="must be a WAV"):
-            enrollment.create_person_character(session, user_id=person.user_id, name=person.handle,
+            enrollment.create_person_character(session=session, user_id=person.user_id, name=person.handle,
                                                still_png=png((1, 2, 3)), voice_wav=b"ID3...", storage=site.services.storage)
-        assert characters.characters_of(session, person.user_id) == []
+        assert characters.characters_of(session=session, owner_id=person.user_id) == []
 
 
 def test_deleting_a_person_character_purges_still_voice_and_recordings(site: Site) -> None:
@@ -138,12 +138,12 @@ def test_deleting_a_person_character_purges_still_voice_and_recordings(site: Sit
     keys = [character.still_key, character.voice_key, recording]
     assert all(storage.exists(key) for key in keys)
     with site.session() as session:
-        characters.delete_character(session, storage, characters.get_character(session, character.id))
+        characters.delete_character(session=session, storage=storage, character=characters.get_character(session=session, character_id=character.id))
     assert not any(storage.exists(key) for key in keys)
     assert not (site.services.settings.data_dir / "media" / "characters" / character.id).exists()
     # The name is free again and the character answers as unknown.
     with site.session() as session:
-        assert characters.by_name(session, person.handle) is None
+        assert characters.by_name(session=session, name=person.handle) is None
     with pytest.raises(InvalidRequest, match=f"There is no character @{person.handle}"):
         site.request(person, f"@{person.handle} waves.")
 
@@ -153,7 +153,7 @@ def test_a_persons_still_is_the_first_frame_of_a_new_video(site: Site) -> None:
     ann_id, bob_id = enroll(site, ann, colour=(250, 0, 0)), enroll(site, bob, colour=(0, 0, 250))
     with site.session() as session:
         for character_id in (ann_id, bob_id):
-            permissions.set_permission(session, characters.get_character(session, character_id), "everyone")
+            permissions.set_permission(session=session, character=characters.get_character(session=session, character_id=character_id), level="everyone")
     video = site.request(ann, f"@{ann.handle} waves at a red ball. Audio: birds.")
     assert site.run(video.id).status == "completed"
     request = site.made[-1]

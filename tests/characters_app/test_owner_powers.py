@@ -81,7 +81,7 @@ def test_someone_elses_character_page_and_its_videos_are_not_the_strangers_to_ma
     assert _alive(site, draft.id)
     # At 'only me', the character itself is hidden from others.
     with site.session() as session:
-        permissions.set_permission(session, characters.get_character(session, toy.id), "only_me")
+        permissions.set_permission(session=session, character=characters.get_character(session=session, character_id=toy.id), level="only_me")
     assert stranger.get(f"/characters/{toy.id}").status_code == 404
     assert stranger.get(f"/characters/{toy.id}/still").status_code == 404
 
@@ -138,7 +138,7 @@ def test_a_rule_added_after_the_request_fails_the_job(site: Site) -> None:
     toy = site.toy(ann, permission="everyone")
     video = site.request(bob, f"@{toy.name} without a hat says <S>ba<E>.")
     with site.session() as session:
-        rules.add_rule(session, characters.get_character(session, toy.id), "always wearing a hat")
+        rules.add_rule(session=session, character=characters.get_character(session=session, character_id=toy.id), text="always wearing a hat")
     done = site.run(video.id)
     assert (done.status, done.error_code) == ("failed", "character_not_permitted")
     assert done.error_message == (f"@{toy.name}'s rule 'always wearing a hat' refuses this prompt "
@@ -154,7 +154,7 @@ def test_a_rule_that_matches_no_form_is_refused_at_entry_and_the_text_is_kept(si
     assert "Rules take one of these forms: &#39;no &lt;topic&gt;&#39;" in refused.text
     assert 'value="be nice"' in refused.text
     with site.session() as session:
-        assert rules.rules_of(session, toy.id) == []
+        assert rules.rules_of(session=session, character_id=toy.id) == []
 
 
 def test_the_owner_is_notified_each_time_someone_uses_their_character(site: Site) -> None:

@@ -47,7 +47,7 @@ def _relate(site: Site, owner: Account, actor: Account, relation: str, character
 
 def _set_level(site: Site, character_id: str, level: str) -> None:
     with site.session() as session:
-        permissions.set_permission(session, characters.get_character(session, character_id), level)
+        permissions.set_permission(session=session, character=characters.get_character(session=session, character_id=character_id), level=level)
 
 
 def _people(site: Site, relation: str, level: str) -> tuple[Account, Account, str]:
@@ -70,7 +70,7 @@ def test_create(shared_site: Site, relation: str, level: str) -> None:
         video = site.request(actor, PROMPT.format(name=name))
         assert video.status == "queued"
         with site.session() as session:
-            assert [c.id for c in cast.characters_of_video(session, video.id)] == [character_id]
+            assert [c.id for c in cast.characters_of_video(session=session, video_id=video.id)] == [character_id]
     else:
         # Refused exactly as a name that does not exist, so the refusal tells nobody that it does.
         with pytest.raises(InvalidRequest, match=f"There is no character @{name} that you may use") as refused:
@@ -95,7 +95,7 @@ def test_remix(shared_site: Site, relation: str, level: str) -> None:
     if level in ALLOWED[relation]:
         remix = site.request(actor, "The same, in the rain.", kind="remix", source=source)
         with site.session() as session:
-            assert [c.id for c in cast.characters_of_video(session, remix.id)] == [character_id]
+            assert [c.id for c in cast.characters_of_video(session=session, video_id=remix.id)] == [character_id]
     else:
         with pytest.raises(NotPermitted, match=f"not allowed you to remix a video with @{name}"):
             site.request(actor, "The same, in the rain.", kind="remix", source=source)
@@ -131,7 +131,7 @@ def test_revoking_one_person_keeps_them_out_even_when_open_to_everyone(shared_si
     toy = site.toy(owner, permission="everyone")
     video = site.request(fan, PROMPT.format(name=toy.name))
     with site.session() as session:
-        permissions.revoke(session, site.services.storage, characters.get_character(session, toy.id), fan.handle)
+        permissions.revoke(session=session, storage=site.services.storage, character=characters.get_character(session=session, character_id=toy.id), handle=fan.handle)
     with pytest.raises(InvalidRequest, match="that you may use"):
         site.request(fan, PROMPT.format(name=toy.name))
     # The revoked person's draft went with the revocation, so its job never runs.
@@ -147,7 +147,7 @@ def test_a_character_deleted_before_the_job_starts_fails_the_job(shared_site: Si
     toy = site.toy(owner, permission="everyone")
     video = site.request(owner, PROMPT.format(name=toy.name))
     with site.session() as session:
-        characters.delete_character(session, site.services.storage, characters.get_character(session, toy.id))
+        characters.delete_character(session=session, storage=site.services.storage, character=characters.get_character(session=session, character_id=toy.id))
     done = site.run(video.id)
     assert done.status == "failed" and done.error_code == "character_not_permitted"
     assert "was deleted by its owner" in done.error_message
@@ -168,11 +168,11 @@ def test_the_list_of_characters_one_may_use_follows_the_same_rule(shared_site: S
     open_to_all = site.toy(other, permission="everyone")
     open_but_revoked = site.toy(other, permission="everyone")
     with site.session() as session:
-        permissions.revoke(session, site.services.storage, characters.get_character(session, open_but_revoked.id),
-                          viewer.handle)
+        permissions.revoke(session=session, storage=site.services.storage, character=characters.get_character(session=session, character_id=open_but_revoked.id),
+                          handle=viewer.handle)
     with site.session() as session:
-        listed = {c.id for c in permissions.usable_by(session, viewer.user_id)}
+        listed = {c.id for c in permissions.usable_by(session=session, viewer_id=viewer.user_id)}
         assert {for_mutuals.id, approved_only.id, open_to_all.id} <= listed
         assert not listed & {closed.id, strangers_mutuals.id, open_but_blocked.id, open_but_revoked.id}
-        for character_id in {c.id for c in permissions.usable_by(session, viewer.user_id, limit=1000)}:
-            assert permissions.may_use(session, characters.get_character(session, character_id), viewer.user_id)
+        for character_id in {c.id for c in permissions.usable_by(session=session, viewer_id=viewer.user_id, limit=1000)}:
+            assert permissions.may_use(session=session, character=characters.get_character(session=session, character_id=character_id), user_id=viewer.user_id)

@@ -33,16 +33,16 @@ def test_public_figures_cannot_be_characters_by_name_or_display_name(site: Site)
     with pytest.raises(InvalidRequest, match=r"@joe_biden names a public figure \(Joe Biden\)"):
         site.toy(owner, "joe_biden")
     with site.session() as session, pytest.raises(InvalidRequest, match=r"names a public figure \(Barack Obama\)"):
-        characters.create_toy_character(session, user_id=owner.user_id, name="pip", look=TOY,
+        characters.create_toy_character(session=session, user_id=owner.user_id, name="pip", look=TOY,
                                         storage=site.services.storage, display_name="Barack Obama")
     with site.session() as session:
-        assert characters.characters_of(session, owner.user_id) == []
+        assert characters.characters_of(session=session, owner_id=owner.user_id) == []
 
 
 def test_prompts_naming_a_public_figure_are_refused(site: Site) -> None:
     someone = site.person()
     with site.session() as session, pytest.raises(InvalidRequest, match=r"names a public figure \(Donald Trump\)"):
-        cast.cast_for(session, user_id=someone.user_id, kind="create",
+        cast.cast_for(session=session, user_id=someone.user_id, kind="create",
                             prompt="On a stage, donald TRUMP says <S>ba<E>.")
     with pytest.raises(InvalidRequest, match="Donald Trump"):
         site.request(someone, "On a stage, Donald Trump says <S>ba<E>.")
@@ -55,7 +55,7 @@ def test_minors_cannot_open_a_character_to_everyone(site: Site) -> None:
     assert refused.value.code == "minor_everyone"
     toy = site.toy(minor, permission="mutuals")
     with site.session() as session, pytest.raises(Forbidden, match="under 18"):
-        permissions.set_permission(session, characters.get_character(session, toy.id), "everyone")
+        permissions.set_permission(session=session, character=characters.get_character(session=session, character_id=toy.id), level="everyone")
     assert site.character(toy.id).permission == "mutuals"
 
 
@@ -65,9 +65,9 @@ def test_everyone_needs_a_birth_year_which_is_set_once(site: Site) -> None:
         site.toy(unknown, permission="everyone")
     assert refused.value.code == "birth_year_required"
     with site.session() as session:
-        ages.declare_birth_year(session, unknown.user_id, 1985)
+        ages.declare_birth_year(session=session, user_id=unknown.user_id, year=1985)
         with pytest.raises(Conflict, match="already set"):
-            ages.declare_birth_year(session, unknown.user_id, 1970)
+            ages.declare_birth_year(session=session, user_id=unknown.user_id, year=1970)
     assert site.toy(unknown, permission="everyone").permission == "everyone"
 
 

@@ -86,7 +86,7 @@ def test_deleting_an_account_purges_its_characters_files(site: Site) -> None:
         account_flows.delete_account(session=session, storage=storage, account=account, password=PASSWORD)
     assert not storage.exists(toy.still_key) and not storage.exists(toy.voice_key) and not storage.exists(recording)
     with site.session() as session:
-        assert characters.by_name(session, toy.name) is None
+        assert characters.by_name(session=session, name=toy.name) is None
 
 
 def test_other_pages_under_characters_are_not_taken_for_character_ids(site: Site) -> None:

@@ -59,7 +59,7 @@ def test_form_problems_leave_the_challenge_unspent(web: Web) -> None:
     assert no_file.status_code == 400 and no_file.json()["message"].startswith("No recording arrived")
     with web.session() as session:
         assert session.get(EnrollmentChallenge, url.rsplit("/", 1)[1]).used_at is None
-        assert enrollment.consent_history(session, user_id) == []
+        assert enrollment.consent_history(session=session, user_id=user_id) == []
 
 
 def test_any_recording_spends_the_challenge_and_is_written_to_the_ledger(web: Web) -> None:
@@ -81,7 +81,7 @@ def test_any_recording_spends_the_challenge_and_is_written_to_the_ledger(web: We
     assert made_up.status_code == 409 and "unknown" in made_up.json()["message"]
     with web.session() as session:
         challenge = session.get(EnrollmentChallenge, url.rsplit("/", 1)[1])
-        ledger = enrollment.consent_history(session, user_id)
+        ledger = enrollment.consent_history(session=session, user_id=user_id)
         assert [(r.result, r.challenge_hash) for r in ledger[:2]] == [
             ("failed", enrollment.challenge_hash(challenge)), ("refused", enrollment.challenge_hash(challenge))]
         assert ledger[0].detail.startswith("recording: ") and ledger[2].result == "refused"

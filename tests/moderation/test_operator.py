@@ -59,8 +59,8 @@ def test_cli_edits_reach_a_running_server_without_a_restart(web: Web, clip_asset
     assert len(flagged) == 2 and "\tflagged\tdrugs\tcocaine\t" in flagged[1]
     assert _cli(web, "category", "drugs", "--delete").exit_code == 0
     with web.session() as session:
-        assert "drugs" not in {c.slug for c in lists.categories(session)}
-        actors = {c.actor for c in lists.changes(session)}
+        assert "drugs" not in {c.slug for c in lists.categories(session=session)}
+        actors = {c.actor for c in lists.changes(session=session)}
     assert any(actor.startswith("cli") for actor in actors)
 
 
@@ -90,7 +90,7 @@ def test_the_moderation_pages_need_a_moderator(web: Web) -> None:
                       ("/mod/moderation/categories/hate/delete", {"confirm": "hate"})]:
         assert ann.submit(url, form).status_code == 403, url
     with web.session() as session:
-        assert lists.list_version(session).number == 1  # nothing changed
+        assert lists.list_version(session=session).number == 1  # nothing changed
 
 
 def test_a_moderator_edits_the_lists_and_reads_the_log(web: Web, clip_assets: dict[str, bytes]) -> None:
@@ -143,9 +143,9 @@ def test_a_moderator_edits_the_lists_and_reads_the_log(web: Web, clip_assets: di
 def test_flagged_text_goes_through_and_into_the_report_queue(web: Web, clip_assets: dict[str, bytes]) -> None:
     web.account("mia_mod")
     with web.session() as session:
-        lists.save_category(session, slug="spoilers", actor="test", label="Spoilers", action="flag",
+        lists.save_category(session=session, slug="spoilers", actor="test", label="Spoilers", action="flag",
                             reason="it gives away an ending ({term}).")
-        lists.add_terms(session, category="spoilers", terms=["ending revealed"], actor="test")
+        lists.add_terms(session=session, category="spoilers", terms=["ending revealed"], actor="test")
     ann = web.account(handle())
     video_id = web.video(ann.user_id, "a ball", assets=clip_assets)
     browser = web.browser()

@@ -16,7 +16,7 @@ from duetto.app.db.models import (
 ADULT_AGE = 18
 
 
-def birth_year(session: Session, user_id: str) -> int | None:
+def birth_year(*, session: Session, user_id: str) -> int | None:
     row = session.get(BirthYear, user_id)
     return row.year if row else None
 
@@ -31,7 +31,7 @@ def is_minor(year: int | None, *, today: dt.date | None = None) -> bool:
     return today.year - year - 1 < ADULT_AGE
 
 
-def declare_birth_year(session: Session, user_id: str, year: int) -> None:
+def declare_birth_year(*, session: Session, user_id: str, year: int) -> None:
     """Record the user's birth year once (committed). It cannot be changed afterwards, and 'everyone' needs it,
     so a character open to everyone always has an adult owner."""
     this_year = dt.datetime.now(dt.UTC).year

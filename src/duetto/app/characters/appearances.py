@@ -31,7 +31,7 @@ class Appearance:
     post: Post | None
 
 
-def appearances(session: Session, character_id: str, limit: int = 200) -> list[Appearance]:
+def appearances(*, session: Session, character_id: str, limit: int = 200) -> list[Appearance]:
     """Every draft and post, whoever made it, that shows the character; newest first."""
     rows = session.execute(
         select(Video, Account, Post)
@@ -44,7 +44,7 @@ def appearances(session: Session, character_id: str, limit: int = 200) -> list[A
     return [Appearance(video=v, maker=a, post=p) for v, a, p in rows]
 
 
-def appearance(session: Session, character: Character, video_id: str) -> Video:
+def appearance(*, session: Session, character: Character, video_id: str) -> Video:
     video = session.scalar(select(Video).join(VideoCharacter, VideoCharacter.video_id == Video.id)
                            .where(VideoCharacter.character_id == character.id, Video.id == video_id,
                                   Video.deleted_at.is_(None)))
@@ -53,18 +53,18 @@ def appearance(session: Session, character: Character, video_id: str) -> Video:
     return video
 
 
-def delete_appearance(session: Session, storage: Storage, character: Character, video_id: str) -> None:
+def delete_appearance(*, session: Session, storage: Storage, character: Character, video_id: str) -> None:
     """The owner deletes a draft or post that shows their character, whoever made it; its maker is told."""
-    video = appearance(session, character, video_id)
+    video = appearance(session=session, character=character, video_id=video_id)
     maker = session.get(User, video.user_id)
     posts_service.delete_draft(session=session, storage=storage, user=maker, video_id=video.id)
     if video.user_id != character.owner_id:
-        notify(session, video.user_id, "removed", character, actor_id=character.owner_id, video_id=video.id,
+        notify(session=session, user_id=video.user_id, kind="removed", character=character, actor_id=character.owner_id, video_id=video.id,
                 text=f"@{character.name}'s owner deleted a video of yours that showed @{character.name}.")
         session.commit()
 
 
-def delete_drafts(session: Session, storage: Storage, character: Character, *,
+def delete_drafts(*, session: Session, storage: Storage, character: Character,
                    maker_ids: set[str] | None) -> int:
     """Delete unposted videos by others (or by `maker_ids`) that show the character."""
     query = (select(Video).join(VideoCharacter, VideoCharacter.video_id == Video.id)

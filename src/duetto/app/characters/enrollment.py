@@ -31,7 +31,7 @@ CHALLENGE_TTL_S = 120.0
 ENROLLMENT_WINDOW_S = 600.0
 
 
-def issue_challenge(session: Session, user_id: str) -> EnrollmentChallenge:
+def issue_challenge(*, session: Session, user_id: str) -> EnrollmentChallenge:
     """A new challenge for `user_id` (committed): 4–6 random digits to say and a head turn, valid 2 minutes."""
     if session.get(User, user_id) is None:
         raise NotFound(f"No user with id {user_id!r}.", param="user_id")
@@ -46,7 +46,7 @@ def issue_challenge(session: Session, user_id: str) -> EnrollmentChallenge:
     return challenge
 
 
-def consume_challenge(session: Session, user_id: str, challenge_id: str) -> EnrollmentChallenge:
+def consume_challenge(*, session: Session, user_id: str, challenge_id: str) -> EnrollmentChallenge:
     """Mark `user_id`'s challenge used (committed) and return it; an unknown, expired or used one is refused.
 
     The update is conditional, so two requests answering the same challenge cannot both succeed.
@@ -80,7 +80,7 @@ def challenge_hash(challenge: EnrollmentChallenge) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def record_consent(session: Session, *, user_id: str, challenge_hash: str, result: str, detail: str) -> None:
+def record_consent(*, session: Session, user_id: str, challenge_hash: str, result: str, detail: str) -> None:
     """Append one entry to the consent ledger (committed). Entries are never changed or removed."""
     if not result.strip():
         raise InvalidRequest("A consent record needs a result.", param="result")
@@ -89,7 +89,7 @@ def record_consent(session: Session, *, user_id: str, challenge_hash: str, resul
     session.commit()
 
 
-def consent_history(session: Session, user_id: str) -> list[ConsentRecord]:
+def consent_history(*, session: Session, user_id: str) -> list[ConsentRecord]:
     return list(session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user_id)
                                 .order_by(ConsentRecord.id)))
 
@@ -98,14 +98,14 @@ def _is_wav(data: bytes) -> bool:
     return data[:4] == b"RIFF" and data[8:12] == b"WAVE"
 
 
-def person_character(session: Session, user_id: str) -> Character | None:
+def person_character(*, session: Session, user_id: str) -> Character | None:
     """The person character of `user_id` (a person has at most one), or None."""
     return session.scalar(select(Character).where(Character.owner_id == user_id, Character.kind == "person",
                                                   Character.deleted_at.is_(None)))
 
 
 def create_person_character(
-    session: Session, *, user_id: str, name: str, still_png: bytes, voice_wav: bytes, storage: Storage
+    *, session: Session, user_id: str, name: str, still_png: bytes, voice_wav: bytes, storage: Storage
 ) -> Character:
     """The person character of `user_id` (committed), made from their verified enrollment.
 
@@ -120,29 +120,29 @@ def create_person_character(
     if recent is None:
         raise Forbidden("A person character needs a verified enrollment in the last 10 minutes; enroll again.",
                         param="challenge")
-    if person_character(session, user_id) is not None:
+    if person_character(session=session, user_id=user_id) is not None:
         raise Conflict("You already have a person character; delete it before enrolling again.",
                        code="person_character_exists")
     if sniff_image(still_png) != "image/png":
         raise InvalidRequest("The reference still must be a PNG image.", param="still_png")
     if not _is_wav(voice_wav):
         raise InvalidRequest("The voice sample must be a WAV file.", param="voice_wav")
-    clean = check_name(session, name, owner_id=user_id)
+    clean = check_name(session=session, name=name, owner_id=user_id)
     account = session.get(Account, user_id)
-    shown = check_display_name(session, account.display_name if account else clean, clean)
+    shown = check_display_name(session=session, display_name=account.display_name if account else clean, fallback=clean)
     character = Character(id=new_id("char"), owner_id=user_id, kind="person", name=clean, display_name=shown,
                           permission="only_me", toy=None, created_at=time.time())
-    return store_and_commit(session, storage, character, still_png, voice_wav)
+    return store_and_commit(session=session, storage=storage, character=character, still=still_png, voice=voice_wav)
 
 
-def is_live(session: Session, user_id: str, challenge_id: str) -> bool:
+def is_live(*, session: Session, user_id: str, challenge_id: str) -> bool:
     """Whether the challenge is this person's, unused and unexpired (consuming it is what settles it)."""
     challenge = session.get(EnrollmentChallenge, challenge_id)
     return (challenge is not None and challenge.user_id == user_id and challenge.used_at is None
             and challenge.expires_at > time.time())
 
 
-def ledger_hash(session: Session, user_id: str, challenge_id: str) -> str:
+def ledger_hash(*, session: Session, user_id: str, challenge_id: str) -> str:
     """The ledger's name for the challenge answered; an unknown id is hashed as given."""
     known = session.get(EnrollmentChallenge, challenge_id)
     if known is not None and known.user_id == user_id:

@@ -45,7 +45,7 @@ def apply_characters(sessions: sessionmaker[Session], storage: Storage, video: V
     no longer be used. A video without characters passes through unchanged."""
     with session_scope(sessions) as session:
         try:
-            shown: list[Character] = cast.check_at_start(session, video)
+            shown: list[Character] = cast.check_at_start(session=session, video=video)
         except DomainError as refusal:
             raise GenerationError("character_not_permitted", refusal.message) from None
         if not shown:

@@ -15,12 +15,12 @@ from duetto.app.moderation import public_figure_match
 from duetto.app.users.handles import HANDLE_RE, RESERVED_HANDLES
 
 
-def public_figure(session: Session, text: str) -> str | None:
+def public_figure(*, session: Session, text: str) -> str | None:
     # The operator's list of public figures lives with moderation, editable there.
-    return public_figure_match(session, text)
+    return public_figure_match(session=session, text=text)
 
 
-def check_name(session: Session, name: str, *, owner_id: str) -> str:
+def check_name(*, session: Session, name: str, owner_id: str) -> str:
     """A free, allowed character name (lowercase, without @), or a one-line refusal."""
     clean = name.strip().lstrip("@").lower()
     if not HANDLE_RE.match(clean):
@@ -28,7 +28,7 @@ def check_name(session: Session, name: str, *, owner_id: str) -> str:
                              "letter (it is written @name in prompts).", param="name")
     if clean in RESERVED_HANDLES:
         raise InvalidRequest(f"@{clean} is reserved; pick another name.", param="name")
-    figure = public_figure(session, clean.replace("_", " "))
+    figure = public_figure(session=session, text=clean.replace("_", " "))
     if figure:
         raise InvalidRequest(f"@{clean} names a public figure ({figure}); characters cannot be public figures.",
                              param="name")
@@ -41,9 +41,9 @@ def check_name(session: Session, name: str, *, owner_id: str) -> str:
     return clean
 
 
-def check_display_name(session: Session, display_name: str, fallback: str) -> str:
+def check_display_name(*, session: Session, display_name: str, fallback: str) -> str:
     shown = " ".join(display_name.split())[:60] or fallback
-    figure = public_figure(session, shown)
+    figure = public_figure(session=session, text=shown)
     if figure:
         raise InvalidRequest(f"'{shown}' names a public figure ({figure}); characters cannot be public figures.",
                              param="display_name")

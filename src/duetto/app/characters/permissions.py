@@ -38,7 +38,7 @@ class NotPermitted(Forbidden):
     code = "character_not_permitted"
 
 
-def usable_by(session: Session, viewer_id: str, limit: int = 60) -> list[Character]:
+def usable_by(*, session: Session, viewer_id: str, limit: int = 60) -> list[Character]:
     """Others' characters the viewer may use: those approved for them, then the newest open ones.
 
     A page lists these, so the relations are read once for all candidates rather than per character. The
@@ -62,7 +62,7 @@ def usable_by(session: Session, viewer_id: str, limit: int = 60) -> list[Charact
                         mutual=c.owner_id in mutuals)][:limit]
 
 
-def _approval(session: Session, character_id: str, user_id: str) -> str | None:
+def _approval(*, session: Session, character_id: str, user_id: str) -> str | None:
     return session.scalar(select(CharacterApproval.status).where(
         CharacterApproval.character_id == character_id, CharacterApproval.user_id == user_id))
 
@@ -80,22 +80,22 @@ def _allowed(character: Character, user_id: str, *, blocked: bool, status: str |
     return character.permission == "mutuals" and mutual
 
 
-def may_use(session: Session, character: Character, user_id: str | None) -> bool:
+def may_use(*, session: Session, character: Character, user_id: str | None) -> bool:
     """Whether `user_id` may put `character` in a video now."""
     if user_id is None:
         return False
     if user_id == character.owner_id:
         return character.deleted_at is None
     relation = graph.relation(session=session, viewer_id=character.owner_id, other_id=user_id)
-    return _allowed(character, user_id, blocked=relation.blocked, status=_approval(session, character.id, user_id),
+    return _allowed(character, user_id, blocked=relation.blocked, status=_approval(session=session, character_id=character.id, user_id=user_id),
                     mutual=relation.mutual)
 
 
-def check_level(session: Session, owner_id: str, level: str) -> None:
+def check_level(*, session: Session, owner_id: str, level: str) -> None:
     if level not in CHARACTER_LEVELS:
         raise InvalidRequest(f"Permission must be one of: {', '.join(CHARACTER_LEVELS)}.", param="permission")
     if level == "everyone":
-        year = birth_year(session, owner_id)
+        year = birth_year(session=session, user_id=owner_id)
         if year is None:
             raise InvalidRequest("Opening a character to everyone needs your birth year; add it first.",
                                  param="permission", code="birth_year_required")
@@ -104,20 +104,20 @@ def check_level(session: Session, owner_id: str, level: str) -> None:
                             "people.", param="permission", code="minor_everyone")
 
 
-def set_permission(session: Session, character: Character, level: str) -> None:
-    check_level(session, character.owner_id, level)
+def set_permission(*, session: Session, character: Character, level: str) -> None:
+    check_level(session=session, owner_id=character.owner_id, level=level)
     character.permission = level
     session.commit()
 
 
-def _user_by_handle(session: Session, handle: str) -> Account:
+def _user_by_handle(*, session: Session, handle: str) -> Account:
     account = session.scalar(select(Account).where(Account.handle == handle.strip().lstrip("@").lower()))
     if account is None:
         raise NotFound(f"There is no one called @{handle.strip().lstrip('@')}; check the handle.", param="handle")
     return account
 
 
-def _set_approval(session: Session, character_id: str, user_id: str, status: str) -> None:
+def _set_approval(*, session: Session, character_id: str, user_id: str, status: str) -> None:
     row = session.get(CharacterApproval, (character_id, user_id))
     if row is None:
         session.add(CharacterApproval(character_id=character_id, user_id=user_id, status=status,
@@ -126,17 +126,17 @@ def _set_approval(session: Session, character_id: str, user_id: str, status: str
         row.status, row.created_at = status, time.time()
 
 
-def approve(session: Session, character: Character, handle: str) -> Account:
+def approve(*, session: Session, character: Character, handle: str) -> Account:
     """Let the person with `handle` use the character (at the 'approved' level and wider); committed."""
-    account = _user_by_handle(session, handle)
+    account = _user_by_handle(session=session, handle=handle)
     if account.user_id == character.owner_id:
         raise InvalidRequest("You can always use your own character.", param="handle")
-    _set_approval(session, character.id, account.user_id, "approved")
+    _set_approval(session=session, character_id=character.id, user_id=account.user_id, status="approved")
     session.commit()
     return account
 
 
-def approvals(session: Session, character_id: str) -> list[tuple[Account, str]]:
+def approvals(*, session: Session, character_id: str) -> list[tuple[Account, str]]:
     rows = session.execute(select(Account, CharacterApproval.status)
                            .join(CharacterApproval, CharacterApproval.user_id == Account.user_id)
                            .where(CharacterApproval.character_id == character_id)
@@ -144,29 +144,29 @@ def approvals(session: Session, character_id: str) -> list[tuple[Account, str]]:
     return [(account, status) for account, status in rows]
 
 
-def revoke(session: Session, storage: Storage, character: Character, handle: str) -> int:
+def revoke(*, session: Session, storage: Storage, character: Character, handle: str) -> int:
     """Keep one person out of the character at every level, and delete their drafts that show it.
 
     Their posts stay up, listed on the owner's page, where the owner may delete them. Returns how many
     drafts were deleted.
     """
-    account = _user_by_handle(session, handle)
+    account = _user_by_handle(session=session, handle=handle)
     if account.user_id == character.owner_id:
         raise InvalidRequest("You cannot revoke yourself.", param="handle")
-    _set_approval(session, character.id, account.user_id, "revoked")
+    _set_approval(session=session, character_id=character.id, user_id=account.user_id, status="revoked")
     session.commit()
-    removed = delete_drafts(session, storage, character, maker_ids={account.user_id})
-    notify(session, account.user_id, "revoked", character, actor_id=character.owner_id,
+    removed = delete_drafts(session=session, storage=storage, character=character, maker_ids={account.user_id})
+    notify(session=session, user_id=account.user_id, kind="revoked", character=character, actor_id=character.owner_id,
             text=f"@{character.name}'s owner no longer lets you use @{character.name}"
                  + (f"; {removed} of your drafts with it were deleted." if removed else "."))
     session.commit()
     return removed
 
 
-def revoke_everyone(session: Session, storage: Storage, character: Character) -> int:
+def revoke_everyone(*, session: Session, storage: Storage, character: Character) -> int:
     """Back to 'only me': approvals are dropped, and everyone else's drafts that show it are deleted."""
     character.permission = "only_me"
     session.execute(delete(CharacterApproval).where(CharacterApproval.character_id == character.id,
                                                     CharacterApproval.status == "approved"))
     session.commit()
-    return delete_drafts(session, storage, character, maker_ids=None)
+    return delete_drafts(session=session, storage=storage, character=character, maker_ids=None)

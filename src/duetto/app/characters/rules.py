@@ -224,7 +224,7 @@ class RuleRefused(Forbidden):
     code = "character_rule"
 
 
-def add_rule(session: Session, character: Character, text: str) -> CharacterRule:
+def add_rule(*, session: Session, character: Character, text: str) -> CharacterRule:
     """Add a rule in the owner's words (committed); text that matches no form is refused with the forms."""
     parsed = parse_rule(text)
     count = session.scalar(select(func.count()).select_from(CharacterRule)
@@ -238,12 +238,12 @@ def add_rule(session: Session, character: Character, text: str) -> CharacterRule
     return rule
 
 
-def rules_of(session: Session, character_id: str) -> list[CharacterRule]:
+def rules_of(*, session: Session, character_id: str) -> list[CharacterRule]:
     return list(session.scalars(select(CharacterRule).where(CharacterRule.character_id == character_id)
                                 .order_by(CharacterRule.id)))
 
 
-def delete_rule(session: Session, character: Character, rule_id: int) -> None:
+def delete_rule(*, session: Session, character: Character, rule_id: int) -> None:
     result = session.execute(delete(CharacterRule).where(CharacterRule.id == rule_id,
                                                          CharacterRule.character_id == character.id))
     if result.rowcount != 1:
@@ -251,9 +251,9 @@ def delete_rule(session: Session, character: Character, rule_id: int) -> None:
     session.commit()
 
 
-def check_rules(session: Session, character: Character, prompt: str) -> None:
+def check_rules(*, session: Session, character: Character, prompt: str) -> None:
     """Raise RuleRefused naming the rule when `prompt` breaks one of the character's rules."""
-    parsed = [(r.text, ParsedRule(r.form, r.terms)) for r in rules_of(session, character.id)]
+    parsed = [(r.text, ParsedRule(r.form, r.terms)) for r in rules_of(session=session, character_id=character.id)]
     found = first_violation(parsed, prompt)
     if found is not None:
         raise RuleRefused(refusal(character.name or character.display_name, found), param="prompt")

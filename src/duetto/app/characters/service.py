@@ -34,7 +34,7 @@ def enrollment_prefix(user_id: str) -> str:
 
 
 def create_toy_character(
-    session: Session, *, user_id: str, name: str, look: dict[str, Any], storage: Storage,
+    *, session: Session, user_id: str, name: str, look: dict[str, Any], storage: Storage,
     display_name: str = "", permission: str = "only_me",
 ) -> Character:
     """A Toybox toy character (committed): its look and voice are checked, its card rendered and stored."""
@@ -43,16 +43,16 @@ def create_toy_character(
     if session.get(User, user_id) is None:
         raise NotFound(f"No user with id {user_id!r}.", param="user_id")
     identity = check_identity(look)
-    clean = check_name(session, name, owner_id=user_id)
-    shown = check_display_name(session, display_name, clean)
-    check_level(session, user_id, permission)
+    clean = check_name(session=session, name=name, owner_id=user_id)
+    shown = check_display_name(session=session, display_name=display_name, fallback=clean)
+    check_level(session=session, owner_id=user_id, level=permission)
     card = render_card(identity)
     character = Character(id=new_id("char"), owner_id=user_id, kind="toy", name=clean, display_name=shown,
                           permission=permission, toy=identity, created_at=time.time())
-    return store_and_commit(session, storage, character, card.still_png, card.voice_wav)
+    return store_and_commit(session=session, storage=storage, character=character, still=card.still_png, voice=card.voice_wav)
 
 
-def store_and_commit(session: Session, storage: Storage, character: Character, still: bytes,
+def store_and_commit(*, session: Session, storage: Storage, character: Character, still: bytes,
                       voice: bytes) -> Character:
     prefix = character_prefix(character.id)
     character.still_key, character.voice_key = prefix + "still.png", prefix + "voice.wav"
@@ -73,7 +73,7 @@ def store_and_commit(session: Session, storage: Storage, character: Character, s
     return character
 
 
-def get_character(session: Session, character_id: str) -> Character:
+def get_character(*, session: Session, character_id: str) -> Character:
     character = session.scalar(select(Character).where(Character.id == character_id,
                                                        Character.deleted_at.is_(None)))
     if character is None:
@@ -81,43 +81,43 @@ def get_character(session: Session, character_id: str) -> Character:
     return character
 
 
-def by_name(session: Session, name: str) -> Character | None:
+def by_name(*, session: Session, name: str) -> Character | None:
     return session.scalar(select(Character).where(Character.name == name.lstrip("@").lower(),
                                                   Character.deleted_at.is_(None)))
 
 
-def owned_character(session: Session, owner_id: str, character_id: str) -> Character:
-    character = get_character(session, character_id)
+def owned_character(*, session: Session, owner_id: str, character_id: str) -> Character:
+    character = get_character(session=session, character_id=character_id)
     if character.owner_id != owner_id:
         # Someone else's character answers as if it did not exist.
         raise NotFound(f"No character of yours with id {character_id!r}.", param="character_id")
     return character
 
 
-def visible_character(session: Session, viewer_id: str, character_id: str) -> Character:
+def visible_character(*, session: Session, viewer_id: str, character_id: str) -> Character:
     """A character its owner or someone allowed to use it may look at; to anyone else it does not exist."""
-    character = get_character(session, character_id)
-    if not may_use(session, character, viewer_id):
+    character = get_character(session=session, character_id=character_id)
+    if not may_use(session=session, character=character, user_id=viewer_id):
         raise NotFound(f"No character found with id {character_id!r}.", param="character_id")
     return character
 
 
-def characters_of(session: Session, owner_id: str) -> list[Character]:
+def characters_of(*, session: Session, owner_id: str) -> list[Character]:
     return list(session.scalars(select(Character).where(Character.owner_id == owner_id,
                                                         Character.deleted_at.is_(None))
                                 .order_by(Character.created_at.desc())))
 
 
-def delete_character(session: Session, storage: Storage, character: Character, *,
+def delete_character(*, session: Session, storage: Storage, character: Character,
                      take_down_posts: bool = True) -> None:
     """Delete a character: its still, voice and (for a person) enrollment recordings are purged from storage,
     everyone else's drafts with it are deleted, and with `take_down_posts` their posts too. The name is
     freed; the consent ledger keeps its entries."""
-    delete_drafts(session, storage, character, maker_ids=None)
+    delete_drafts(session=session, storage=storage, character=character, maker_ids=None)
     if take_down_posts:
-        for item in appearances(session, character.id):
+        for item in appearances(session=session, character_id=character.id):
             if item.video.user_id != character.owner_id:
-                delete_appearance(session, storage, character, item.video.id)
+                delete_appearance(session=session, storage=storage, character=character, video_id=item.video.id)
     storage.delete_prefix(character_prefix(character.id))
     if character.kind == "person":
         storage.delete_prefix(enrollment_prefix(character.owner_id))
@@ -129,7 +129,7 @@ def delete_character(session: Session, storage: Storage, character: Character, *
     session.commit()
 
 
-def purge_user(session: Session, storage: Storage, user_id: str) -> None:
+def purge_user(*, session: Session, storage: Storage, user_id: str) -> None:
     """Remove a departing user's character files and recordings (their rows go with the user row)."""
     for character_id in session.scalars(select(Character.id).where(Character.owner_id == user_id)):
         storage.delete_prefix(character_prefix(character_id))

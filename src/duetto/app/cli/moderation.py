@@ -53,8 +53,8 @@ def list_terms(
 
     try:
         with _session(data_dir) as session:
-            rows = lists.terms(session, category)
-            version = lists.list_version(session).number
+            rows = lists.terms(session=session, category=category)
+            version = lists.list_version(session=session).number
     except DomainError as error:
         _fail(error.message)
     from rich.table import Table
@@ -77,7 +77,7 @@ def add(
 
     try:
         with _session(data_dir) as session:
-            added = lists.add_terms(session, category=category, terms=terms, actor=_actor())
+            added = lists.add_terms(session=session, category=category, terms=terms, actor=_actor())
     except DomainError as error:
         _fail(error.message)
     for term in terms:
@@ -99,7 +99,7 @@ def remove(
 
     try:
         with _session(data_dir) as session:
-            removed = lists.remove_terms(session, category=category, terms=terms, actor=_actor())
+            removed = lists.remove_terms(session=session, category=category, terms=terms, actor=_actor())
     except DomainError as error:
         _fail(error.message)
     for term in removed:
@@ -112,8 +112,8 @@ def categories(data_dir: Path | None = DataDir) -> None:
     from duetto.app.moderation import lists
 
     with _session(data_dir) as session:
-        rows = lists.categories(session)
-        counts = lists.term_counts(session)
+        rows = lists.categories(session=session)
+        counts = lists.term_counts(session=session)
     from rich.table import Table
 
     table = Table("category", "label", "action", "terms", "reason shown (after \"This prompt was refused: \")")
@@ -139,10 +139,10 @@ def category(
     try:
         with _session(data_dir) as session:
             if delete:
-                count = lists.delete_category(session, slug=slug, actor=_actor())
+                count = lists.delete_category(session=session, slug=slug, actor=_actor())
                 console.print(f"deleted {slug} and its {count} terms")
                 return
-            row = lists.save_category(session, slug=slug, actor=_actor(), label=label, action=action, reason=reason)
+            row = lists.save_category(session=session, slug=slug, actor=_actor(), label=label, action=action, reason=reason)
             console.print(f"{row.slug}: {row.label} · {row.action} · {row.reason}")
     except DomainError as error:
         _fail(error.message)
@@ -158,7 +158,7 @@ def test(
     from duetto.app.moderation import evaluate
 
     with _session(data_dir) as session:
-        decision = evaluate(session, text, surface=surface)
+        decision = evaluate(session=session, text=text, surface=surface)
     console.print(f"{decision.verdict} (list version {decision.list_version})")
     if decision.category:
         console.print(f"category: {decision.category} · term: {decision.term}")
@@ -181,7 +181,7 @@ def log(
     if verdict is not None and verdict not in ("allowed", "refused", "flagged"):
         _fail(f"--verdict must be allowed, refused or flagged, not {verdict!r}.")
     with _session(data_dir) as session:
-        rows = decisions(session, verdict=verdict, surface=surface, user_id=user, limit=limit)
+        rows = decisions(session=session, verdict=verdict, surface=surface, user_id=user, limit=limit)
     # One tab-separated line per decision, so the log can be grepped, cut and sorted.
     typer.echo("id\twhen_utc\tuser\tsurface\tverdict\tcategory\tterm\tlist_version\tsha256\texcerpt")
     for row in rows:

@@ -99,7 +99,7 @@ def see_less(*, session: Session, viewer_id: str, post_id: str) -> None:
 _COLUMNS = (Post.seq, Post.id, Post.user_id, Post.hot, Post.terms)
 
 
-def _candidates(session: Session, viewer_id: str | None, personalized: bool) -> dict[int, ranking.Candidate]:
+def _candidates(*, session: Session, viewer_id: str | None, personalized: bool) -> dict[int, ranking.Candidate]:
     rows = session.execute(select(*_COLUMNS).order_by(Post.hot.desc()).limit(CANDIDATES_BY_HOT)).all()
     if viewer_id and personalized:
         followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
@@ -130,7 +130,7 @@ def for_you(*, session: Session, viewer_id: str | None, limit: int = 8, shown: l
     """The next `limit` posts of the viewer's For You feed, leaving out the post ids already `shown`."""
     now = time.time() if now is None else now
     personalized = viewer_id is not None and get_prefs(session=session, user_id=viewer_id).personalized
-    candidates = _candidates(session, viewer_id, personalized)
+    candidates = _candidates(session=session, viewer_id=viewer_id, personalized=personalized)
     hidden_users = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
     if viewer_id:
         hidden_users.add(viewer_id)

@@ -61,14 +61,14 @@ _cache: dict[str, _Lists] = {}
 _cache_lock = threading.Lock()
 
 
-def _lists(session: Session) -> _Lists:
-    version = lists.list_version(session)
+def _lists(*, session: Session) -> _Lists:
+    version = lists.list_version(session=session)
     bind = session.get_bind()
     where = repr(bind.url)
     current = _cache.get(where)
     if current is not None and current.version == version:
         return current
-    categories = lists.categories(session)
+    categories = lists.categories(session=session)
     order = {c.slug: i for i, c in enumerate(categories)}
     rows = session.execute(select(ModerationTerm.category, ModerationTerm.term)).all()
     rows.sort(key=lambda r: (order.get(r[0], len(order)), r[1]))
@@ -91,9 +91,9 @@ def _decide(lists: _Lists, hit: Hit | None, surface: str) -> Decision:
                     reason=f"This {noun} was refused: {reason}", list_version=version)
 
 
-def evaluate(session: Session, text: str, *, surface: str = "text") -> Decision:
+def evaluate(*, session: Session, text: str, surface: str = "text") -> Decision:
     """What check_text would decide, without logging it (for operators trying the lists out)."""
-    lists = _lists(session)
+    lists = _lists(session=session)
     return _decide(lists, lists.matcher.find(text), surface)
 
 
@@ -102,7 +102,7 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1] + "…"
 
 
-def check_text(session: Session, *, text: str, surface: str, user_id: str | None) -> Decision:
+def check_text(*, session: Session, text: str, surface: str, user_id: str | None) -> Decision:
     """Check text someone wants to use on `surface` (api_prompt, web_prompt, caption, comment, message, or
     a surface of your own) and log the decision, allowed or not.
 
@@ -111,7 +111,7 @@ def check_text(session: Session, *, text: str, surface: str, user_id: str | None
     """
     if not surface or len(surface) > 40:
         raise ValueError(f"surface must be a short name such as 'comment', not {surface!r}")
-    decision = evaluate(session, text, surface=surface)
+    decision = evaluate(session=session, text=text, surface=surface)
     keep_excerpt = decision.verdict != "allowed" or surface not in PRIVATE_SURFACES
     row = ModerationDecision(
         created_at=time.time(), user_id=user_id, surface=surface,
@@ -124,22 +124,22 @@ def check_text(session: Session, *, text: str, surface: str, user_id: str | None
     return replace(decision, log_id=row.id)
 
 
-def require_allowed(session: Session, *, text: str, surface: str, user_id: str | None,
+def require_allowed(*, session: Session, text: str, surface: str, user_id: str | None,
                     param: str | None = None) -> Decision:
     """check_text, raising ModerationRefused (an InvalidRequest) when the text is refused."""
-    decision = check_text(session, text=text, surface=surface, user_id=user_id)
+    decision = check_text(session=session, text=text, surface=surface, user_id=user_id)
     if not decision.allowed:
         raise ModerationRefused(decision, param=param)
     return decision
 
 
-def public_figure_match(session: Session, text: str) -> str | None:
+def public_figure_match(*, session: Session, text: str) -> str | None:
     """The listed public figure the text names, if any (as listed, e.g. "Taylor Swift"); not logged."""
-    hit = _lists(session).matcher.find(text, categories=[lists.PUBLIC_FIGURES])
+    hit = _lists(session=session).matcher.find(text, categories=[lists.PUBLIC_FIGURES])
     return hit.term if hit else None
 
 
-def decisions(session: Session, *, verdict: str | None = None, surface: str | None = None,
+def decisions(*, session: Session, verdict: str | None = None, surface: str | None = None,
               user_id: str | None = None, before: int | None = None, limit: int = 100) -> list[ModerationDecision]:
     """The decision log, newest first, optionally filtered; `before` pages on by log id."""
     query = select(ModerationDecision).order_by(ModerationDecision.id.desc()).limit(max(1, min(limit, 1000)))

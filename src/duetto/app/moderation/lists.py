@@ -29,40 +29,40 @@ class ListVersion:
     at: float
 
 
-def list_version(session: Session) -> ListVersion:
+def list_version(*, session: Session) -> ListVersion:
     row = session.execute(select(ModerationChange.id, ModerationChange.at)
                           .order_by(ModerationChange.id.desc()).limit(1)).first()
     return ListVersion(row[0], row[1]) if row else ListVersion(0, 0.0)
 
 
-def categories(session: Session) -> list[ModerationCategory]:
+def categories(*, session: Session) -> list[ModerationCategory]:
     """Refusing categories first, then flagging ones, each group by slug: the order matching tries them in."""
     rows = session.scalars(select(ModerationCategory)).all()
     return sorted(rows, key=lambda c: (MODERATION_ACTIONS.index(c.action) if c.action in MODERATION_ACTIONS else len(MODERATION_ACTIONS), c.slug))
 
 
-def term_counts(session: Session) -> dict[str, int]:
+def term_counts(*, session: Session) -> dict[str, int]:
     return dict(session.execute(select(ModerationTerm.category, func.count())
                                 .group_by(ModerationTerm.category)).all())
 
 
-def terms(session: Session, category: str | None = None) -> list[ModerationTerm]:
+def terms(*, session: Session, category: str | None = None) -> list[ModerationTerm]:
     query = select(ModerationTerm).order_by(ModerationTerm.category, ModerationTerm.key)
     if category is not None:
-        get_category(session, category)
+        get_category(session=session, slug=category)
         query = query.where(ModerationTerm.category == category)
     return list(session.scalars(query))
 
 
-def get_category(session: Session, slug: str) -> ModerationCategory:
+def get_category(*, session: Session, slug: str) -> ModerationCategory:
     found = session.get(ModerationCategory, slug)
     if found is None:
-        known = ", ".join(c.slug for c in categories(session)) or "none yet"
+        known = ", ".join(c.slug for c in categories(session=session)) or "none yet"
         raise NotFound(f"No moderation category {slug!r} (known: {known}).", param="category")
     return found
 
 
-def _record(session: Session, *, actor: str, action: str, category: str, detail: str) -> None:
+def _record(*, session: Session, actor: str, action: str, category: str, detail: str) -> None:
     session.add(ModerationChange(at=time.time(), actor=actor[:100], action=action, category=category,
                                  detail=detail))
 
@@ -77,12 +77,12 @@ def _clean_term(term: str) -> str:
     return cleaned
 
 
-def add_terms(session: Session, *, category: str, terms: list[str], actor: str) -> list[str]:
+def add_terms(*, session: Session, category: str, terms: list[str], actor: str) -> list[str]:
     """Add words or phrases to a category; returns those that were new (others were listed already).
 
     Commits, so the next check anywhere (API, web, other processes) uses the new list.
     """
-    get_category(session, category)
+    get_category(session=session, slug=category)
     cleaned = [_clean_term(t) for t in terms]
     if not cleaned:
         raise InvalidRequest("Give at least one term to add.", param="term")
@@ -97,14 +97,14 @@ def add_terms(session: Session, *, category: str, terms: list[str], actor: str) 
         session.add(ModerationTerm(category=category, term=term, key=key, added_by=actor[:100], created_at=now))
         added.append(term)
     if added:
-        _record(session, actor=actor, action="add", category=category, detail="; ".join(added))
+        _record(session=session, actor=actor, action="add", category=category, detail="; ".join(added))
     session.commit()
     return added
 
 
-def remove_terms(session: Session, *, category: str, terms: list[str], actor: str) -> list[str]:
+def remove_terms(*, session: Session, category: str, terms: list[str], actor: str) -> list[str]:
     """Remove words or phrases from a category (any spelling with the same key); returns those removed."""
-    get_category(session, category)
+    get_category(session=session, slug=category)
     keys = {term_key(t): t for t in terms if term_words(t)}
     if not keys:
         raise InvalidRequest("Give at least one term to remove.", param="term")
@@ -116,12 +116,12 @@ def remove_terms(session: Session, *, category: str, terms: list[str], actor: st
                        param="term")
     session.execute(delete(ModerationTerm).where(ModerationTerm.id.in_([r.id for r in rows])))
     removed = [r.term for r in rows]
-    _record(session, actor=actor, action="remove", category=category, detail="; ".join(removed))
+    _record(session=session, actor=actor, action="remove", category=category, detail="; ".join(removed))
     session.commit()
     return removed
 
 
-def save_category(session: Session, *, slug: str, actor: str, label: str | None = None,
+def save_category(*, session: Session, slug: str, actor: str, label: str | None = None,
                   action: str | None = None, reason: str | None = None) -> ModerationCategory:
     """Create a category, or change the label, action or reason of an existing one."""
     if not _SLUG.match(slug):
@@ -157,21 +157,21 @@ def save_category(session: Session, *, slug: str, actor: str, label: str | None 
             return found
         found.updated_at = now
         detail = "; ".join(changed)
-    _record(session, actor=actor, action="category", category=slug, detail=detail)
+    _record(session=session, actor=actor, action="category", category=slug, detail=detail)
     session.commit()
     return found
 
 
-def delete_category(session: Session, *, slug: str, actor: str) -> int:
+def delete_category(*, session: Session, slug: str, actor: str) -> int:
     """Delete a category and all its terms; returns how many terms went with it."""
-    get_category(session, slug)
+    get_category(session=session, slug=slug)
     count = session.scalar(select(func.count()).select_from(ModerationTerm).where(ModerationTerm.category == slug))
     session.execute(delete(ModerationTerm).where(ModerationTerm.category == slug))
     session.execute(delete(ModerationCategory).where(ModerationCategory.slug == slug))
-    _record(session, actor=actor, action="drop-category", category=slug, detail=f"{count} terms")
+    _record(session=session, actor=actor, action="drop-category", category=slug, detail=f"{count} terms")
     session.commit()
     return count or 0
 
 
-def changes(session: Session, *, limit: int = 50) -> list[ModerationChange]:
+def changes(*, session: Session, limit: int = 50) -> list[ModerationChange]:
     return list(session.scalars(select(ModerationChange).order_by(ModerationChange.id.desc()).limit(limit)))

@@ -31,7 +31,7 @@ KINDS = ("post", "comment", "user")
 MAX_DETAILS = 1000
 
 
-def _comment(session: Session, target_id: str) -> Comment | None:
+def _comment(*, session: Session, target_id: str) -> Comment | None:
     """The comment a report names by its id (digits in a string column), or None."""
     comment_id = parse_whole(target_id)
     if comment_id is None or not 1 <= comment_id <= MAX_ROW_ID:
@@ -39,11 +39,11 @@ def _comment(session: Session, target_id: str) -> Comment | None:
     return session.get(Comment, comment_id)
 
 
-def _target_exists(session: Session, kind: str, target_id: str) -> bool:
+def _target_exists(*, session: Session, kind: str, target_id: str) -> bool:
     if kind == "post":
         return session.scalar(select(Post.seq).where(Post.id == target_id)) is not None
     if kind == "comment":
-        return _comment(session, target_id) is not None
+        return _comment(session=session, target_id=target_id) is not None
     return session.get(Account, target_id) is not None
 
 
@@ -54,7 +54,7 @@ def report(*, session: Session, reporter_id: str, kind: str, target_id: str, rea
         raise InvalidRequest("Pick a reason for the report.", param="reason")
     if len(details) > MAX_DETAILS:
         raise InvalidRequest(f"Details must be at most {MAX_DETAILS} characters.", param="details")
-    if not _target_exists(session, kind, target_id):
+    if not _target_exists(session=session, kind=kind, target_id=target_id):
         raise NotFound(f"The reported {kind} does not exist any more.", param="target_id")
     item = Report(reporter_id=reporter_id, target_kind=kind, target_id=target_id, reason=reason,
                   details=details.strip(), status="open", created_at=time.time())
@@ -94,7 +94,7 @@ def queue(*, session: Session, status: str = "open", limit: int = 100) -> list[Q
             item.post = session.scalar(select(Post).where(Post.id == row.target_id))
             item.user = session.get(Account, item.post.user_id) if item.post else None
         elif row.target_kind == "comment":
-            item.comment = _comment(session, row.target_id)
+            item.comment = _comment(session=session, target_id=row.target_id)
             item.user = session.get(Account, item.comment.user_id) if item.comment else None
         else:
             item.user = session.get(Account, row.target_id)
@@ -116,7 +116,7 @@ def open_report(*, session: Session, is_moderator: bool, report_id: int, action:
 
 def reported_comment(*, session: Session, report: Report) -> Comment | None:
     """The comment a report names, if it still exists."""
-    return _comment(session, report.target_id)
+    return _comment(session=session, target_id=report.target_id)
 
 
 def settle(*, session: Session, report: Report, action: str, moderator_id: str) -> None:

@@ -36,7 +36,7 @@ def instance_label(settings: Settings, host: str) -> str:
     return settings.instance_name or host
 
 
-def creator_handle(session: Session, video: Video) -> str:
+def creator_handle(*, session: Session, video: Video) -> str:
     """The name the badge shows: the web handle, or the API user's name for users without an account."""
     account = session.get(Account, video.user_id)
     if account is not None:
@@ -45,7 +45,7 @@ def creator_handle(session: Session, video: Video) -> str:
     return user.name if user is not None else "unknown"
 
 
-def _parent(session: Session, video: Video) -> Video | None:
+def _parent(*, session: Session, video: Video) -> Video | None:
     parent_id = video.remixed_from_video_id or video.source_video_id
     if not parent_id:
         return None
@@ -63,8 +63,8 @@ def export_mp4(*, session: Session, storage: Storage, settings: Settings, video:
     from duetto.media import mp4_bytes, read_mp4
     from duetto.provenance import download_rendition
 
-    handle = creator_handle(session, video)
-    parent = _parent(session, video) if _depth < MAX_LINEAGE else None
+    handle = creator_handle(session=session, video=video)
+    parent = _parent(session=session, video=video) if _depth < MAX_LINEAGE else None
     parent_mp4 = None
     if parent is not None and storage.exists(asset_key(parent.id, "video")):
         parent_mp4 = export_mp4(session=session, storage=storage, settings=settings, video=parent, instance=instance,

@@ -31,7 +31,7 @@ class Attribution:
         return f"made here by {self.handle} on {self.date}"
 
 
-def build_index(session: Session) -> Any:
+def build_index(*, session: Session) -> Any:
     """An in-memory fingerprint index of every stored clip whose video still exists."""
     from duetto.provenance import Fingerprint, FingerprintIndex
 
@@ -45,7 +45,7 @@ def build_index(session: Session) -> Any:
     return index
 
 
-def _attribute(session: Session, *, video_id: str | None = None, seq: int | None = None,
+def _attribute(*, session: Session, video_id: str | None = None, seq: int | None = None,
                score: float | None = None) -> Attribution | None:
     query = select(Video, User.name, Account.handle).join(User, User.id == Video.user_id) \
         .outerjoin(Account, Account.user_id == Video.user_id)
@@ -86,18 +86,18 @@ def _credentials_text(credentials: dict[str, Any] | None) -> str:
     return f"Content credentials: {state}, made with {generator}."
 
 
-def verify_upload(session: Session, data: bytes, *, key: bytes) -> Report:
+def verify_upload(*, session: Session, data: bytes, key: bytes) -> Report:
     """Check an uploaded clip for credentials, both marks and a fingerprint match against this instance."""
     from duetto.provenance import verify_clip
 
     if not data:
         raise InvalidRequest("Upload a video file to verify.", param="file")
     try:
-        result = verify_clip(bytes(data), key=key, index=build_index(session))
+        result = verify_clip(bytes(data), key=key, index=build_index(session=session))
     except Exception as exc:  # any decoder failure means the upload was not a readable clip
         raise InvalidRequest(f"Could not read the upload as a video: {type(exc).__name__}.", param="file") from None
     marks = [d for d in (result.video, result.audio) if d is not None and d.found]
-    mark_owner = _attribute(session, seq=marks[0].payload) if marks else None
+    mark_owner = _attribute(session=session, seq=marks[0].payload) if marks else None
     if marks:
         tracks = [name for name, d in (("video", result.video), ("audio", result.audio)) if d is not None and d.found]
         watermark = f"Invisible watermark of this instance found in the {' and '.join(tracks)}."
@@ -105,7 +105,7 @@ def verify_upload(session: Session, data: bytes, *, key: bytes) -> Report:
         watermark = "No invisible watermark from this instance found."
     match_owner = None
     if result.match is not None:
-        match_owner = _attribute(session, video_id=result.match[0], score=round(result.match[1], 3))
+        match_owner = _attribute(session=session, video_id=result.match[0], score=round(result.match[1], 3))
     owner = match_owner or mark_owner
     fingerprint_text = owner.sentence if owner is not None else "no match"
     return Report(credentials=_credentials_text(result.credentials), watermark=watermark,

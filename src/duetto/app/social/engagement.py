@@ -51,7 +51,7 @@ def add_comment(*, session: Session, viewer_id: str, post_id: str, body: str) ->
     if len(body) > MAX_COMMENT:
         raise InvalidRequest(f"Comment must be at most {MAX_COMMENT} characters.", param="body")
     post = get_post(session=session, post_id=post_id, viewer_id=viewer_id)
-    decision = moderation.require_allowed(session, text=body, surface="comment", user_id=viewer_id, param="body")
+    decision = moderation.require_allowed(session=session, text=body, surface="comment", user_id=viewer_id, param="body")
     if not lock_post(session=session, seq=post.seq):
         raise NotFound("This post does not exist or was taken down.", param="post_id")
     comment = Comment(post_seq=post.seq, user_id=viewer_id, body=body, created_at=time.time())

@@ -63,7 +63,7 @@ def followee_ids(*, session: Session, viewer_id: str) -> set[str]:
     return set(session.scalars(select(Follow.followee_id).where(Follow.follower_id == viewer_id)))
 
 
-def _insert_ignore(session: Session, table: type, **values: object) -> None:
+def _insert_ignore(*, session: Session, table: type, **values: object) -> None:
     # One statement that tolerates a repeat click, on SQLite and PostgreSQL alike.
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -78,7 +78,7 @@ def follow(*, session: Session, viewer_id: str, other_id: str) -> None:
         raise InvalidRequest("You cannot follow yourself.")
     if is_blocked_between(session=session, a=viewer_id, b=other_id):
         raise Forbidden("You cannot follow this account.")
-    _insert_ignore(session, Follow, follower_id=viewer_id, followee_id=other_id, created_at=time.time())
+    _insert_ignore(session=session, table=Follow, follower_id=viewer_id, followee_id=other_id, created_at=time.time())
     session.commit()
 
 
@@ -91,7 +91,7 @@ def block(*, session: Session, viewer_id: str, other_id: str) -> None:
     """Block someone: no DMs or remixes either way, hidden from each other's feeds, follows dropped."""
     if viewer_id == other_id:
         raise InvalidRequest("You cannot block yourself.")
-    _insert_ignore(session, Block, blocker_id=viewer_id, blocked_id=other_id, created_at=time.time())
+    _insert_ignore(session=session, table=Block, blocker_id=viewer_id, blocked_id=other_id, created_at=time.time())
     session.execute(delete(Follow).where(
         or_((Follow.follower_id == viewer_id) & (Follow.followee_id == other_id),
             (Follow.follower_id == other_id) & (Follow.followee_id == viewer_id))))

@@ -39,7 +39,7 @@ def send(*, session: Session, sender_id: str, recipient_id: str, body: str, post
                                for who in (sender_id, recipient_id)):
             raise NotFound("The shared video does not exist or cannot be shared with this account.", param="post_id")
     if body:
-        moderation.require_allowed(session, text=body, surface="message", user_id=sender_id, param="body")
+        moderation.require_allowed(session=session, text=body, surface="message", user_id=sender_id, param="body")
     message = Message(pair_key=pair_key(sender_id, recipient_id), sender_id=sender_id, recipient_id=recipient_id,
                       body=body, post_id=post_id, created_at=time.time())
     session.add(message)

@@ -101,7 +101,7 @@ def publish(*, session: Session, user_id: str, video_id: str, caption: str) -> P
     parent = post_of_video(session=session, video_id=video.remixed_from_video_id) if video.remixed_from_video_id else None
     if parent is not None and graph.is_blocked_between(session=session, a=user_id, b=parent.user_id):
         raise Forbidden("You cannot post a remix of this account's post.")
-    decision = (moderation.require_allowed(session, text=caption, surface="caption", user_id=user_id,
+    decision = (moderation.require_allowed(session=session, text=caption, surface="caption", user_id=user_id,
                                            param="caption") if caption else None)
     now = time.time()
     picture, sound = prompt_format.split(video.prompt)

@@ -63,7 +63,7 @@ def check_new_account(*, session: Session, handle: str, password: str, display_n
     display_name = display_name.strip()[:60] or handle
     # A handle or name is shown beside everything the person posts: it is checked like a caption, so
     # "@taylorswift" cannot pass for the singer.
-    decisions = _check_names(session, handle=handle, display_name=display_name, user_id=None)
+    decisions = _check_names(session=session, handle=handle, display_name=display_name, user_id=None)
     if (session.scalar(select(Account.user_id).where(Account.handle == handle))
             or session.scalar(select(User.id).where(User.name == handle))):
         raise handle_taken(handle)
@@ -81,23 +81,23 @@ def create_account(*, session: Session, new: NewAccount) -> Account:
                       password_hash=_hasher.hash(new.password), created_at=time.time())
     session.add(account)
     session.commit()
-    _file_flagged(session, new.decisions, user.id)
+    _file_flagged(session=session, decisions=new.decisions, user_id=user.id)
     return account
 
 
-def _check_names(session: Session, *, display_name: str, user_id: str | None,
+def _check_names(*, session: Session, display_name: str, user_id: str | None,
                  handle: str | None = None) -> list[moderation.Decision]:
     decisions = []
     if handle is not None:
-        decisions.append(moderation.require_allowed(session, text=handle, surface="handle", user_id=user_id,
+        decisions.append(moderation.require_allowed(session=session, text=handle, surface="handle", user_id=user_id,
                                                     param="handle"))
     if display_name != handle:
-        decisions.append(moderation.require_allowed(session, text=display_name, surface="display_name",
+        decisions.append(moderation.require_allowed(session=session, text=display_name, surface="display_name",
                                                     user_id=user_id, param="display_name"))
     return decisions
 
 
-def _file_flagged(session: Session, decisions: list[moderation.Decision], user_id: str) -> None:
+def _file_flagged(*, session: Session, decisions: list[moderation.Decision], user_id: str) -> None:
     for decision in decisions:
         if reports.file_flagged(session=session, decision=decision, kind="user", target_id=user_id):
             return  # one report per account is enough for a person to look
@@ -185,9 +185,9 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
         raise InvalidRequest("Bio must be at most 500 characters.", param="bio")
     decisions = []
     if display_name != account.display_name:
-        decisions += _check_names(session, display_name=display_name, user_id=account.user_id)
+        decisions += _check_names(session=session, display_name=display_name, user_id=account.user_id)
     if bio.strip() and bio.strip() != account.bio:
-        decisions.append(moderation.require_allowed(session, text=bio, surface="bio", user_id=account.user_id,
+        decisions.append(moderation.require_allowed(session=session, text=bio, surface="bio", user_id=account.user_id,
                                                     param="bio"))
     account.display_name = display_name
     account.bio = bio.strip()
@@ -205,5 +205,5 @@ def update_profile(*, session: Session, storage: Storage, account: Account, disp
             storage.delete_prefix(old)
     session.add(account)
     session.commit()
-    _file_flagged(session, decisions, account.user_id)
+    _file_flagged(session=session, decisions=decisions, user_id=account.user_id)
     return account

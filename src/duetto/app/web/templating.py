@@ -45,4 +45,4 @@ def character_notices(request: Request) -> int:
     if viewer is None or viewer.account is None:
         return 0
     with request.app.state.services.sessions() as session:
-        return notices.unread_count(session, viewer.account.user_id)
+        return notices.unread_count(session=session, user_id=viewer.account.user_id)

@@ -61,10 +61,10 @@ async def create_character(request: Request, services: ServicesDep, session: Ses
 
     def create() -> CharacterObject:
         if params.birth_year is not None:
-            ages.declare_birth_year(session, user.id, params.birth_year)
+            ages.declare_birth_year(session=session, user_id=user.id, year=params.birth_year)
         look = params.model_dump(include={"head_colour", "hat", "eyes", "pitch", "timbre"})
         character = service.create_toy_character(
-            session, user_id=user.id, name=params.name, look=look, storage=services.storage,
+            session=session, user_id=user.id, name=params.name, look=look, storage=services.storage,
             display_name=params.display_name or "", permission=params.permission)
         return CharacterObject.of(character, viewer_id=user.id)
 
@@ -74,14 +74,14 @@ async def create_character(request: Request, services: ServicesDep, session: Ses
 @router.get("", response_model=CharacterList)
 def list_characters(session: SessionDep, user: CurrentUser) -> CharacterList:
     """Your characters, then others' that you may use."""
-    mine = service.characters_of(session, user.id)
-    shared = permissions.usable_by(session, user.id)
+    mine = service.characters_of(session=session, owner_id=user.id)
+    shared = permissions.usable_by(session=session, viewer_id=user.id)
     return CharacterList(data=[CharacterObject.of(c, viewer_id=user.id) for c in mine + shared])
 
 
 @router.get("/{character_id}", response_model=CharacterObject)
 def retrieve_character(character_id: str, session: SessionDep, user: CurrentUser) -> CharacterObject:
-    character = service.visible_character(session, user.id, character_id)
+    character = service.visible_character(session=session, viewer_id=user.id, character_id=character_id)
     return CharacterObject.of(character, viewer_id=user.id)
 
 
@@ -90,7 +90,7 @@ def retrieve_character(character_id: str, session: SessionDep, user: CurrentUser
 def character_content(character_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser,
                       variant: Literal["still", "voice"] = "still") -> Response:
     """The card's still (PNG) or voice sample (WAV)."""
-    character = service.visible_character(session, user.id, character_id)
+    character = service.visible_character(session=session, viewer_id=user.id, character_id=character_id)
     attribute, media_type = CONTENT[variant]
     key = getattr(character, attribute)
     if not key or not services.storage.exists(key):
@@ -102,6 +102,6 @@ def character_content(character_id: str, services: ServicesDep, session: Session
 def delete_character(character_id: str, services: ServicesDep, session: SessionDep,
                      user: CurrentUser) -> CharacterDeleted:
     """Delete one of your characters: its files are purged and videos others made with it are deleted."""
-    character = service.owned_character(session, user.id, character_id)
-    service.delete_character(session, services.storage, character)
+    character = service.owned_character(session=session, owner_id=user.id, character_id=character_id)
+    service.delete_character(session=session, storage=services.storage, character=character)
     return CharacterDeleted(id=character_id)

@@ -20,4 +20,4 @@ def verify(services: ServicesDep, session: SessionDep, user: CurrentUser,
            ) -> dict[str, Any]:
     # A sync route: decoding and detection are CPU work and run in the thread pool, off the event loop.
     data = file.file.read()
-    return verify_upload(session, data, key=watermark_key(services.settings)).to_dict()
+    return verify_upload(session=session, data=data, key=watermark_key(services.settings)).to_dict()

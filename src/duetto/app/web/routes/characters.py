@@ -58,23 +58,23 @@ def _back(character_id: str, anchor: str = "") -> RedirectResponse:
 
 @router.get("/characters")
 def characters_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    notes = notices.notifications(session, account.user_id)
+    notes = notices.notifications(session=session, user_id=account.user_id)
     unread = {n.id for n in notes if n.read_at is None}
     context = {
-        "mine": service.characters_of(session, account.user_id),
-        "shared": permissions.usable_by(session, account.user_id),
+        "mine": service.characters_of(session=session, owner_id=account.user_id),
+        "shared": permissions.usable_by(session=session, viewer_id=account.user_id),
         "notices": notes, "unread_ids": unread, "levels": permissions.LEVEL_LABELS,
-        "birth_year": ages.birth_year(session, account.user_id),
+        "birth_year": ages.birth_year(session=session, user_id=account.user_id),
     }
     response = render(request, "characters.html", context, session=session)
     if unread:
-        notices.mark_read(session, account.user_id)  # seen once shown; the badge clears on the next page
+        notices.mark_read(session=session, user_id=account.user_id)  # seen once shown; the badge clears on the next page
     return response
 
 
 def _new_context(values: dict[str, str], session: Session, user_id: str) -> dict[str, Any]:
     return {"values": values, "choices": cards.choices(), "levels": permissions.LEVEL_LABELS,
-            "birth_year": ages.birth_year(session, user_id)}
+            "birth_year": ages.birth_year(session=session, user_id=user_id)}
 
 
 @router.get("/characters/new")
@@ -96,7 +96,7 @@ async def new_toy(
     look = {"head_colour": head_colour, "hat": hat, "eyes": eyes, "pitch": pitch, "timbre": timbre}
 
     def create() -> Character:
-        return service.create_toy_character(session, user_id=account.user_id, name=name, look=look,
+        return service.create_toy_character(session=session, user_id=account.user_id, name=name, look=look,
                                             storage=services.storage, display_name=display_name,
                                             permission=permission)
 
@@ -114,7 +114,7 @@ async def new_toy(
 def set_birth_year(request: Request, session: SessionDep, account: AccountDep,
                    year: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/characters") -> Response:
     parsed = parse_whole(year)
-    ages.declare_birth_year(session, account.user_id, -1 if parsed is None else parsed)
+    ages.declare_birth_year(session=session, user_id=account.user_id, year=-1 if parsed is None else parsed)
     return RedirectResponse(safe_next(next, "/characters"), status_code=303)
 
 
@@ -125,10 +125,10 @@ def _page(request: Request, session: Session, character: Character, viewer_id: s
                                "error": error, "values": values or {}}
     if owner:
         context |= {
-            "approvals": permissions.approvals(session, character.id),
-            "rules": rules.rules_of(session, character.id),
-            "appearances": appearances.appearances(session, character.id),
-            "birth_year": ages.birth_year(session, viewer_id),
+            "approvals": permissions.approvals(session=session, character_id=character.id),
+            "rules": rules.rules_of(session=session, character_id=character.id),
+            "appearances": appearances.appearances(session=session, character_id=character.id),
+            "birth_year": ages.birth_year(session=session, user_id=viewer_id),
             "forms_help": rules.FORMS_HELP,
         }
     return render(request, "character.html", context, status_code=status_code, session=session)
@@ -136,7 +136,7 @@ def _page(request: Request, session: Session, character: Character, viewer_id: s
 
 @router.get("/characters/{character_id:charid}")
 def character_page(request: Request, session: SessionDep, account: AccountDep, character_id: str) -> Response:
-    character = service.visible_character(session, account.user_id, character_id)
+    character = service.visible_character(session=session, viewer_id=account.user_id, character_id=character_id)
     return _page(request, session, character, account.user_id)
 
 
@@ -146,7 +146,7 @@ def character_file(request: Request, services: ServicesDep, session: SessionDep,
     files = {"still": ("still_key", "image/png"), "voice": ("voice_key", "audio/wav")}
     if variant not in files or viewer.user_id is None:
         raise NotFound("There is no page here.")
-    character = service.visible_character(session, viewer.user_id, character_id)
+    character = service.visible_character(session=session, viewer_id=viewer.user_id, character_id=character_id)
     key = getattr(character, files[variant][0])
     if not key or not services.storage.exists(key):
         raise NotFound("This character has no such file.")
@@ -157,8 +157,8 @@ def character_file(request: Request, services: ServicesDep, session: SessionDep,
 def appearance_file(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                     character_id: str, video_id: str, variant: str) -> Response:
     """A video that shows the owner's character, drafts of other people included: the owner may watch it."""
-    character = service.owned_character(session, account.user_id, character_id)
-    video = appearances.appearance(session, character, video_id)
+    character = service.owned_character(session=session, owner_id=account.user_id, character_id=character_id)
+    video = appearances.appearance(session=session, character=character, video_id=video_id)
     if variant not in videos.VARIANTS:
         raise NotFound("There is no page here.")
     key, media_type = videos.content_key(session=session, storage=services.storage, video=video, variant=variant)
@@ -168,12 +168,12 @@ def appearance_file(request: Request, services: ServicesDep, session: SessionDep
 def _owner_action(request: Request, session: Session, account_id: str, character_id: str, action,  # noqa: ANN001
                   *, anchor: str = "", values: dict[str, str] | None = None) -> Response:
     """Run an owner's change; a refusal shows the page again with its message, nothing changed."""
-    character = service.owned_character(session, account_id, character_id)
+    character = service.owned_character(session=session, owner_id=account_id, character_id=character_id)
     try:
         action(character)
     except DomainError as error:
         session.rollback()
-        character = service.owned_character(session, account_id, character_id)
+        character = service.owned_character(session=session, owner_id=account_id, character_id=character_id)
         return _page(request, session, character, account_id, status_code=400, error=error.message, values=values)
     return _back(character_id, anchor)
 
@@ -182,7 +182,7 @@ def _owner_action(request: Request, session: Session, account_id: str, character
 def set_permission(request: Request, session: SessionDep, account: AccountDep, character_id: str,
                    level: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: permissions.set_permission(session, c, level if level in CHARACTER_LEVELS else ""),
+                         lambda c: permissions.set_permission(session=session, character=c, level=level if level in CHARACTER_LEVELS else ""),
                          anchor="#who")
 
 
@@ -190,14 +190,14 @@ def set_permission(request: Request, session: SessionDep, account: AccountDep, c
 def approve(request: Request, session: SessionDep, account: AccountDep, character_id: str,
             handle: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: permissions.approve(session, c, handle), anchor="#who", values={"handle": handle})
+                         lambda c: permissions.approve(session=session, character=c, handle=handle), anchor="#who", values={"handle": handle})
 
 
 @router.post("/characters/{character_id:charid}/revoke", dependencies=[Csrf])
 def revoke(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep, character_id: str,
            handle: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: permissions.revoke(session, services.storage, c, handle), anchor="#who",
+                         lambda c: permissions.revoke(session=session, storage=services.storage, character=c, handle=handle), anchor="#who",
                          values={"handle": handle})
 
 
@@ -205,28 +205,28 @@ def revoke(request: Request, services: ServicesDep, session: SessionDep, account
 def revoke_all(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                character_id: str) -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: permissions.revoke_everyone(session, services.storage, c), anchor="#who")
+                         lambda c: permissions.revoke_everyone(session=session, storage=services.storage, character=c), anchor="#who")
 
 
 @router.post("/characters/{character_id:charid}/rules", dependencies=[Csrf])
 def add_rule(request: Request, session: SessionDep, account: AccountDep, character_id: str,
              rule: Annotated[str, Form()] = "") -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: rules.add_rule(session, c, rule), anchor="#rules", values={"rule": rule})
+                         lambda c: rules.add_rule(session=session, character=c, text=rule), anchor="#rules", values={"rule": rule})
 
 
 @router.post("/characters/{character_id:charid}/rules/{rule_id}/delete", dependencies=[Csrf])
 def delete_rule(request: Request, session: SessionDep, account: AccountDep, character_id: str,
                 rule_id: RowId) -> Response:
     return _owner_action(request, session, account.user_id, character_id,
-                         lambda c: rules.delete_rule(session, c, rule_id), anchor="#rules")
+                         lambda c: rules.delete_rule(session=session, character=c, rule_id=rule_id), anchor="#rules")
 
 
 @router.post("/characters/{character_id:charid}/videos/{video_id}/delete", dependencies=[Csrf])
 def delete_video(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                  character_id: str, video_id: str) -> Response:
     def remove(character: Character) -> None:
-        appearances.delete_appearance(session, services.storage, character, video_id)
+        appearances.delete_appearance(session=session, storage=services.storage, character=character, video_id=video_id)
         services.poll_cache.forget(video_id)
 
     return _owner_action(request, session, account.user_id, character_id, remove, anchor="#videos")
@@ -236,11 +236,11 @@ def delete_video(request: Request, services: ServicesDep, session: SessionDep, a
 def delete_character(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
                      character_id: str, confirm: Annotated[str, Form()] = "",
                      take_down_posts: Annotated[str, Form()] = "") -> Response:
-    character = service.owned_character(session, account.user_id, character_id)
+    character = service.owned_character(session=session, owner_id=account.user_id, character_id=character_id)
     if confirm.strip().lstrip("@").lower() != character.name:
         return _page(request, session, character, account.user_id, status_code=400,
                      error=f"Type @{character.name} to confirm; the character was not deleted.")
-    service.delete_character(session, services.storage, character, take_down_posts=bool(take_down_posts))
+    service.delete_character(session=session, storage=services.storage, character=character, take_down_posts=bool(take_down_posts))
     return RedirectResponse("/characters", status_code=303)
 
 
@@ -264,18 +264,18 @@ def _own_challenge(session: Session, user_id: str, challenge_id: str) -> Enrollm
 
 @router.get("/characters/enroll")
 def enroll_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    existing = enrollment.person_character(session, account.user_id)
+    existing = enrollment.person_character(session=session, user_id=account.user_id)
     return render(request, "enroll.html", {"state": "intro", "existing": existing}, session=session)
 
 
 @router.post("/characters/enroll", dependencies=[Csrf])
 def new_challenge(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    existing = enrollment.person_character(session, account.user_id)
+    existing = enrollment.person_character(session=session, user_id=account.user_id)
     if existing is not None:
         return render(request, "enroll.html", {"state": "intro", "existing": existing}, status_code=409,
                       session=session)
     request.app.state.web_limits.enroll.hit(account.user_id)
-    challenge = enrollment.issue_challenge(session, account.user_id)
+    challenge = enrollment.issue_challenge(session=session, user_id=account.user_id)
     return RedirectResponse(f"/characters/enroll/{challenge.id}", status_code=303)
 
 
@@ -288,7 +288,7 @@ def challenge_page(request: Request, session: SessionDep, account: AccountDep, c
         "state": state, "challenge": challenge, "turn_words": TURN_WORDS[challenge.turn],
         "seconds_left": max(0, int(challenge.expires_at - now)), "name": account.handle,
         "record_seconds": RECORD_SECONDS, "turn_at": TURN_AT_SECONDS,
-        "existing": enrollment.person_character(session, account.user_id),
+        "existing": enrollment.person_character(session=session, user_id=account.user_id),
     }
     return render(request, "enroll.html", context, session=session)
 
@@ -320,9 +320,9 @@ async def answer_challenge(
         return _answer(request, session, passed=False, status_code=400,
                        message="Tick the box to agree to becoming a character before you record.")
     clean_name, data = "", b""
-    if enrollment.is_live(session, user_id, challenge_id):
+    if enrollment.is_live(session=session, user_id=user_id, challenge_id=challenge_id):
         try:
-            clean_name = names.check_name(session, name or account.handle, owner_id=user_id)
+            clean_name = names.check_name(session=session, name=name or account.handle, owner_id=user_id)
         except DomainError as error:
             return _answer(request, session, passed=False, message=error.message, status_code=400)
         data = await recording.read(MAX_RECORDING_BYTES + 1) if recording is not None else b""

@@ -70,10 +70,10 @@ def _require_moderator(viewer: Viewer) -> None:
 
 def _lists_page(request: Request, session: SessionDep, *, status_code: int = 200, **extra: Any) -> Response:
     by_category: dict[str, list] = {}
-    for term in lists.terms(session):
+    for term in lists.terms(session=session):
         by_category.setdefault(term.category, []).append(term)
-    context = {"categories": lists.categories(session), "terms": by_category, "actions": MODERATION_ACTIONS,
-               "version": lists.list_version(session).number, "values": {}, **extra}
+    context = {"categories": lists.categories(session=session), "terms": by_category, "actions": MODERATION_ACTIONS,
+               "version": lists.list_version(session=session).number, "values": {}, **extra}
     return render(request, "mod_moderation.html", context, status_code=status_code, session=session)
 
 
@@ -94,7 +94,7 @@ def add_terms(request: Request, session: SessionDep, viewer: ViewerDep, account:
     _require_moderator(viewer)
     wanted = [line for line in terms.splitlines() if line.strip()]
     try:
-        added = lists.add_terms(session, category=category, terms=wanted, actor=account.user_id)
+        added = lists.add_terms(session=session, category=category, terms=wanted, actor=account.user_id)
     except DomainError as error:
         session.rollback()
         return _lists_page(request, session, status_code=400, error=error.message,
@@ -109,7 +109,7 @@ def remove_term(request: Request, session: SessionDep, viewer: ViewerDep, accoun
                 category: Annotated[str, Form()], term: Annotated[str, Form()]) -> Response:
     _require_moderator(viewer)
     try:
-        removed = lists.remove_terms(session, category=category, terms=[term], actor=account.user_id)
+        removed = lists.remove_terms(session=session, category=category, terms=[term], actor=account.user_id)
     except DomainError as error:
         session.rollback()
         return _lists_page(request, session, status_code=400, error=error.message)
@@ -123,7 +123,7 @@ def save_category(request: Request, session: SessionDep, viewer: ViewerDep, acco
     _require_moderator(viewer)
     slug = slug.strip()
     try:
-        lists.save_category(session, slug=slug, actor=account.user_id, label=label or None, action=action,
+        lists.save_category(session=session, slug=slug, actor=account.user_id, label=label or None, action=action,
                             reason=reason or None)
     except DomainError as error:
         session.rollback()
@@ -139,7 +139,7 @@ def delete_category(request: Request, slug: str, session: SessionDep, viewer: Vi
     if confirm != slug:
         return _lists_page(request, session, status_code=400,
                            error=f"To delete {slug} and all its terms, type its name ({slug}) in the box.")
-    count = lists.delete_category(session, slug=slug, actor=account.user_id)
+    count = lists.delete_category(session=session, slug=slug, actor=account.user_id)
     return _done(f"Deleted {slug} and its {count} terms.")
 
 
@@ -148,7 +148,7 @@ def try_text(request: Request, session: SessionDep, viewer: ViewerDep, account: 
              text: Annotated[str, Form()] = "") -> Response:
     """What the lists decide for a text, without logging it: for checking an edit or a complaint."""
     _require_moderator(viewer)
-    decision = check.evaluate(session, text, surface="web_prompt")
+    decision = check.evaluate(session=session, text=text, surface="web_prompt")
     return _lists_page(request, session, trial={"text": text, "decision": decision})
 
 
@@ -158,12 +158,12 @@ def log_page(request: Request, session: SessionDep, viewer: ViewerDep, account: 
     _require_moderator(viewer)
     verdict = verdict if verdict in VERDICTS else ""
     page = 100
-    rows = check.decisions(session, verdict=verdict or None, surface=surface or None, user_id=user or None,
+    rows = check.decisions(session=session, verdict=verdict or None, surface=surface or None, user_id=user or None,
                            before=before, limit=page)
     ids = {r.user_id for r in rows if r.user_id}
     handles = dict(session.execute(select(Account.user_id, Account.handle).where(Account.user_id.in_(ids))).all())
     context = {"rows": rows, "handles": handles, "verdict": verdict, "surface": surface, "user": user,
-               "verdicts": VERDICTS, "surfaces": SURFACES, "changes": lists.changes(session, limit=30),
+               "verdicts": VERDICTS, "surfaces": SURFACES, "changes": lists.changes(session=session, limit=30),
                "older": rows[-1].id if len(rows) == page else None,
-               "version": lists.list_version(session).number}
+               "version": lists.list_version(session=session).number}
     return render(request, "mod_moderation_log.html", context, session=session)

@@ -27,7 +27,7 @@ def verify_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Res
 @router.post("/verify", dependencies=[Csrf])
 def verify(request: Request, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
            file: Annotated[UploadFile, File()]) -> Response:
-    report = verify_upload(session, file.file.read(), key=watermark_key(services.settings))
+    report = verify_upload(session=session, data=file.file.read(), key=watermark_key(services.settings))
     return render(request, "verify.html", {"report": report, "filename": file.filename or "upload"},
                   session=session)
 
