@@ -158,6 +158,9 @@ class VideoCodecStage(OptimConfig):
     # change within a group weigh motion_weight in the loss.
     moving_share: float = Field(0.0, ge=0, le=1)
     motion_weight: float = Field(1.0, ge=1)
+    # Eyes and mouths are a few pixels of a toy's head, and the mouth's opening is when speech is seen: their
+    # colours (and a pixel around them) weigh face_weight.
+    face_weight: float = Field(1.0, ge=1)
     latent_noise: float = Field(0.1, ge=0)  # decoder sees latents plus up to this × their std of noise
     latent_l2: float = Field(1e-4, ge=0)
     stats_clips: int = Field(64, ge=1)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from duetto.engine.models.video_codec import FrameGroupAutoencoder
@@ -30,6 +31,7 @@ from duetto.training.config import DataConfig, TrainConfig, VideoCodecModel, Vid
 from duetto.training.data import object_mask
 from duetto.training.ddp import barrier, init_distributed, mean_over_ranks, unwrap, wrap
 from duetto.training.loop import MetricsLog, StageResult, seed_everything_for_step, set_lr, step_generator
+from duetto.world import vocab
 from duetto.world.dataset import render_item
 
 logger = logging.getLogger("duetto.training")
@@ -56,6 +58,14 @@ def to_unit(frames: np.ndarray | Tensor) -> Tensor:
     """uint8 (..., H, W, 3) → float in [-1, 1], channels before H."""
     x = torch.as_tensor(frames).float() / 127.5 - 1.0
     return x.movedim(-1, -3)
+
+
+def face_mask(frames: np.ndarray) -> Tensor:
+    """(H, W) bool: pixels showing a toy's eyes or mouth in any of `frames`, grown by one pixel."""
+    face = np.zeros(frames.shape[1:3], bool)
+    for colour in (vocab.EYE_BLACK, vocab.EYE_WHITE, vocab.MOUTH_COLOUR):
+        face |= np.all(frames == np.asarray(colour, np.uint8), axis=-1).any(axis=0)
+    return F.max_pool2d(torch.from_numpy(face).float()[None, None], 3, stride=1, padding=1)[0, 0] > 0
 
 
 def moving_starts(frames: np.ndarray, f: int) -> np.ndarray:
@@ -88,7 +98,8 @@ def sample_groups(
             groups.append(FrameGroupAutoencoder.fold(to_unit(frames[picked])[None])[0])  # (F·3, H, W)
             w = 1.0 + (stage.object_weight - 1.0) * torch.from_numpy(mask[picked].any(axis=0)).float()
             changes = torch.from_numpy(np.any(frames[picked] != frames[picked[0]], axis=(0, 3)))
-            weights.append(torch.maximum(w, changes.float() * stage.motion_weight)[None])
+            w = torch.maximum(w, changes.float() * stage.motion_weight)
+            weights.append(torch.maximum(w, face_mask(frames[picked]).float() * stage.face_weight)[None])
     return torch.stack(groups), torch.stack(weights)
 
 
