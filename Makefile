@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 # several GB of CUDA wheels. Override on a GPU machine, e.g. `make demo TORCH_SPEC=torch`.
 TORCH_SPEC ?= torch==2.13.0
 PROMPT ?= a small red rubber ball bounces on the left of a room. Audio: boings, quiet room.
+# A fixed seed makes `make demo` give the same clip on every machine (the README's clip, tested as such).
+SEED ?= 0
 
 .PHONY: setup demo test lint clean
 
@@ -22,7 +24,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/duetto generate "$(PROMPT)" -o demo.mp4
+	$(BIN)/duetto generate "$(PROMPT)" --seed $(SEED) -o demo.mp4
 
 test: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
@@ -33,3 +35,6 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) demo.mp4 .pytest_cache
+
+print-%:  # `make -s print-PROMPT`: a variable as the targets use it (the demo's test reads PROMPT and SEED)
+	@echo '$($*)'
