@@ -234,7 +234,7 @@ def _merge_phrases(words: list[str]) -> list[_Tok]:
 
     while i < n:
         w = words[i]
-        # "to the left (wall)", "into the right wall" -> a direction of travel
+        # 1. Directions: "to the left (wall)", "into the right wall" -> a direction of travel
         j = i + 1 + (at(i + 1) == "the")
         if w in _DIR_PREPS and at(j) in ("left", "right"):
             out.append(_Tok("direction", at(j), " ".join(words[i : j + 1])))
@@ -246,7 +246,7 @@ def _merge_phrases(words: list[str]) -> list[_Tok]:
             out.append(_Tok("direction", w, f"{w} wall" if wall else w))
             i += 2 if wall else 1
             continue
-        # "no hat", "without a hat", "hatless"
+        # 2. No hat: "no hat", "without a hat", "hatless"
         if w == "hatless" or (
             w in ("no", "without") and "hat" in (at(i + 1), at(i + 2)) and at(i + 1) in ("hat", "a")
         ):
@@ -255,7 +255,7 @@ def _merge_phrases(words: list[str]) -> list[_Tok]:
             i = end
             continue
         kind, value = _WORDS.get(w, ("", ""))
-        # "a purple hat", "a red head"
+        # 3. Coloured hats and heads: "a purple hat", "a red head"
         if kind == "colour" and at(i + 1) in ("hat", "cap", "hats", "caps"):
             out.append(_Tok("hat", value, f"{w} {at(i + 1)}"))
             i += 2
@@ -266,7 +266,7 @@ def _merge_phrases(words: list[str]) -> list[_Tok]:
             continue
         if w in ("hat", "cap", "hats", "caps"):
             raise CaptionError("say which colour the hat is, for example 'a red hat'")
-        # "sleepy half closed eyes", "big round eyes"
+        # 4. Eyes: "sleepy half closed eyes", "big round eyes"
         j = i
         while at(j) in _EYE_STYLES:
             j += 1
@@ -282,7 +282,7 @@ def _merge_phrases(words: list[str]) -> list[_Tok]:
             out.append(_Tok("eyes", DEFAULTS["eyes"], w))
             i += 1
             continue
-        # "a high pitched soft voice"
+        # 5. Voices: "a high pitched soft voice"
         j = i
         while at(j) in _VOICE_WORDS or at(j) == "pitched":
             j += 1
@@ -306,6 +306,7 @@ def _merge_phrases(words: list[str]) -> list[_Tok]:
             out.append(_Tok("voice", (pitch, timbre), " ".join(words[i : j + 1])))
             i = j + 1
             continue
+        # 6. Any other word is a token of its own.
         if w.startswith(_SPEECH):
             out.append(_Tok("speech", int(w[1:]), w))
         elif w.isdigit():
