@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.characters_enroll import media  # noqa: E402
+from tests.app.characters import media  # noqa: E402
 
 from duetto.characters.liveness import Challenge, recognise_digits, verify  # noqa: E402
 

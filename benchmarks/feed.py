@@ -28,9 +28,9 @@ from sqlalchemy import insert, text
 from duetto.app.core.config import Settings
 from duetto.app.core.db import make_engine, make_sessionmaker, session_scope, upgrade_database
 from duetto.app.db.models import Account, Follow, Like, Post, User, Video, View
-from duetto.app.feed import ranking
 from duetto.app.feed import service as feed
 from duetto.app.main import create_app
+from duetto.app.social.hot import hot_score
 from duetto.app.social.terms import terms_of
 from duetto.app.users.accounts import start_session
 from duetto.app.web.deps import SESSION_COOKIE
@@ -92,7 +92,7 @@ def build(settings: Settings, *, users: int, posts: int, seed: int) -> list[str]
             post_rows.append({"id": f"post_{i:010x}", "user_id": user_ids[authors[i]], "video_id": vid,
                               "caption": "", "like_count": likes, "comment_count": 0, "remix_count": remixes,
                               "view_count": completions, "completion_count": completions, "terms": terms[k],
-                              "hot": ranking.hot_score(likes=likes, completions=completions, remixes=remixes,
+                              "hot": hot_score(likes=likes, completions=completions, remixes=remixes,
                                                        comments=0, created_at=created),
                               "created_at": created})
         insert_rows(connection, Video.__table__, video_rows)

@@ -17,8 +17,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
     """lint-imports with the project's contracts, on the `duetto` package found under `source_root`."""
-    if not LINT_IMPORTS.exists():
-        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    assert LINT_IMPORTS.exists(), "import-linter is a test dependency: pip install -e '.[test]'"
     return subprocess.run(
         [str(LINT_IMPORTS), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
         cwd=source_root, env={"PYTHONPATH": str(source_root), "PATH": "/usr/bin:/bin"},

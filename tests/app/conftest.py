@@ -1,47 +1,37 @@
-"""Fixtures for the studio server: a tiny real model, servers on loopback, users with keys, and the
+"""The fixtures of every studio test, in one place: a tiny real model, apps on fresh databases (web, characters,
+with the real engine or a stand-in), a migrated database alone, synthetic enrollment takes, and the
 scale-out services (PostgreSQL, Redis, a Celery worker, an S3 server) when `scripts/services.sh` ran."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
-import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
-from duetto.app.core.config import Settings
-from duetto.app.core.db import make_engine, make_sessionmaker, session_scope, upgrade_database
-from duetto.app.users.service import create_api_key, create_user
-
-DATABASE_URL = os.environ.get("DUETTO_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("DUETTO_TEST_REDIS_URL")
-SERVICES_REASON = "PostgreSQL/Redis not started: run `eval \"$(scripts/services.sh)\"` (as .ci/run does)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from duetto.app.core.db import make_sessionmaker, upgrade_database
+from duetto.app.main import create_app
+from duetto.app.videos.generation import GenerationRequest
+from tests.app.characters import media
+from tests.app.servers import (
+    AWS_ENV,
+    DATABASE_URL,
+    REDIS_URL,
+    SERVICES_REASON,
+    ProcessServer,
+    embedded_settings,
+    free_port,
+    wait_until,
+)
+from tests.app.sites import ESPEAK_MISSING, Site, Takes, Web, stand_in
 
 
 @pytest.fixture(scope="session")
@@ -58,107 +48,6 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The DUETTO_* variables that recreate `settings` in another process."""
-    env = {}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        env[f"DUETTO_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
-
-
-def add_user(settings: Settings, name: str | None = None, *, daily_quota: float | None = None) -> tuple[str, str]:
-    """(user id, API key) of a new user in the settings' database."""
-    engine = make_engine(settings)
-    upgrade_database(engine)
-    with session_scope(make_sessionmaker(engine)) as session:
-        user = create_user(session=session, name=name or f"user-{secrets.token_hex(4)}", daily_quota=daily_quota)
-        key = create_api_key(session=session, user=user)
-    engine.dispose()
-    return user.id, key.secret
-
-
-class ThreadedServer:
-    """uvicorn serving an app on a loopback port from a background thread."""
-
-    def __init__(self, app, port: int | None = None) -> None:  # noqa: ANN001
-        self.port = port or free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=2)
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ThreadedServer:
-        self.thread.start()
-        wait_until(lambda: self.server.started, timeout=60, what="server start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-
-
-class ProcessServer:
-    """`duetto serve` (or `duetto worker`) as a child process, so a test can kill it.
-
-    It runs in a process group of its own, so stopping it also stops whatever it started (the embedded
-    worker, Celery's children) even when the server itself was killed.
-    """
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.args, self.env, self.log = args, env, log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> ProcessServer:
-        env = {**os.environ, **self.env}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "duetto.app.cli", *self.args],
-            env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        return self
-
-    def wait_http(self, url: str, timeout: float = 300) -> None:
-        """Wait until the server answers; fail at once, with its exit code, if it exits instead."""
-
-        def up() -> bool:
-            code = self.proc.poll()  # type: ignore[union-attr]
-            assert code is None, f"`duetto {' '.join(self.args)}` exited with code {code}; see {self.log}"
-            try:
-                return httpx.get(url + "/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(up, timeout=timeout, interval=0.2, what=f"{url} to answer")
-
-    def _signal_group(self, signum: int) -> None:
-        try:
-            os.killpg(self.proc.pid, signum)  # type: ignore[union-attr]
-        except ProcessLookupError:
-            pass
-
-    def kill(self) -> None:
-        """SIGKILL the server alone (as a crash would): its worker must notice by itself."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(30)
-
-    def stop(self) -> None:
-        """Stop the server gracefully if it can, then anything left in its process group."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        self._signal_group(signal.SIGKILL)
-
-
 @pytest.fixture
 def processes() -> Iterator[list[ProcessServer]]:
     """Every ProcessServer a test appends here is stopped when the test ends, passed or failed."""
@@ -167,40 +56,6 @@ def processes() -> Iterator[list[ProcessServer]]:
     for server in started:
         server.stop()
 
-
-def wait_http(url: str, timeout: float = 90) -> None:
-    def up() -> bool:
-        try:
-            return httpx.get(url + "/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout=timeout, interval=0.2, what=f"{url} to answer")
-
-
-@dataclass
-class Stack:
-    """A running server: its URL, its settings, and a way to make users on it."""
-
-    name: str
-    url: str
-    settings: Settings
-    extra: dict = field(default_factory=dict)
-
-    def user(self, **kwargs: object) -> tuple[str, str]:
-        return add_user(self.settings, **kwargs)  # type: ignore[arg-type]
-
-
-def embedded_settings(tmp: Path, models_dir: Path, **overrides: object) -> Settings:
-    # A worker thread shares this process's already-imported engine; `duetto serve` itself defaults to a
-    # worker process, which the worker-death tests use.
-    values = dict(data_dir=tmp / "data", models_dir=models_dir, heartbeat_timeout_s=5.0, reaper_interval_s=0.5,
-                  poll_after_ms=200, torch_threads=1, embedded_worker="thread", rate_limit="100000/minute")
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-# -- scale-out services ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def services_available() -> None:
@@ -252,9 +107,6 @@ def s3_endpoint(services_available: None, tmp_path_factory: pytest.TempPathFacto
             proc.wait(30)
 
 
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
 @pytest.fixture(scope="session")
 def aws_env() -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in AWS_ENV}
@@ -267,18 +119,95 @@ def aws_env() -> Iterator[None]:
             os.environ[k] = v
 
 
-def scale_out_settings(tmp: Path, models_dir: Path, database_url: str, s3_url: str, **overrides: object) -> Settings:
-    assert REDIS_URL
-    values = dict(
-        data_dir=tmp / "data", models_dir=models_dir, database_url=database_url, queue="celery", redis_url=REDIS_URL,
-        celery_queue=f"duetto-test-{secrets.token_hex(4)}", storage="s3", s3_bucket="duetto-test",
-        s3_endpoint_url=s3_url, s3_prefix=secrets.token_hex(4), heartbeat_timeout_s=5.0, reaper_interval_s=0.5,
-        poll_after_ms=200, torch_threads=1, rate_limit="100000/minute",
+@pytest.fixture(scope="session")
+def clip_assets() -> dict[str, bytes]:
+    """Real files (MP4 with sound, thumbnail, spritesheet) of one Toybox clip, for seeded finished videos."""
+    from duetto.app.jobs.generator import render_clip
+    from duetto.world import random_scene
+    from duetto.world.render import (
+        render,  # the function: once imported, duetto.world.render names its module
     )
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+
+    scene = random_scene(np.random.default_rng(7))
+    result = render(scene, width=64, height=64, fps=8.0, seconds=1.0)
+    return render_clip(result.clip)
 
 
-def start_worker(settings: Settings, log: Path) -> ProcessServer:
-    worker = ProcessServer(["worker", "--log-level", "WARNING"], {**settings_env(settings), **AWS_ENV}, log).start()
-    return worker
+@pytest.fixture
+def web(tmp_path: Path, models_dir: Path) -> Iterator[Web]:
+    settings = embedded_settings(tmp_path, models_dir, admin_handles="mia_mod", web_signup_rate="1000/hour")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield Web(client=client, app=app)
+
+
+def _site(root: Path, models: Path, *, engine: bool = False) -> Iterator[Site]:
+    settings = embedded_settings(root, models, web_signup_rate="1000/hour", web_signin_rate="1000/minute")
+    made: list[GenerationRequest] = []
+    # Jobs that pages and the API enqueue run on the app's worker thread: with the stand-in unless a test
+    # needs the tiny model itself (no torch work is then left running when a test ends).
+    app = create_app(settings) if engine else create_app(settings, generate=stand_in(made))
+    with TestClient(app) as client:
+        yield Site(client=client, app=app, made=made)
+
+
+@pytest.fixture
+def site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:  # noqa: F811 - models_dir is the imported fixture
+    yield from _site(tmp_path, models_dir)
+
+
+@pytest.fixture(scope="module")
+def shared_site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Site]:  # noqa: F811
+    """One app for many cases that each make their own people (the permission matrix)."""
+    yield from _site(tmp_path_factory.mktemp("chars"), models_dir)
+
+
+@pytest.fixture
+def engine_site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:  # noqa: F811
+    """The app with the real engine (the tiny model) making the videos its queue runs."""
+    yield from _site(tmp_path, models_dir, engine=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    """A session on a database brought up by the migrations (SQLite; PostgreSQL when services run)."""
+    from sqlalchemy import create_engine
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'moderation.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    if request.param == "postgresql":
+        # The session-wide database is shared; start from a clean schema each time.
+        from alembic import command
+
+        from duetto.app.core.db import alembic_config
+
+        command.downgrade(alembic_config(engine), "base")
+    upgrade_database(engine)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def espeak() -> str:
+    program = media.espeak()
+    if program is None:
+        pytest.skip(ESPEAK_MISSING)
+    return program
+
+
+@pytest.fixture(scope="session")
+def can_render(espeak: str) -> None:
+    """Takes need the voice and the face: espeak-ng and scikit-image's sample photograph."""
+    pytest.importorskip("skimage", reason="scikit-image (the test extra) provides the test face")
+
+
+@pytest.fixture(scope="session")
+def takes(can_render: None) -> Takes:
+    return Takes()

@@ -13,13 +13,7 @@ from openai.types import Video
 
 from duetto.app.main import create_app
 from duetto.media import probe_mp4
-from tests.app.conftest import (
-    Stack,
-    ThreadedServer,
-    embedded_settings,
-    scale_out_settings,
-    start_worker,
-)
+from tests.app.servers import Stack, ThreadedServer, embedded_settings, scale_out_settings, start_worker
 
 # The SDK marks the video API deprecated (OpenAI's own service is closing); the shape is what we serve.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

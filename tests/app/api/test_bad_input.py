@@ -12,7 +12,7 @@ from PIL import Image
 
 from duetto.app.main import create_app
 from duetto.media import image_bytes
-from tests.app.conftest import Stack, ThreadedServer, embedded_settings
+from tests.app.servers import Stack, ThreadedServer, embedded_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 UPLOAD_LIMIT = 200_000
@@ -192,7 +192,7 @@ def test_an_input_reference_that_only_starts_like_an_image_is_refused_at_request
         assert caught.value.status_code == 415
         assert "could not be decoded" in error_of(caught.value)["message"]
     # A small file that declares 30000 x 30000 pixels is refused before anything decodes it.
-    from tests.web.test_hardening import _png_header_only
+    from tests.app.web.test_hardening import _png_header_only
 
     with pytest.raises(openai.APIStatusError) as caught:
         client.videos.create(prompt="a ball", size="64x64", seconds="1",

@@ -1,6 +1,6 @@
 """Schemathesis against the running API: thousands of generated requests, valid and invalid, from the OpenAPI
 schema; none may answer 5xx, and every answer must match what the schema declares (status, content type,
-body). `python -m pytest tests/app/test_schema_fuzz.py -s` prints the case count and the statuses."""
+body). `python -m pytest tests/app/api/test_schema_fuzz.py -s` prints the case count and the statuses."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 
 from duetto.app.main import create_app
 from duetto.clip import Clip
-from tests.app.conftest import ThreadedServer, add_user, embedded_settings
+from tests.app.servers import ThreadedServer, add_user, embedded_settings
 
 pytestmark = pytest.mark.slow
 

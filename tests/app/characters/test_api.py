@@ -13,7 +13,7 @@ from duetto.app.characters import permissions
 from duetto.app.characters import service as characters
 from duetto.app.db.models import Account, User
 from duetto.app.users.service import create_api_key
-from tests.characters_app.conftest import TOY, Site
+from tests.app.sites import TOY, Site
 
 
 def auth(site: Site, account: Account) -> dict[str, str]:

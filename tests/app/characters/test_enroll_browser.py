@@ -18,8 +18,8 @@ import pytest
 from duetto.app.characters import enrollment
 from duetto.app.core.db import session_scope
 from duetto.app.main import create_app
-from tests.app.conftest import ThreadedServer, embedded_settings
-from tests.characters_enroll import media
+from tests.app.characters import media
+from tests.app.servers import ThreadedServer, embedded_settings
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,7 +27,7 @@ BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"
              "--disable-component-update", "--disable-sync"]
 DESKTOP = {"viewport": {"width": 1100, "height": 900}}
 PASSWORD = "correct horse battery"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "characters"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "characters"
 TIMEOUT_MS = 180_000  # ten seconds of recording, then the checks, on a busy two-core machine
 
 

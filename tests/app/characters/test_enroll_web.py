@@ -8,7 +8,7 @@ import re
 
 from duetto.app.characters import enrollment
 from duetto.app.db.models import EnrollmentChallenge
-from tests.web.conftest import Browser, Web
+from tests.app.sites import Browser, Web
 
 WEBM = {"recording": ("enrollment.webm", b"\x1aE\xdf\xa3 not really a recording", "video/webm")}
 

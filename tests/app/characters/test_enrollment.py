@@ -13,11 +13,11 @@ from PIL import Image
 from sqlalchemy import text, update
 from sqlalchemy.exc import DatabaseError
 
-from duetto.app.characters import enrollment, permissions
+from duetto.app.characters import enrollment, files, permissions
 from duetto.app.characters import service as characters
 from duetto.app.core.errors import Conflict, Forbidden, InvalidRequest
 from duetto.app.db.models import ConsentRecord, EnrollmentChallenge, LedgerIsAppendOnly
-from tests.characters_app.conftest import Site
+from tests.app.sites import Site
 
 
 def png(colour: tuple[int, int, int], size: tuple[int, int] = (96, 128)) -> bytes:
@@ -132,7 +132,7 @@ def test_bad_files_are_refused_and_nothing_is_stored(site: Site) -> None:
 def test_deleting_a_person_character_purges_still_voice_and_recordings(site: Site) -> None:
     person = site.person()
     storage = site.services.storage
-    recording = enrollment.enrollment_prefix(person.user_id) + "chal_1/recording.webm"
+    recording = files.enrollment_prefix(person.user_id) + "chal_1/recording.webm"
     storage.put_bytes(recording, b"\x1a\x45\xdf\xa3 video", "video/webm")
     character = site.character(enroll(site, person))
     keys = [character.still_key, character.voice_key, recording]

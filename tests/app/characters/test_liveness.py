@@ -13,7 +13,7 @@ import soundfile as sf
 from PIL import Image
 
 from duetto.characters.liveness import Challenge, RecordingError, recognise_digits, verify
-from tests.characters_enroll import media
+from tests.app.characters import media
 
 DIGITS = "417293"
 ASKED = Challenge(DIGITS, "left")

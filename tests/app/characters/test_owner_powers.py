@@ -11,7 +11,7 @@ from duetto.app.characters import permissions, rules
 from duetto.app.characters import service as characters
 from duetto.app.db.models import Post, Video
 from duetto.app.social import posts
-from tests.characters_app.conftest import Site
+from tests.app.sites import Site
 
 PROMPT = "On a stage, @{name} says <S>ba lo<E>."
 

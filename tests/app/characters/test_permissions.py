@@ -13,7 +13,7 @@ from duetto.app.characters import service as characters
 from duetto.app.characters.permissions import NotPermitted
 from duetto.app.core.errors import InvalidRequest
 from duetto.app.db.models import CHARACTER_LEVELS, Account, CharacterApproval, Video
-from tests.characters_app.conftest import Site
+from tests.app.sites import Site
 
 RELATIONS = ("owner", "approved", "mutual", "stranger", "blocked")
 # Levels are cumulative: approved people may use it at 'approved' and wider, mutuals at 'mutuals' and wider.

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from duetto.app.characters.prompts import Cast, mentions, rewrite_prompt, toy_phrase, voice_phrase
+from duetto.app.characters.prompts import Likeness, mentions, rewrite_prompt, toy_phrase, voice_phrase
 from duetto.world.captions import parse_caption
 
-ANN = Cast("ann", "toy", "Ann", {"head_colour": "yellow", "hat": "purple", "eyes": "sleepy", "pitch": "high",
+ANN = Likeness("ann", "toy", "Ann", {"head_colour": "yellow", "hat": "purple", "eyes": "sleepy", "pitch": "high",
                                  "timbre": "soft"})
-BO = Cast("bo_bo", "toy", "Bo", {"head_colour": "blue", "hat": "none", "eyes": "wide", "pitch": "low",
+BO = Likeness("bo_bo", "toy", "Bo", {"head_colour": "blue", "hat": "none", "eyes": "wide", "pitch": "low",
                                  "timbre": "buzzy"})
-MIA = Cast("mia", "person", "Mia Rossi")
+MIA = Likeness("mia", "person", "Mia Rossi")
 
 
 def test_mentions_are_found_once_each_in_order_and_emails_are_not_mentions() -> None:

@@ -11,7 +11,7 @@ from duetto.app.characters import ages, cast, permissions
 from duetto.app.characters import service as characters
 from duetto.app.core.errors import Conflict, Forbidden, InvalidRequest
 from duetto.app.flows import accounts as account_flows
-from tests.characters_app.conftest import PASSWORD, TOY, Site
+from tests.app.sites import PASSWORD, TOY, Site
 
 
 @pytest.mark.parametrize("name", ["admin", "@Support", "duetto"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from duetto.app.characters import enrollment
+from duetto.app.characters import files
 from duetto.app.characters import service as characters
 from duetto.app.flows import accounts as account_flows
 from duetto.app.users import accounts
-from tests.characters_app.conftest import PASSWORD, TOY, Site
+from tests.app.sites import PASSWORD, TOY, Site
 
 
 def test_design_a_toy_and_find_it_on_the_characters_page(site: Site) -> None:
@@ -79,7 +79,7 @@ def test_deleting_an_account_purges_its_characters_files(site: Site) -> None:
     ann = site.person("ann")
     toy = site.toy(ann)
     storage = site.services.storage
-    recording = enrollment.enrollment_prefix(ann.user_id) + "take.webm"
+    recording = files.enrollment_prefix(ann.user_id) + "take.webm"
     storage.put_bytes(recording, b"webm", "video/webm")
     with site.session() as session:
         account = accounts.get_account(session=session, handle=ann.handle)

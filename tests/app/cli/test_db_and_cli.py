@@ -19,7 +19,7 @@ from duetto.app.db.models import Base
 from duetto.app.infra.limits import RateLimiter
 from duetto.app.infra.storage import S3Storage
 from duetto.app.users.service import authenticate
-from tests.app.conftest import REDIS_URL
+from tests.app.servers import REDIS_URL
 
 TABLES = {"users", "api_keys", "videos", "idempotency_keys", "alembic_version"}
 
@@ -74,7 +74,7 @@ def test_cli_creates_users_and_keys_that_authenticate(tmp_path: Path) -> None:
 def test_cli_lists_and_revokes_keys_and_a_revoked_key_is_refused_on_the_next_request(
         models_dir: Path, tmp_path: Path) -> None:
     from duetto.app.main import create_app
-    from tests.app.conftest import ThreadedServer, embedded_settings
+    from tests.app.servers import ThreadedServer, embedded_settings
 
     settings = embedded_settings(tmp_path, models_dir)
     runner = CliRunner()

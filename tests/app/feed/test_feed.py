@@ -13,9 +13,10 @@ from duetto.app.feed import ranking
 from duetto.app.feed import service as feed
 from duetto.app.feed.steering import parse_steering
 from duetto.app.social import graph
+from duetto.app.social.hot import hot_score
 from duetto.app.social.posts import refresh_hot
 from duetto.app.social.terms import terms_of
-from tests.web.conftest import Web
+from tests.app.sites import Web
 
 NOW = 1_800_000_000.0
 CALM = {"quiet", "hum", "rest", "roll", "slide", "calm", "soft", "sleep"}
@@ -23,7 +24,7 @@ CALM = {"quiet", "hum", "rest", "roll", "slide", "calm", "soft", "sleep"}
 
 def cand(seq: int, user: str = "u", *, likes: int = 0, remixes: int = 0, age_h: float = 0.0, terms: str = ""
          ) -> ranking.Candidate:
-    hot = ranking.hot_score(likes=likes, completions=0, remixes=remixes, comments=0, created_at=NOW - age_h * 3600)
+    hot = hot_score(likes=likes, completions=0, remixes=remixes, comments=0, created_at=NOW - age_h * 3600)
     return ranking.Candidate(seq=seq, id=f"p{seq}", user_id=user, hot=hot, terms=terms)
 
 

@@ -20,7 +20,7 @@ from duetto.app.db.models import User, Video
 from duetto.app.jobs.reaper import WORKER_LOST, reap_stale_jobs
 from duetto.app.main import create_app
 from duetto.clip import Clip
-from tests.app.conftest import add_user, embedded_settings, wait_until
+from tests.app.servers import add_user, embedded_settings, wait_until
 
 # Generous: only there to end a hung test, on a machine whose cores may be busy elsewhere.
 DEADLINE_S = 120

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import wait_until
+from tests.app.servers import wait_until
 from tests.conftest import REPO_ROOT
 
 pytest_plugins = ["pytester"]
@@ -31,9 +31,9 @@ def test_a_failing_test_leaves_no_server_or_worker_running(pytester: pytest.Pyte
     pytester.makepyfile(test_inner=textwrap.dedent(f"""
         from pathlib import Path
 
-        from tests.app.conftest import ProcessServer, embedded_settings, free_port, processes, settings_env
-        from tests.app.test_worker_death import worker_pid
-        from tests.app.conftest import wait_until
+        from tests.app.conftest import processes
+        from tests.app.jobs.test_worker_death import worker_pid
+        from tests.app.servers import ProcessServer, embedded_settings, free_port, settings_env, wait_until
 
 
         def test_times_out_while_its_server_runs(processes, tmp_path):

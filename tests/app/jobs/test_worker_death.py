@@ -16,7 +16,7 @@ from sqlalchemy import select
 from duetto.app.core.db import make_engine, make_sessionmaker, session_scope
 from duetto.app.db.models import Video
 from duetto.app.main import create_app
-from tests.app.conftest import (
+from tests.app.servers import (
     ProcessServer,
     ThreadedServer,
     add_user,

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from duetto.app.moderation import lists
 from duetto.cli import app as duetto_app
-from tests.moderation.conftest import Web, handle
+from tests.app.sites import Web, handle
 
 ADA = "Ada Lovelace would have loved this"
 

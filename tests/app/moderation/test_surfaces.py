@@ -8,7 +8,7 @@ import html
 from sqlalchemy import func, select
 
 from duetto.app.db.models import Comment, Message, ModerationDecision, Post, Video
-from tests.moderation.conftest import Web, api_key_for
+from tests.app.sites import Web, api_key_for
 
 FIGURE = "This prompt was refused: it names a public figure (Taylor Swift). Rephrase without it."
 

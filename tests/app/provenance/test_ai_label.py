@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.provenance_app.conftest import handle
-from tests.web.conftest import PASSWORD, Web
+from tests.app.sites import PASSWORD, Web, handle
 
 LABEL = 'data-testid="ai-label"'
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.provenance_app.conftest import Web, api_key_for
+from tests.app.sites import Web, api_key_for
 
 c2pa = pytest.importorskip("c2pa")  # c2pa-python, the library the issue names for reading credentials
 

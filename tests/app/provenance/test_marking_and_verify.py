@@ -13,8 +13,7 @@ from duetto.clip import Clip
 from duetto.media import mp4_bytes, read_mp4
 from duetto.provenance import MIN_SHARED_SIDE, Fingerprint, detect_video_mark
 from duetto.provenance.attacks import h264_crf, h264_fraction, scale_frames
-from tests.provenance_app.conftest import api_key_for, generate, handle
-from tests.web.conftest import Web
+from tests.app.sites import Web, api_key_for, generate, handle
 
 
 def _laundered(mp4: bytes) -> bytes:

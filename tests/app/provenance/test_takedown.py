@@ -11,8 +11,7 @@ from duetto.app.db.models import ClipPrint, Post, Takedown, Video
 from duetto.app.social import posts
 from duetto.app.social.hot import hot_score
 from duetto.app.videos.service import asset_key
-from tests.provenance_app.conftest import api_key_for, generate, handle
-from tests.web.conftest import PASSWORD, Web
+from tests.app.sites import PASSWORD, Web, api_key_for, generate, handle
 
 
 def _publish(web: Web, user_id: str, video_id: str) -> str:

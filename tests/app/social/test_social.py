@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from duetto.app.db.models import Account, Comment, Like, Message, Post, User, Video, WebSession
 from duetto.app.provenance.exports import download_key
 from duetto.app.videos import prompt_format
-from tests.web.conftest import PASSWORD, Web
+from tests.app.sites import PASSWORD, Web
 
 
 def test_sign_up_sign_in_and_sign_out(web: Web) -> None:

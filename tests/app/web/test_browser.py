@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from duetto.app.main import create_app
-from tests.app.conftest import ThreadedServer, embedded_settings
-from tests.web.conftest import ARTIFACTS
+from tests.app.servers import ThreadedServer, embedded_settings
+from tests.app.sites import ARTIFACTS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

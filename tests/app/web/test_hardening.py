@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from duetto.app.db.models import Account, Like, Post, Takedown, View, WatchTime
-from tests.provenance_app.conftest import api_key_for
-from tests.web.conftest import PASSWORD, Browser, Web, handle
+from tests.app.sites import PASSWORD, Browser, Web, api_key_for, handle
 
 BIG = str(2**64)
 

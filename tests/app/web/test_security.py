@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from duetto.app.db.models import Message, Post, Video
-from tests.web.conftest import Web
+from tests.app.sites import Web
 
 
 def test_drafts_are_private_to_their_owner(web: Web, clip_assets: dict[str, bytes]) -> None:

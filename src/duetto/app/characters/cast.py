@@ -144,6 +144,6 @@ def check_at_start(*, session: Session, video: Video) -> list[Character]:
     return cast
 
 
-def to_cast(characters: Iterable[Character]) -> list[prompts.Cast]:
-    return [prompts.Cast(name=c.name or "", kind=c.kind, display_name=c.display_name, toy=c.toy)
+def likenesses(characters: Iterable[Character]) -> list[prompts.Likeness]:
+    return [prompts.Likeness(name=c.name or "", kind=c.kind, display_name=c.display_name, toy=c.toy)
             for c in characters]

@@ -52,7 +52,7 @@ def apply_characters(sessions: sessionmaker[Session], storage: Storage, video: V
             return request
         persons = [c for c in shown if c.kind == "person" and c.still_key]
         still_keys = [c.still_key for c in persons]
-        members = cast.to_cast(shown)
+        members = cast.likenesses(shown)
     prompt = prompts.rewrite_prompt(request.prompt, members)
     image = request.image
     # Only a new video starts from a first frame; a remix or extension already shows the person.

@@ -50,7 +50,7 @@ def voice_phrase(identity: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True)
-class Cast:
+class Likeness:
     """One character as the rewriting needs it: a toy's identity, or a person's display name."""
 
     name: str  # lowercase, without @
@@ -59,7 +59,7 @@ class Cast:
     toy: Mapping[str, Any] | None = None
 
 
-def rewrite_prompt(prompt: str, cast: Sequence[Cast]) -> str:
+def rewrite_prompt(prompt: str, cast: Sequence[Likeness]) -> str:
     """`prompt` with every `@name` of the cast replaced by what the engine understands.
 
     Toys become their identity phrase (an article right before the mention is dropped, and the phrase is

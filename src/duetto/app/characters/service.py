@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duetto.app.characters.appearances import appearances, delete_appearance, delete_drafts
+from duetto.app.characters.files import character_prefix, enrollment_prefix
 from duetto.app.characters.names import check_display_name, check_name
 from duetto.app.characters.permissions import check_level, may_use
 from duetto.app.core.errors import Conflict, NotFound
@@ -22,15 +23,6 @@ from duetto.app.db.models import (
     User,
 )
 from duetto.app.infra.storage import Storage
-
-
-def character_prefix(character_id: str) -> str:
-    return f"characters/{character_id}/"
-
-
-def enrollment_prefix(user_id: str) -> str:
-    """Where the enrollment page keeps a person's recordings; deleting their person character purges it."""
-    return f"enrollments/{user_id}/"
 
 
 def create_toy_character(

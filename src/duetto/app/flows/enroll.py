@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from duetto.app.characters import enrollment
+from duetto.app.characters import enrollment, files
 from duetto.app.core.errors import DomainError
 from duetto.app.db.models import Character
 from duetto.app.infra.storage import Storage
@@ -81,5 +81,5 @@ def _make_character(*, session: Session, storage: Storage, user_id: str, name: s
                                                    storage=storage)
     # Deleting the person character erases the recording too (the service purges this prefix).
     extension, media_type = ("mp4", "video/mp4") if is_mp4(recording) else ("webm", "video/webm")
-    storage.put_bytes(f"{enrollment.enrollment_prefix(user_id)}{challenge_id}.{extension}", recording, media_type)
+    storage.put_bytes(f"{files.enrollment_prefix(user_id)}{challenge_id}.{extension}", recording, media_type)
     return character

@@ -79,22 +79,22 @@ def _lists(*, session: Session) -> _Lists:
     return fresh
 
 
-def _decide(lists: _Lists, hit: Hit | None, surface: str) -> Decision:
-    version = lists.version.number
+def _decide(compiled: _Lists, hit: Hit | None, surface: str) -> Decision:
+    version = compiled.version.number
     if hit is None:
         return Decision(allowed=True, verdict="allowed", list_version=version)
-    if lists.actions.get(hit.category) == "flag":
+    if compiled.actions.get(hit.category) == "flag":
         return Decision(allowed=True, verdict="flagged", category=hit.category, term=hit.term, list_version=version)
     noun = NOUNS.get(surface, "text")
-    reason = lists.reasons.get(hit.category, "it matches a listed term ({term}).").replace("{term}", hit.term)
+    reason = compiled.reasons.get(hit.category, "it matches a listed term ({term}).").replace("{term}", hit.term)
     return Decision(allowed=False, verdict="refused", category=hit.category, term=hit.term,
                     reason=f"This {noun} was refused: {reason}", list_version=version)
 
 
 def evaluate(*, session: Session, text: str, surface: str = "text") -> Decision:
     """What check_text would decide, without logging it (for operators trying the lists out)."""
-    lists = _lists(session=session)
-    return _decide(lists, lists.matcher.find(text), surface)
+    compiled = _lists(session=session)
+    return _decide(compiled, compiled.matcher.find(text), surface)
 
 
 def _excerpt(text: str) -> str:

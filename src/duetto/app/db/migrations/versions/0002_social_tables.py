@@ -18,6 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # 1. Accounts: a user's handle, profile and password hash.
     op.create_table('accounts',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('handle', sa.String(length=30), nullable=False),
@@ -30,6 +31,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('user_id'),
     sa.UniqueConstraint('handle')
     )
+    # 2. Blocks, one row per blocker and blocked.
     op.create_table('blocks',
     sa.Column('blocker_id', sa.String(length=40), nullable=False),
     sa.Column('blocked_id', sa.String(length=40), nullable=False),
@@ -41,6 +43,7 @@ def upgrade() -> None:
     with op.batch_alter_table('blocks', schema=None) as batch_op:
         batch_op.create_index('ix_blocks_blocked', ['blocked_id'], unique=False)
 
+    # 3. Feed settings: steering, see-less weights, the daily limit.
     op.create_table('feed_prefs',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('steering', sa.Text(), nullable=False),
@@ -52,6 +55,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id')
     )
+    # 4. Follows, one row per follower and followee.
     op.create_table('follows',
     sa.Column('follower_id', sa.String(length=40), nullable=False),
     sa.Column('followee_id', sa.String(length=40), nullable=False),
@@ -63,6 +67,7 @@ def upgrade() -> None:
     with op.batch_alter_table('follows', schema=None) as batch_op:
         batch_op.create_index('ix_follows_followee', ['followee_id'], unique=False)
 
+    # 5. Direct messages, indexed by the pair of people and by recipient.
     op.create_table('messages',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('pair_key', sa.String(length=90), nullable=False),
@@ -81,6 +86,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_messages_recipient', ['recipient_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_sender_id'), ['sender_id'], unique=False)
 
+    # 6. Reports waiting in, or resolved from, the moderators' queue.
     op.create_table('reports',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('reporter_id', sa.String(length=40), nullable=True),
@@ -98,6 +104,7 @@ def upgrade() -> None:
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.create_index('ix_reports_status', ['status', 'id'], unique=False)
 
+    # 7. Seconds of feed watched per viewer and UTC day.
     op.create_table('watch_time',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('day', sa.String(length=10), nullable=False),
@@ -105,6 +112,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'day')
     )
+    # 8. Signed-in browsers (token hashes).
     op.create_table('web_sessions',
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.String(length=40), nullable=False),
@@ -116,6 +124,7 @@ def upgrade() -> None:
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_sessions_user_id'), ['user_id'], unique=False)
 
+    # 9. Posts: a video made public, its lineage, counters and ranking inputs.
     op.create_table('posts',
     sa.Column('seq', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -143,6 +152,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_posts_parent', ['parent_post_id'], unique=False)
         batch_op.create_index('ix_posts_user_seq', ['user_id', 'seq'], unique=False)
 
+    # 10. Comments on posts.
     op.create_table('comments',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('post_seq', sa.Integer(), nullable=False),
@@ -157,6 +167,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_comments_post', ['post_seq', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_comments_user_id'), ['user_id'], unique=False)
 
+    # 11. Likes of posts.
     op.create_table('likes',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('post_seq', sa.Integer(), nullable=False),
@@ -165,6 +176,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'post_seq')
     )
+    # 12. Views of posts (seen, completed, see less).
     op.create_table('views',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('post_seq', sa.Integer(), nullable=False),

@@ -37,6 +37,7 @@ _POSTGRES_GUARDS = [
 
 
 def upgrade() -> None:
+    # 1. Categories of terms, each with its action and reason.
     categories = op.create_table(
         "moderation_categories",
         sa.Column("slug", sa.String(length=40), nullable=False),
@@ -47,6 +48,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("slug"),
     )
+    # 2. The terms of each category.
     terms = op.create_table(
         "moderation_terms",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -59,6 +61,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("category", "key", name="uq_moderation_terms_category_key"),
     )
+    # 3. The audit of operator edits (their ids are the list versions).
     changes = op.create_table(
         "moderation_changes",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -69,6 +72,7 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    # 4. The log of every decision, with its indexes.
     op.create_table(
         "moderation_decisions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -89,11 +93,12 @@ def upgrade() -> None:
         "ix_moderation_decisions_verdict", "moderation_decisions", ["verdict", "id"], unique=False
     )
 
+    # 5. The guards that keep the log append-only, in the database's own dialect.
     dialect = op.get_bind().dialect.name
     for statement in {"sqlite": _SQLITE_GUARDS, "postgresql": _POSTGRES_GUARDS}.get(dialect, []):
         op.execute(statement)
 
-    # A new instance starts with the shipped lists; later edits are the operator's and are never overwritten.
+    # 6. The shipped lists. A new instance starts with the shipped lists; later edits are the operator's and are never overwritten.
     defaults = json.loads(
         (resources.files("duetto.app.moderation") / "defaults.json").read_text(encoding="utf-8")
     )

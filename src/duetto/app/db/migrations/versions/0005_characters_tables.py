@@ -32,6 +32,7 @@ _POSTGRES_GUARDS = [
 
 
 def upgrade() -> None:
+    # 1. Characters, with the index of an owner's characters.
     op.create_table(
         "characters",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -50,6 +51,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
     )
     op.create_index("ix_characters_owner", "characters", ["owner_id", "deleted_at"], unique=False)
+    # 2. Who the owner approved or revoked.
     op.create_table(
         "character_approvals",
         sa.Column("character_id", sa.String(length=40), nullable=False),
@@ -61,6 +63,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("character_id", "user_id"),
     )
     op.create_index("ix_character_approvals_user", "character_approvals", ["user_id"], unique=False)
+    # 3. The owners' rules, parsed.
     op.create_table(
         "character_rules",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -73,6 +76,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_character_rules_character", "character_rules", ["character_id", "id"], unique=False)
+    # 4. Which videos show which characters.
     op.create_table(
         "video_characters",
         sa.Column("video_id", sa.String(length=40), nullable=False),
@@ -83,6 +87,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("video_id", "character_id"),
     )
     op.create_index("ix_video_characters_character", "video_characters", ["character_id"], unique=False)
+    # 5. Notices to owners and makers.
     op.create_table(
         "character_notifications",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -100,6 +105,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_character_notifications_user", "character_notifications", ["user_id", "id"], unique=False)
+    # 6. Owners' declared birth years.
     op.create_table(
         "birth_years",
         sa.Column("user_id", sa.String(length=40), nullable=False),
@@ -108,6 +114,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id"),
     )
+    # 7. Enrollment challenges.
     op.create_table(
         "enrollment_challenges",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -121,6 +128,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_enrollment_challenges_user", "enrollment_challenges", ["user_id"], unique=False)
+    # 8. The consent ledger.
     op.create_table(
         "consent_ledger",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -133,6 +141,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_consent_ledger_user", "consent_ledger", ["user_id", "id"], unique=False)
 
+    # 9. The guards that keep the log append-only, in the database's own dialect.
     dialect = op.get_bind().dialect.name
     for statement in {"sqlite": _SQLITE_GUARDS, "postgresql": _POSTGRES_GUARDS}.get(dialect, []):
         op.execute(statement)
