@@ -149,10 +149,10 @@ def test_the_right_take_enrolls_and_a_replay_is_refused(site: Site, playwright, 
         page.click("[data-testid=enroll-character]")
         page.wait_for_url(f"{site.url}/characters/char_*")
         character_url = page.url
-        still = page.evaluate(session="""async (url) => { const r = await fetch(url + '/still');
-            return [r.status, r.headers.get('content-type'), (await r.arrayBuffer()).byteLength]; }""", text=character_url)
+        still = page.evaluate("""async (url) => { const r = await fetch(url + '/still');
+            return [r.status, r.headers.get('content-type'), (await r.arrayBuffer()).byteLength]; }""", character_url)
         assert still[0] == 200 and still[1] == "image/png" and still[2] > 5000
-        voice = page.evaluate(session="async (url) => (await fetch(url + '/voice')).headers.get('content-type')", text=character_url)
+        voice = page.evaluate("async (url) => (await fetch(url + '/voice')).headers.get('content-type')", character_url)
         assert voice == "audio/wav"
         page.screenshot(path=str(ARTIFACTS / "pass-character.png"), full_page=True)
 
@@ -177,7 +177,7 @@ def test_the_right_take_enrolls_and_a_replay_is_refused(site: Site, playwright, 
     small = phone.new_page()
     for path in ("/characters", "/characters/enroll", issued.url.removeprefix(site.url)):
         small.goto(site.url + path)
-        assert small.evaluate(session="document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
     small.screenshot(path=str(ARTIFACTS / "phone-enrolled.png"))
     phone.close()
     ledger = site.ledger("pia_pass")

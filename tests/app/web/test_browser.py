@@ -50,7 +50,7 @@ def shot(page, name: str) -> None:  # noqa: ANN001 - a Playwright page
 
 def fits_width(page) -> bool:  # noqa: ANN001
     """Nothing sticks out sideways: a page usable without horizontal scrolling."""
-    return page.evaluate(session="document.documentElement.scrollWidth <= window.innerWidth + 1")
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def sign_up(page, base: str, handle: str, name: str) -> None:  # noqa: ANN001
@@ -66,7 +66,7 @@ def collect_progress(context, base: str, video_id: str) -> list[dict]:  # noqa: 
     """Listen to the draft's SSE stream from a second tab until it finishes; returns every event."""
     tab = context.new_page()
     tab.goto(f"{base}/healthz")
-    events = tab.evaluate(session="""(url) => new Promise((resolve, reject) => {
+    events = tab.evaluate("""(url) => new Promise((resolve, reject) => {
         const seen = [];
         const source = new EventSource(url);
         source.addEventListener("progress", (e) => {
@@ -74,7 +74,7 @@ def collect_progress(context, base: str, video_id: str) -> list[dict]:  # noqa: 
           if (data.status === "completed" || data.status === "failed") { source.close(); resolve(seen); }
         });
         source.onerror = () => { if (source.readyState === 2) reject(new Error("stream closed")); };
-      })""", text=f"{base}/drafts/{video_id}/events")
+      })""", f"{base}/drafts/{video_id}/events")
     tab.close()
     return events
 
@@ -138,7 +138,7 @@ def test_the_whole_story_in_chromium(server: str, chromium) -> None:  # noqa: AN
     bob.wait_for_function("(id) => { const v = document.querySelector(`.reel[data-post='${id}'] video`);"
                           " return v && v.readyState >= 2 && !v.paused && v.currentTime > 0; }", arg=post_id)
     bob.click("[data-testid=sound]")
-    assert bob.evaluate(session=f"document.querySelector(\".reel[data-post='{post_id}'] video\").muted") is False
+    assert bob.evaluate(f"document.querySelector(\".reel[data-post='{post_id}'] video\").muted") is False
     assert fits_width(bob)
     shot(bob, "07-feed-phone")
 
@@ -222,11 +222,11 @@ def test_the_whole_story_in_chromium(server: str, chromium) -> None:  # noqa: AN
     bob.goto(f"{base}/")
     assert bob.locator(f".reel[data-post='{post_id}']").count() == 0
     # A message forged from his old conversation page is refused by the server too.
-    status = bob.evaluate(session="""async (url) => {
+    status = bob.evaluate("""async (url) => {
         const token = document.querySelector('meta[name="csrf-token"]').content;
         const r = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'},
                                     body: new URLSearchParams({csrf_token: token, body: 'hello?'})});
-        return r.status; }""", text=f"{base}/messages/@alice")
+        return r.status; }""", f"{base}/messages/@alice")
     assert status == 403
     alice_ctx.close()
     bob_ctx.close()
@@ -256,7 +256,7 @@ def test_pages_are_usable_on_a_phone_and_on_a_desktop(server: str, chromium) -> 
             assert response.status == expected, (path, response.status)
             assert fits_width(page), (label, path)
             # Tap targets stay reachable: every visible button is at least 30 px tall.
-            small = page.evaluate(session="""() => Array.from(document.querySelectorAll('button, .button, .pill'))
+            small = page.evaluate("""() => Array.from(document.querySelectorAll('button, .button, .pill'))
                 .filter((b) => b.offsetParent !== null && b.getBoundingClientRect().height < 30)
                 .map((b) => b.outerHTML.slice(0, 80))""")
             assert small == [], (label, path)
