@@ -133,6 +133,7 @@ class VideoCodecModel(_Section):
     latent_channels: int = 16
     layers_per_block: int = 1
     frames_per_code: int | None = None  # None: the whole group at once (see FrameGroupAutoencoder)
+    palette: bool = False  # decode each pixel as one of Toybox's colours, trained as classification
 
     @model_validator(mode="after")
     def _check(self) -> VideoCodecModel:
@@ -161,6 +162,9 @@ class VideoCodecStage(OptimConfig):
     # Eyes and mouths are a few pixels of a toy's head, and the mouth's opening is when speech is seen: their
     # colours (and a pixel around them) weigh face_weight.
     face_weight: float = Field(1.0, ge=1)
+    # A codec folder (e.g. an earlier stage's final/) whose weights of the same shape start this codec: a
+    # palette decoder can start from an RGB one, keeping all but its last layer.
+    init_from: str | None = None
     latent_noise: float = Field(0.1, ge=0)  # decoder sees latents plus up to this × their std of noise
     latent_l2: float = Field(1e-4, ge=0)
     stats_clips: int = Field(64, ge=1)

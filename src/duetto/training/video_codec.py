@@ -4,9 +4,9 @@ The recipe, and why:
 - Every step renders new clips (about 15 ms each at 64×64), so the codec never sees a clip twice and cannot
   overfit a cache; a step takes `groups_per_clip` groups of each, some of them one still frame repeated
   (how a clip's first frame is coded).
-- L1 on pixels, weighted `object_weight` times on pixels that are not the setting's two backdrop colours
-  and on a one-pixel rim around them. Objects, toys and mouths are a few percent of the pixels and all of
-  what the benchmark reads; unweighted, a short run learns the backdrop and blurs them away.
+- L1 on pixels (or, for a palette codec, cross-entropy on each pixel's colour), weighted `object_weight`
+  times on pixels that are not the setting's two backdrop colours and on a one-pixel rim around them.
+  Objects, toys and mouths are a few percent of the pixels and all of what the benchmark reads; unweighted, a short run learns the backdrop and blurs them away.
 - The decoder is trained on latents plus noise of up to `latent_noise` times their spread, and a small L2
   keeps the latents from growing to drown that noise: the transformer's latents are never exact, and a
   decoder that only saw exact ones turns small errors into artefacts.
@@ -44,7 +44,18 @@ def build_video_codec(m: VideoCodecModel) -> FrameGroupAutoencoder:
     return FrameGroupAutoencoder(
         frames_per_group=m.frames_per_group, patch_size=m.patch_size, block_out_channels=m.block_out_channels,
         latent_channels=m.latent_channels, layers_per_block=m.layers_per_block, frames_per_code=m.frames_per_code,
+        palette=[list(colour) for colour in vocab.PALETTE] if m.palette else None,
     )
+
+
+def load_matching_weights(codec: FrameGroupAutoencoder, folder: Path) -> list[str]:
+    """Copy into `codec` every weight of the codec saved in `folder` that has the same name and shape; returns
+    the names left as initialised (a new output layer, say)."""
+    source = FrameGroupAutoencoder.from_pretrained(str(folder)).state_dict()
+    own = codec.state_dict()
+    kept = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    codec.load_state_dict(kept, strict=False)
+    return sorted(set(own) - set(kept))
 
 
 def render_params(data: DataConfig) -> dict:
@@ -104,7 +115,9 @@ def sample_groups(
 
 
 class CodecObjective(torch.nn.Module):
-    """Encode, perturb, decode; the weighted L1 and the latent L2 as one differentiable forward (for DDP)."""
+    """Encode, perturb, decode; the weighted reconstruction loss and the latent L2 as one differentiable
+    forward (for DDP). Reconstruction is L1 on RGB, or for a palette codec cross-entropy on each pixel's
+    colour."""
 
     def __init__(self, codec: FrameGroupAutoencoder, stage: VideoCodecStage) -> None:
         super().__init__()
@@ -113,9 +126,22 @@ class CodecObjective(torch.nn.Module):
     def forward(self, groups: Tensor, weights: Tensor, noise: Tensor, level: Tensor) -> tuple[Tensor, Tensor]:
         z = self.codec.encode_groups(groups)
         spread = z.detach().std(dim=(0, 2, 3), keepdim=True)
-        out = self.codec.decode_groups(z + level.view(-1, 1, 1, 1) * spread * noise)
+        noisy = z + level.view(-1, 1, 1, 1) * spread * noise
+        if self.codec.config.palette:
+            scores = self.codec.decode_scores(noisy)  # (N, F, K, H, W)
+            wanted = palette_indices(groups.unflatten(1, (scores.shape[1], 3)), self.codec.palette_colours)
+            loss = F.cross_entropy(scores.flatten(0, 1), wanted.flatten(0, 1), reduction="none")  # (N·F, H, W)
+            frame_weights = weights.expand(-1, scores.shape[1], -1, -1).flatten(0, 1)
+            return (loss * frame_weights).sum() / frame_weights.sum(), z.pow(2).mean()
+        out = self.codec.decode_groups(noisy)
         l1 = ((out - groups).abs() * weights).sum() / (weights.sum() * groups.shape[1])
         return l1, z.pow(2).mean()
+
+
+def palette_indices(frames: Tensor, palette: Tensor) -> Tensor:
+    """(..., 3, H, W) in [-1, 1] → (..., H, W): the index of each pixel's nearest palette colour (K, 3)."""
+    distances = (frames.unsqueeze(-4) - palette.view(-1, 3, 1, 1).to(frames.dtype)).pow(2).sum(dim=-3)
+    return distances.argmin(dim=-3)
 
 
 def latent_statistics(codec: FrameGroupAutoencoder, data: DataConfig, count: int) -> tuple[list[float], list[float]]:
@@ -147,7 +173,11 @@ def train_video_codec(
 
     # 1. Model, optimiser, and the saved state when resuming.
     torch.manual_seed(cfg.seed)
-    codec = build_video_codec(stage.model).to(dist.device).train()
+    codec = build_video_codec(stage.model)
+    if stage.init_from and not resume:
+        fresh = load_matching_weights(codec, Path(stage.init_from))
+        logger.info("video codec starts from %s; new: %s", stage.init_from, ", ".join(fresh) or "nothing")
+    codec = codec.to(dist.device).train()
     optimizer = torch.optim.AdamW(codec.parameters(), lr=stage.lr, betas=stage.betas,
                                   weight_decay=stage.weight_decay)
     start = 0
@@ -170,15 +200,15 @@ def train_video_codec(
         noise = torch.randn(groups.shape[0], stage.model.latent_channels, *cells, generator=generator)
         level = torch.rand(groups.shape[0], generator=generator) * stage.latent_noise
         set_lr(optimizer, step, stage)
-        l1, l2 = objective(groups.to(dist.device), weights.to(dist.device), noise.to(dist.device),
-                           level.to(dist.device))
-        loss = l1 + stage.latent_l2 * l2
+        recon, l2 = objective(groups.to(dist.device), weights.to(dist.device), noise.to(dist.device),
+                              level.to(dist.device))
+        loss = recon + stage.latent_l2 * l2
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(codec.parameters(), stage.grad_clip)
         optimizer.step()
         log.record(step, float(mean_over_ranks(loss.detach(), dist)), grad_norm=float(grad_norm),
-                   l1=float(l1.detach()), latent_l2=float(l2.detach()))
+                   reconstruction=float(recon.detach()), latent_l2=float(l2.detach()))
         if dist.is_main and ((step + 1) % stage.ckpt_every == 0 or step + 1 == end):
             save_checkpoint(folder, {"step": step + 1, "model": codec.state_dict(),
                                      "optimizer": optimizer.state_dict()})

@@ -103,6 +103,14 @@ EYE_BLACK: RGB = (25, 25, 25)
 EYE_WHITE: RGB = (255, 255, 255)
 MOUTH_COLOUR: RGB = (70, 20, 30)
 HATS: tuple[str, ...] = ("none", *COLOURS)
+# Every colour a render without sensor noise can hold: backdrops, objects (hats and heads too), faces.
+PALETTE: tuple[RGB, ...] = (
+    *(colour for backdrop in SETTINGS.values() for colour in backdrop),
+    *COLOURS.values(),
+    EYE_BLACK,
+    EYE_WHITE,
+    MOUTH_COLOUR,
+)
 EYES: tuple[str, ...] = ("dots", "wide", "sleepy")
 PITCHES: dict[str, float] = {"low": 110.0, "mid": 170.0, "high": 260.0}
 TIMBRES: tuple[str, ...] = ("soft", "buzzy")

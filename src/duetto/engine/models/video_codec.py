@@ -121,6 +121,10 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
             channels. Trained on CPU budgets, a net that sees four frames at once learnt to repeat their
             average four times (motion is rare in Toybox groups: objects rest, toys stand); a net that sees one
             frame cannot, and the transformer still reads four frames per latent frame.
+        palette: the RGB colours (0-255) a frame is made of, when it is made of a known few (Toybox renders
+            are flat colours from 17). The decoder then gives each pixel a score per colour and draws the
+            best-scoring one, trained as classification: edges come out as sharp as the colours are exact,
+            where regressing RGB averaged a small box and a small ball into the same rounded blob.
         latents_mean, latents_std: per-channel statistics of the latents over training data, written
             once training ends; the pipeline normalises latents with them, as it does Wan's.
         scale_factor_temporal, scale_factor_spatial: what Wan's config calls the strides; derived from the
@@ -138,6 +142,7 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
         latent_channels: int = 16,
         layers_per_block: int = 1,
         frames_per_code: int | None = None,
+        palette: Sequence[Sequence[int]] | None = None,
         latents_mean: Sequence[float] | None = None,
         latents_std: Sequence[float] | None = None,
         scale_factor_temporal: int | None = None,
@@ -156,8 +161,12 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
         self.codes_per_group = frames_per_group // per_code
         folded = 3 * per_code * patch_size**2
         code_channels = latent_channels // self.codes_per_group
+        outputs = (len(palette) if palette else 3) * per_code * patch_size**2
         self.encoder = GroupEncoder(folded, block_out_channels, code_channels, layers_per_block)
-        self.decoder = GroupDecoder(folded, block_out_channels, code_channels, layers_per_block)
+        self.decoder = GroupDecoder(outputs, block_out_channels, code_channels, layers_per_block)
+        if palette:  # (K, 3) in [-1, 1], the colour drawn for each score
+            self.register_buffer("palette_colours", torch.tensor(palette, dtype=torch.float32) / 127.5 - 1.0,
+                                 persistent=False)
         self.register_to_config(
             scale_factor_temporal=frames_per_group,
             scale_factor_spatial=spatial,
@@ -197,11 +206,22 @@ class FrameGroupAutoencoder(ModelMixin, ConfigMixin):
         return self.encoder(F.pixel_unshuffle(codes, self.config.patch_size)).unflatten(0, (n, -1)).flatten(1, 2)
 
     def decode_groups(self, latents: Tensor) -> Tensor:
-        """(N, z, h, w) → (N, F·3, H, W), unclamped."""
-        n = latents.shape[0]
+        """(N, z, h, w) → (N, F·3, H, W): RGB (unclamped), or with a palette each pixel's best colour."""
+        if not self.config.palette:
+            n = latents.shape[0]
+            codes = latents.unflatten(1, (self.codes_per_group, -1)).flatten(0, 1)
+            frames = F.pixel_shuffle(self.decoder(codes), self.config.patch_size)
+            return frames.unflatten(0, (n, -1)).flatten(1, 2)
+        best = self.decode_scores(latents).argmax(dim=2)  # (N, F, H, W)
+        colours = self.palette_colours.to(latents.dtype)[best]  # (N, F, H, W, 3)
+        return colours.permute(0, 1, 4, 2, 3).flatten(1, 2)
+
+    def decode_scores(self, latents: Tensor) -> Tensor:
+        """(N, z, h, w) → (N, F, K, H, W): each pixel's score for each palette colour (palette codecs only)."""
+        n, f, k = latents.shape[0], self.config.frames_per_group, len(self.config.palette)
         codes = latents.unflatten(1, (self.codes_per_group, -1)).flatten(0, 1)
-        frames = F.pixel_shuffle(self.decoder(codes), self.config.patch_size)
-        return frames.unflatten(0, (n, -1)).flatten(1, 2)
+        scores = F.pixel_shuffle(self.decoder(codes), self.config.patch_size)  # (N·codes, F/codes·K, H, W)
+        return scores.reshape(n, f, k, *scores.shape[2:])
 
     # -- the pipeline's interface -----------------------------------------------------------------------
     def encode(self, video: Tensor) -> EncoderOutput:
