@@ -66,5 +66,5 @@ def test_trainer_latents_are_the_pipelines(model_dir, twin_run):
 
 
 def test_unfinished_run_is_refused(twin_run, tmp_path):
-    with pytest.raises(ValueError, match="lacks finished"):
+    with pytest.raises(ValueError, match="lacks a finished video_vae stage"):
         assemble(twin_run[1], tmp_path, tmp_path / "model")
