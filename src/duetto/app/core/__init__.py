@@ -1,1 +1,2 @@
-"""Settings, database sessions, key hashing and the errors every layer shares."""
+"""Settings, database sessions, parsing, key hashing and the errors every layer shares; it imports nothing else
+of the app."""

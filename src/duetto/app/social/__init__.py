@@ -1,1 +1,2 @@
-"""The social app's domain: accounts, posts and remix lineage, follows, blocks, likes, comments, DMs, reports."""
+"""The social domain: posts and remix lineage (with each post's terms and hot score), follows and blocks, likes,
+comments, views and direct messages."""

@@ -1,1 +1,1 @@
-"""Users and their API keys."""
+"""Users, their API keys, web accounts (sign-in, sessions, profiles) and handles."""

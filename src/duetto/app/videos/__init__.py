@@ -1,1 +1,2 @@
-"""Videos: the model catalog, request validation, and the service the `/v1/videos` routes call."""
+"""Videos: the model catalog, a job's steps (checked, shaped, recorded), its files, the prompt format, and what a
+job asks the engine for. It knows nothing of characters; `flows.videos` adds them."""

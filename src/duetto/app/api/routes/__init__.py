@@ -1,1 +1,1 @@
-"""One router per domain."""
+"""One router per domain: videos, models, characters and provenance."""

@@ -1,1 +1,2 @@
-"""The page routers, one per part of the app; each parses the form, calls a service and renders."""
+"""The page routers, one module per domain (every page of a domain in one home); each parses the form, calls a
+service or flow, and renders."""
