@@ -15,7 +15,7 @@ from duetto.clip import Clip
 from duetto.world import draw, physics, sounds, speech, vocab
 from duetto.world.captions import caption as write_caption
 from duetto.world.facts import SceneFacts
-from duetto.world.scene import Scene, realize
+from duetto.world.scene import Scene, ToyPlan, realize
 
 
 @dataclass
@@ -76,86 +76,40 @@ def render(
     "sample" the audio sample of the event), caption, facts and seed.
     """
     check_params(width, height, fps, seconds, sample_rate, noise)
+    # 1. The scene and its caption. Each of the four random streams (scene, caption, audio, sensor noise)
+    #    has a seed of its own, so a given Scene or caption leaves the other streams' draws as they were.
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
     scene = scene_or_facts if isinstance(scene_or_facts, Scene) else realize(scene_or_facts, streams[0])
     facts = scene.facts
     text = caption if caption is not None else write_caption(facts, streams[1])
     audio_rng = streams[2]
 
+    # 2. The clock: frame i shows time i / fps, audio sample n plays at n / sample_rate.
     num_frames = max(1, int(round(seconds * fps)))
     num_samples = max(1, int(round(seconds * sample_rate)))
     frame_t = np.arange(num_frames) / fps
     sample_t = np.arange(num_samples) / sample_rate
     aspect = width / height
 
-    # 1. Motion and the sounds it makes.
+    # 3. Motion and the sounds it makes.
     tracks = [physics.track(p, aspect) for p in scene.objects]
-    audio = np.zeros(num_samples, dtype=np.float32)
-    events: list[dict[str, Any]] = []
-    for i, tr in enumerate(tracks):
-        f = tr.plan.facts
-        for imp in tr.impacts:
-            if imp.time >= seconds:
-                continue
-            n = sounds.add_impact(
-                audio, imp.time, sounds.impact_peak(imp.speed), f.material, f.size, sample_rate
-            )
-            events.append(
-                {
-                    "kind": "impact",
-                    "time": imp.time,
-                    "sample": n,
-                    "object": i,
-                    "speed": imp.speed,
-                    "surface": imp.surface,
-                }
-            )
-        if tr.sound is not None:
-            audio += sounds.moving_noise(tr.sound, tr.sideways_speed(sample_t), sample_rate, audio_rng)
+    audio, events = _motion_sounds(tracks, seconds, sample_t, sample_rate, audio_rng)
 
-    # 2. Speech and mouths.
-    mouth_audio = np.zeros((len(scene.toys), num_samples), dtype=np.float32)
-    for j, toy in enumerate(scene.toys):
-        voice, mouth_audio[j] = speech.synthesize(toy, num_samples, sample_rate, audio_rng)
-        audio += voice
-        for k, syl in enumerate(toy.syllables):
-            if syl.start < seconds:
-                events.append(
-                    {
-                        "kind": "speech_onset",
-                        "time": syl.start,
-                        "sample": int(round(syl.start * sample_rate)),
-                        "object": j,
-                        "toy": j,
-                        "syllable": k,
-                    }
-                )
-    mouth = (
-        np.stack([speech.mouth_per_frame(m, sample_rate, fps, num_frames) for m in mouth_audio])
-        if scene.toys
-        else np.zeros((0, num_frames), np.float32)
-    )
+    # 4. Speech and mouths, mixed into the same audio. Speech draws from the audio stream after motion
+    #    does; swapping the two would change every clip.
+    mouth_audio, mouth = _speech(scene.toys, audio, events, seconds, num_frames, fps, sample_rate, audio_rng)
 
-    # 3. Ambience, then keep the mix in range.
+    # 5. Ambience, then keep the mix in range.
     audio += sounds.ambience(facts.ambience, num_samples, sample_rate, audio_rng)
     np.clip(audio, -1.0, 1.0, out=audio)
 
-    # 4. Frames: backdrop and toys once, then objects per frame.
-    canvas = draw.backdrop(facts.setting, height, width)
-    for toy in scene.toys:
-        draw.draw_toy(canvas, toy)
-    frames = np.broadcast_to(canvas, (num_frames, height, width, 3)).copy()
-    for j, toy in enumerate(scene.toys):
-        draw.draw_mouths(frames, toy, mouth[j])
-    object_xy = np.zeros((len(tracks), num_frames, 2), dtype=np.float32)
-    for i, tr in enumerate(tracks):
-        x, y = tr.position(frame_t)
-        object_xy[i, :, 0], object_xy[i, :, 1] = x, y
-        draw.draw_object(frames, tr.plan.facts.shape, tr.plan.facts.colour, x, y, tr.plan.radius)
+    # 6. Frames, and optional sensor noise from a stream of its own.
+    frames, object_xy = _frames(scene, tracks, mouth, frame_t, width, height)
     if noise > 0:
         jitter = streams[3].normal(0.0, noise, size=frames.shape).astype(np.float32)
         frames = np.clip(np.rint(frames + jitter), 0, 255).astype(np.uint8)
 
+    # 7. The ground truth, events in time order.
     events.sort(key=lambda e: (e["time"], e["kind"], e["object"]))
     truth = {
         "setting": facts.setting,
@@ -178,6 +132,101 @@ def render(
     return RenderResult(
         clip, truth, {"object_xy": object_xy, "mouth": mouth, "mouth_audio": mouth_audio}, scene
     )
+
+
+def _motion_sounds(
+    tracks: list[physics.Track],
+    seconds: float,
+    sample_t: np.ndarray,
+    sample_rate: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The objects' sound: each impact before the clip ends (and its "impact" event), and the noise of
+    each rolling or sliding object."""
+    audio = np.zeros(len(sample_t), dtype=np.float32)
+    events: list[dict[str, Any]] = []
+    for i, tr in enumerate(tracks):
+        f = tr.plan.facts
+        for imp in tr.impacts:
+            if imp.time >= seconds:
+                continue
+            n = sounds.add_impact(
+                audio, imp.time, sounds.impact_peak(imp.speed), f.material, f.size, sample_rate
+            )
+            events.append(
+                {
+                    "kind": "impact",
+                    "time": imp.time,
+                    "sample": n,
+                    "object": i,
+                    "speed": imp.speed,
+                    "surface": imp.surface,
+                }
+            )
+        if tr.sound is not None:
+            audio += sounds.moving_noise(tr.sound, tr.sideways_speed(sample_t), sample_rate, rng)
+    return audio, events
+
+
+def _speech(
+    toys: tuple[ToyPlan, ...],
+    audio: np.ndarray,
+    events: list[dict[str, Any]],
+    seconds: float,
+    num_frames: int,
+    fps: float,
+    sample_rate: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add each toy's voice to `audio` and a "speech_onset" event per syllable before the clip ends to
+    `events`; return the mouth openings at the audio rate (toys, samples) and per frame (toys, frames)."""
+    mouth_audio = np.zeros((len(toys), len(audio)), dtype=np.float32)
+    for j, toy in enumerate(toys):
+        voice, mouth_audio[j] = speech.synthesize(toy, len(audio), sample_rate, rng)
+        audio += voice
+        for k, syl in enumerate(toy.syllables):
+            if syl.start < seconds:
+                events.append(
+                    {
+                        "kind": "speech_onset",
+                        "time": syl.start,
+                        "sample": int(round(syl.start * sample_rate)),
+                        "object": j,
+                        "toy": j,
+                        "syllable": k,
+                    }
+                )
+    mouth = (
+        np.stack([speech.mouth_per_frame(m, sample_rate, fps, num_frames) for m in mouth_audio])
+        if toys
+        else np.zeros((0, num_frames), np.float32)
+    )
+    return mouth_audio, mouth
+
+
+def _frames(
+    scene: Scene,
+    tracks: list[physics.Track],
+    mouth: np.ndarray,
+    frame_t: np.ndarray,
+    width: int,
+    height: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, H, W, 3) and object centres (objects, T, 2): backdrop and toys are drawn once and
+    copied to every frame, then mouths and objects per frame."""
+    num_frames = len(frame_t)
+    canvas = draw.backdrop(scene.facts.setting, height, width)
+    for toy in scene.toys:
+        draw.draw_toy(canvas, toy)
+    frames = np.broadcast_to(canvas, (num_frames, height, width, 3)).copy()
+    for j, toy in enumerate(scene.toys):
+        draw.draw_mouths(frames, toy, mouth[j])
+    object_xy = np.zeros((len(tracks), num_frames, 2), dtype=np.float32)
+    for i, tr in enumerate(tracks):
+        x, y = tr.position(frame_t)
+        object_xy[i, :, 0], object_xy[i, :, 1] = x, y
+        draw.draw_object(frames, tr.plan.facts.shape, tr.plan.facts.colour, x, y, tr.plan.radius)
+    return frames, object_xy
 
 
 def _object_truth(tr: physics.Track) -> dict[str, Any]:
