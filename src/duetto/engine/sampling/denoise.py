@@ -104,6 +104,32 @@ def _stack(a: ModalityInput, b: ModalityInput) -> ModalityInput:
                          timestep=torch.cat([a.timestep, b.timestep]))
 
 
+def _guided_velocities(
+    model: TwinDiT,
+    positive: tuple[ModalityInput, ModalityInput],
+    negative_contexts: tuple[Tensor, Tensor],
+    guide: tuple[bool, bool],
+    guidance: GuidanceConfig,
+) -> tuple[Tensor, Tensor]:
+    """The velocity per modality. Unguided, the positive pass alone; else the negative pass (negative prompts,
+    skipped blocks) runs on the same latents and timesteps, and each guided modality mixes the two with its
+    own scale (an unguided one keeps its positive prediction)."""
+    guide_video, guide_audio = guide
+    if not (guide_video or guide_audio):
+        return model(*positive)
+    (video_in, audio_in), (video_neg, audio_neg) = positive, negative_contexts
+    negative = (
+        ModalityInput(latents=video_in.latents, context=video_neg, timestep=video_in.timestep),
+        ModalityInput(latents=audio_in.latents, context=audio_neg, timestep=audio_in.timestep),
+    )
+    (v_video, v_audio), (neg_video, neg_audio) = _both_passes(model, positive, negative, guidance.skip_blocks)
+    if guide_video:
+        v_video = guided(v_video, neg_video, guidance.video_scale)
+    if guide_audio:
+        v_audio = guided(v_audio, neg_audio, guidance.audio_scale)
+    return v_video, v_audio
+
+
 @torch.no_grad()
 def denoise_joint(
     model: TwinDiT,
@@ -163,32 +189,24 @@ def denoise_joint(
         t_audio = _timestep(t, x_audio.shape[0], audio_mask)
         in_video, in_audio = x_video.to(dtype), x_audio.to(dtype)
 
-        # 4. Positive and negative passes (negative prompts, skipped blocks), the guided velocity per modality.
+        # 4. The velocity per modality: the positive pass, mixed with the negative one where guided.
         video_in = ModalityInput(latents=in_video, context=video_pos, timestep=t_video)
         audio_in = ModalityInput(latents=in_audio, context=audio_pos, timestep=t_audio)
-        if guide_video or guide_audio:
-            video_neg_in = ModalityInput(latents=in_video, context=video_neg, timestep=t_video)
-            audio_neg_in = ModalityInput(latents=in_audio, context=audio_neg, timestep=t_audio)
-            (v_video, v_audio), (neg_video, neg_audio) = _both_passes(
-                model, (video_in, audio_in), (video_neg_in, audio_neg_in), guidance.skip_blocks)
-            if guide_video:
-                v_video = guided(v_video, neg_video, guidance.video_scale)
-            if guide_audio:
-                v_audio = guided(v_audio, neg_audio, guidance.audio_scale)
-        else:
-            v_video, v_audio = model(video_in, audio_in)
+        v_video, v_audio = _guided_velocities(
+            model, (video_in, audio_in), (video_neg, audio_neg), (guide_video, guide_audio), guidance
+        )
 
-        # 6. Each modality's own solver advances it to the next sigma.
+        # 5. Each modality's own solver advances it to the next sigma.
         if video_solver is not None:
             x_video = video_solver.step(v_video, x_video)
         if audio_solver is not None:
             x_audio = audio_solver.step(v_audio, x_audio)
 
-        # 7. Report progress; a raising callback cancels the run.
+        # 6. Report progress; a raising callback cancels the run.
         if callback is not None:
             callback(i + 1, total)
 
-    # 8. The solvers moved the clean frames too; put the known values back once more.
+    # 7. The solvers moved the clean frames too; put the known values back once more.
     x_video = _hold_clean(x_video, video, video_mask, VIDEO_FRAME_AXIS)
     x_audio = _hold_clean(x_audio, audio, audio_mask, AUDIO_FRAME_AXIS)
     return x_video, x_audio
