@@ -161,6 +161,56 @@ def optimizer_step(
     optimizer.step()
 
 
+def _fresh_models(
+    stage: AudioStage, dataset: ToyboxClips, mel_fn: LogMelSpectrogram, device: torch.device
+) -> tuple[AudioVAE, BigVGANVocoder]:
+    """A new audio VAE, which normalises mels with the data's per-bin statistics, and a new vocoder with
+    weight norm, both on `device` in training mode."""
+    vae = build_audio_vae(stage.audio_vae)
+    mean, std = mel_statistics(dataset, mel_fn, stage.stats_clips)
+    vae.data_mean.copy_(mean)
+    vae.data_std.copy_(std)
+    vae = vae.to(device).train()
+    vocoder = build_vocoder(stage.vocoder).apply_weight_norm().to(device).train()
+    return vae, vocoder
+
+
+def _load_state(
+    folder: Path,
+    device: torch.device,
+    vae: AudioVAE,
+    vocoder: BigVGANVocoder,
+    vae_opt: torch.optim.Optimizer,
+    voc_opt: torch.optim.Optimizer,
+) -> int:
+    """Load the stage's checkpoint, if it has one, into the models and optimisers; the step it reached (0
+    without one)."""
+    state = load_checkpoint(folder, device)
+    if state is None:
+        return 0
+    vae.load_state_dict(state["audio_vae"])
+    vocoder.load_state_dict(state["vocoder"])
+    vae_opt.load_state_dict(state["vae_optimizer"])
+    voc_opt.load_state_dict(state["vocoder_optimizer"])
+    return state["step"]
+
+
+def _checkpoint(
+    step: int,
+    vae: AudioVAE,
+    vocoder: BigVGANVocoder,
+    vae_opt: torch.optim.Optimizer,
+    voc_opt: torch.optim.Optimizer,
+) -> dict:
+    return {
+        "step": step,
+        "audio_vae": vae.state_dict(),
+        "vocoder": vocoder.state_dict(),
+        "vae_optimizer": vae_opt.state_dict(),
+        "vocoder_optimizer": voc_opt.state_dict(),
+    }
+
+
 def train_audio(
     cfg: TrainConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None
 ) -> StageResult:
@@ -174,33 +224,23 @@ def train_audio(
     dataset = ToyboxClips(cfg.data)
     mel_fn = log_mel(cfg.data.sample_rate)
 
-    # 1. Models (the audio VAE normalises mels with the data's per-bin statistics), optimisers, saved state.
+    # 1. Models, seeded, so a fresh run starts from the same weights every time.
     torch.manual_seed(cfg.seed)
-    vae = build_audio_vae(stage.audio_vae)
-    mean, std = mel_statistics(dataset, mel_fn, stage.stats_clips)
-    vae.data_mean.copy_(mean)
-    vae.data_std.copy_(std)
-    vae = vae.to(dist.device).train()
-    vocoder = build_vocoder(stage.vocoder).apply_weight_norm().to(dist.device).train()
+    vae, vocoder = _fresh_models(stage, dataset, mel_fn, dist.device)
     mel_fn = mel_fn.to(dist.device)
+
+    # 2. Optimisers, and the step training stands at: 0, or the checkpoint's when resuming.
     vae_opt = torch.optim.Adam(vae.parameter_groups(stage.lr), betas=stage.betas)
     voc_opt = torch.optim.AdamW(
         vocoder.parameters(), lr=stage.vocoder_lr, betas=(0.8, 0.99), weight_decay=stage.weight_decay
     )
-    start = 0
-    state = load_checkpoint(folder, dist.device) if resume else None
-    if state is not None:
-        vae.load_state_dict(state["audio_vae"])
-        vocoder.load_state_dict(state["vocoder"])
-        vae_opt.load_state_dict(state["vae_optimizer"])
-        voc_opt.load_state_dict(state["vocoder_optimizer"])
-        start = state["step"]
+    start = _load_state(folder, dist.device, vae, vocoder, vae_opt, voc_opt) if resume else 0
     vae_ddp, voc_ddp = wrap(vae, dist), wrap(vocoder, dist)
     log = MetricsLog(folder, dist, stage.log_every)
     folder.mkdir(parents=True, exist_ok=True)
     end = stage.steps if stop_at is None else min(stop_at, stage.steps)
 
-    # 2. The loop: one random window per clip; the VAE reconstructs its mel, the vocoder its first part.
+    # 3. The loop: one random window per clip; the VAE reconstructs its mel, the vocoder its first part.
     batches = step_loader(dataset, stage.batch_size, cfg.seed + 2, dist, start, end)
     for step, batch in zip(range(start, end), batches, strict=True):
         seed_everything_for_step(cfg.seed, step, dist.rank)
@@ -220,12 +260,9 @@ def train_audio(
         total = mean_over_ranks((vae_loss + voc_loss).detach(), dist)
         log.record(step, float(total), **vae_parts, **voc_parts)
         if dist.is_main and ((step + 1) % stage.ckpt_every == 0 or step + 1 == end):
-            save_checkpoint(folder, {
-                "step": step + 1, "audio_vae": vae.state_dict(), "vocoder": vocoder.state_dict(),
-                "vae_optimizer": vae_opt.state_dict(), "vocoder_optimizer": voc_opt.state_dict(),
-            })  # fmt: skip
+            save_checkpoint(folder, _checkpoint(step + 1, vae, vocoder, vae_opt, voc_opt))
 
-    # 3. Done (on every rank, so all end alike): normalised MP weights, unit-std latents, plain
+    # 4. Done (on every rank, so all end alike): normalised MP weights, unit-std latents, plain
     #    (un-parametrised) vocoder weights; rank 0 saves both.
     if end == stage.steps:
         vae.eval()

@@ -505,7 +505,46 @@ def _checkpoint(step: int, progress: Progress, denoiser: Denoiser, optimizer, em
             "denoiser": denoiser.state_dict(), "optimizer": optimizer.state_dict(), "ema": ema.state_dict()}
 
 
+def _starting_point(
+    folder: Path,
+    dist: Dist,
+    resume: bool,
+    init_from: Path | None,
+    denoiser: Denoiser,
+    optimizer: torch.optim.Optimizer,
+    ema: EMA,
+) -> Progress:
+    """Where training stands, its weights loaded: the stage's own checkpoint when resuming (optimiser
+    included), else the training state of the model folder `init_from`, else the very start."""
+    state = load_checkpoint(folder, dist.device) if resume else None
+    if state is not None:
+        denoiser.load_state_dict(state["denoiser"])
+        optimizer.load_state_dict(state["optimizer"])
+        ema.load_state_dict(state["ema"])
+        return Progress(state["step"], state.get("samples", 0), state.get("run_start", 0))
+    if init_from is not None:
+        return load_training_state(Path(init_from), denoiser, ema)
+    return Progress()
+
+
 # --- the stage --------------------------------------------------------------------------------------------
+
+
+def _batch(
+    cache: LatentCache, cfg: TrainConfig, step: int, dist: Dist
+) -> tuple[Tensor, Tensor, Tensor | None, list[str]]:
+    """The step's batch, drawn from the step number alone (so a resumed run draws the same): the clips'
+    video and audio latents in one window of time, fp32 on the device, their object cells and captions."""
+    index = torch.tensor(
+        step_indices(step, cfg.twin.batch_size, len(cache), cfg.seed + 3, dist.rank, dist.world_size)
+    )
+    window = draw_window(cfg, step)
+    frames = slice(window.offset, window.offset + window.frames)
+    video0 = cache.video[index, :, frames].to(dist.device, torch.float32)
+    audio0 = cache.audio[index, window.audio_offset : window.audio_offset + window.audio_frames]
+    objects = cache.objects[index, frames] if cache.objects is not None else None
+    captions = [cache.captions[i] for i in index.tolist()]
+    return video0, audio0.to(dist.device, torch.float32), objects, captions
 
 
 def train_twin(
@@ -547,15 +586,7 @@ def train_twin(
     params = [p for p in denoiser.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay)
     ema = EMA(denoiser, stage.ema_decay)
-    progress = Progress()
-    state = load_checkpoint(folder, dist.device) if resume else None
-    if state is not None:
-        denoiser.load_state_dict(state["denoiser"])
-        optimizer.load_state_dict(state["optimizer"])
-        ema.load_state_dict(state["ema"])
-        progress = Progress(state["step"], state.get("samples", 0), state.get("run_start", 0))
-    elif init_from is not None:
-        progress = load_training_state(Path(init_from), denoiser, ema)
+    progress = _starting_point(folder, dist, resume, init_from, denoiser, optimizer, ema)
     model = wrap(denoiser, dist)
     log = MetricsLog(folder, dist, stage.log_every)
     end = stage.steps if stop_at is None else min(stop_at, stage.steps)
@@ -565,19 +596,10 @@ def train_twin(
     while step < end and not out_of_time(started, stage.max_minutes, dist):
         seed_everything_for_step(cfg.seed, step, dist.rank)
         generator = step_generator(cfg.seed, step, dist.rank)
-        index = torch.tensor(
-            step_indices(step, stage.batch_size, len(cache), cfg.seed + 3, dist.rank, dist.world_size)
-        )
-        window = draw_window(cfg, step)
-        frames = slice(window.offset, window.offset + window.frames)
-        video0 = cache.video[index, :, frames].to(dist.device, torch.float32)
-        audio0 = cache.audio[index, window.audio_offset: window.audio_offset + window.audio_frames]
-        objects = cache.objects[index, frames] if cache.objects is not None else None
-        captions = [cache.captions[i] for i in index.tolist()]
+        video0, audio0, objects, captions = _batch(cache, cfg, step, dist)
         set_lr(optimizer, step - progress.run_start, stage)
         with autocast(dist.device, cfg.precision):
-            loss, parts = twin_loss(model, tokenizer, video0, audio0.to(dist.device, torch.float32), captions,
-                                    cfg, generator, objects)
+            loss, parts = twin_loss(model, tokenizer, video0, audio0, captions, cfg, generator, objects)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
