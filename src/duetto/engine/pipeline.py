@@ -301,6 +301,7 @@ class Pipeline:
         timings["vocoder_s"] = time.perf_counter() - t0
         wav = fit_length(wav, self.num_samples(len(frames)))
 
+        # 6. The clip and what made it; an extension comes back with the clip it continues before it.
         metadata = {"prompt": prompt, "seed": seed, "model": self.name, "steps": steps, "size": f"{width}x{height}",
                     "seconds": seconds, "mode": given[0] if given else "text", "timings": timings}
         clip = Clip(frames=frames, audio=wav, fps=cfg.fps, sample_rate=cfg.sample_rate, metadata=metadata)
