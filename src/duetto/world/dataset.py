@@ -245,6 +245,7 @@ def write_dataset(
     `mp4` also writes `mp4/<index>.mp4` with its ground truth beside it. `progress` is called with
     the number of clips in every shard finished (or skipped).
     """
+    # 1. Check the arguments, before anything is written.
     if n < 0:
         raise ValueError(f"n must be zero or more, got {n}")
     if shard_size < 1:
@@ -254,6 +255,8 @@ def write_dataset(
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+
+    # 2. The folder and its manifest, which refuses a folder holding a dataset made with other parameters.
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     params = {
@@ -266,7 +269,17 @@ def write_dataset(
     for stale in folder.glob("shard-*.npz.tmp-*"):  # left by an interrupted run
         stale.unlink(missing_ok=True)
 
+    # 3. Skip the shards already complete (a shard file exists only once written whole), then write the rest.
     report = DatasetReport(folder, clips=n)
+    todo = _skip_complete_shards(folder, n, shard_size, report, progress)
+    _write_shards(folder, todo, n, params, mp4, workers, report, progress)
+    return report
+
+
+def _skip_complete_shards(
+    folder: Path, n: int, shard_size: int, report: DatasetReport, progress: Callable[[int], None] | None
+) -> list[int]:
+    """The shards still to write; those already on disk go to `report.skipped` and count as progress."""
     todo = []
     for shard in range(-(-n // shard_size)):
         size = min(shard_size, n - shard * shard_size)
@@ -276,13 +289,28 @@ def write_dataset(
                 progress(size)
         else:
             todo.append(shard)
+    return todo
+
+
+def _write_shards(
+    folder: Path,
+    todo: list[int],
+    n: int,
+    params: dict[str, Any],
+    mp4: bool,
+    workers: int,
+    report: DatasetReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Write the shards `todo` in this process, or in parallel in worker processes; each one written goes
+    to `report.written` (in shard order) and counts as progress when it is done."""
     if workers == 1 or len(todo) <= 1:
         for shard in todo:
             done = _write_shard(str(folder), shard, n, params, mp4)
             report.written.append(shard)
             if progress:
                 progress(done)
-        return report
+        return
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_write_shard, str(folder), s, n, params, mp4): s for s in todo}
         for future in as_completed(futures):
@@ -291,7 +319,6 @@ def write_dataset(
             if progress:
                 progress(done)
     report.written.sort()
-    return report
 
 
 # --- reading ----------------------------------------------------------------------------------------
