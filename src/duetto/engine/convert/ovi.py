@@ -246,6 +246,7 @@ def convert_ovi(
     Raises:
         ValueError: a missing or unreadable file, or a checkpoint whose keys or shapes do not fit (one line).
     """
+    # 1. Check the arguments and find every source file, before anything is written.
     spec = _variant(variant)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -260,19 +261,10 @@ def convert_ovi(
     # A hidden sibling on the same file system, so that the final rename is atomic.
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
-        # 1. Tokenizer and text encoder; the tokenizer must not index past the encoder's embedding.
-        _step(progress, "tokenizer")
-        tokenizer = load_tokenizer(files.tokenizer)
-        tokenizer.save_pretrained(str(tmp / "tokenizer"))
-        _step(progress, "text_encoder")
-        text_encoder = load_wan_umt5(files.text_encoder, configs.text_encoder, torch_dtype)
-        if len(tokenizer) > text_encoder.config.vocab_size:
-            raise ValueError(f"{files.tokenizer} has {len(tokenizer)} tokens but {files.text_encoder} embeds only "
-                             f"{text_encoder.config.vocab_size}; use the tokenizer shipped with the encoder")
-        _save(text_encoder, tmp / "text_encoder", max_shard_size=SHARD_SIZE)
-        del text_encoder  # one large component in memory at a time
+        # 2. Tokenizer and text encoder.
+        _convert_text(files, configs, torch_dtype, tmp, progress)
 
-        # 2. The three codecs (small, float32).
+        # 3. The three codecs (small, float32).
         _step(progress, "vae")
         _save(load_wan22_vae(files.vae, configs.vae), tmp / "vae")
         _step(progress, "audio_vae")
@@ -280,12 +272,12 @@ def convert_ovi(
         _step(progress, "vocoder")
         _save(load_bigvgan_vocoder(files.vocoder, configs.vocoder), tmp / "vocoder")
 
-        # 3. The transformer, last: by far the largest read.
+        # 4. The transformer, last: by far the largest read.
         _step(progress, "transformer")
         _save(load_ovi_transformer(files.transformer, configs.video, configs.audio, torch_dtype),
               tmp / "transformer", max_shard_size=SHARD_SIZE)
 
-        # 4. The index with Ovi's generation settings, then into place.
+        # 5. The index with Ovi's generation settings, then into place.
         source = {"format": "ovi", "variant": variant, "checkpoint": files.transformer.name, "dtype": dtype}
         write_model_index(tmp, spec.name, ovi_generation_config(variant), converted_from=dict(source))
         _move_into_place(tmp, out_dir)
@@ -293,6 +285,28 @@ def convert_ovi(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _convert_text(
+    files: OviSourceFiles,
+    configs: OviConfigs,
+    torch_dtype: torch.dtype,
+    tmp: Path,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """The tokenizer and the text encoder into `tmp`; the tokenizer must not index past the encoder's
+    embedding. The encoder is freed on return: one large component in memory at a time."""
+    _step(progress, "tokenizer")
+    tokenizer = load_tokenizer(files.tokenizer)
+    tokenizer.save_pretrained(str(tmp / "tokenizer"))
+    _step(progress, "text_encoder")
+    text_encoder = load_wan_umt5(files.text_encoder, configs.text_encoder, torch_dtype)
+    if len(tokenizer) > text_encoder.config.vocab_size:
+        raise ValueError(
+            f"{files.tokenizer} has {len(tokenizer)} tokens but {files.text_encoder} embeds only "
+            f"{text_encoder.config.vocab_size}; use the tokenizer shipped with the encoder"
+        )
+    _save(text_encoder, tmp / "text_encoder", max_shard_size=SHARD_SIZE)
 
 
 # -- one component each -------------------------------------------------------------------------------------
