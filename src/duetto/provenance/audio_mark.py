@@ -221,8 +221,28 @@ def embed_audio_mark(wave: np.ndarray, sample_rate: int, payload: int, key: Key)
     channels = array if array.ndim == 2 else array[None, :]
     bits = payload_bits(payload)
     secret, dithers = key_bytes(key), _dithers(key)
+
+    # 1. Which whole periods (seconds) carry the mark: those whose first tile has enough active bands.
     measured, levels = _measure(channels.mean(axis=0), sample_rate)
-    periods = measured.shape[0] // PERIOD_TILES
+    plans = _period_plans(levels, measured.shape[0] // PERIOD_TILES, secret)
+    if not plans:
+        return array.copy()
+
+    # 2. Per-tile band gains that move each period's measured levels onto the lattice points of the bits.
+    banded = _bands(channels, sample_rate)  # (channels, 16, n), the parts the gains scale
+    gain_db, marked = _fit_gains(channels, banded, measured, levels, plans, bits, dithers, sample_rate)
+
+    # 3. Too loud for this sound: weaken the mark rather than be heard.
+    marked = _limit_loudness(channels, banded, gain_db, marked, sample_rate)
+    out = marked.astype(np.float32)
+    return out if array.ndim == 2 else out[0]
+
+
+def _period_plans(
+    levels: np.ndarray, periods: int, secret: bytes
+) -> list[tuple[int, np.ndarray, np.ndarray, float]]:
+    """(period, its bands, carriers, lattice step) for each period with at least `MIN_ACTIVE_BANDS` active
+    bands in its first tile, where the detector looks for them."""
     plans = []
     if periods:
         masks = _active_masks(levels, ACTIVE_MARGINS_DB[0])
@@ -230,9 +250,22 @@ def embed_audio_mark(wave: np.ndarray, sample_rate: int, payload: int, key: Key)
             active = int(masks[p * PERIOD_TILES])
             if bin(active).count("1") >= MIN_ACTIVE_BANDS:
                 plans.append((p, _band_list(active), _carriers(secret, active), _step(active)))
-    if not plans:
-        return array.copy()
-    banded = _bands(channels, sample_rate)  # (channels, 16, n), the parts the gains scale
+    return plans
+
+
+def _fit_gains(
+    channels: np.ndarray,
+    banded: np.ndarray,
+    measured: np.ndarray,
+    levels: np.ndarray,
+    plans: list[tuple[int, np.ndarray, np.ndarray, float]],
+    bits: np.ndarray,
+    dithers: np.ndarray,
+    sample_rate: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gains in dB (tiles, 16) and the marked channels, refined over `_ROUNDS` rounds: each round measures
+    the marked sound again and corrects the gains towards every period's targets."""
+    periods = measured.shape[0] // PERIOD_TILES
     gain_db = np.zeros((periods * PERIOD_TILES, BANDS))
     targets: dict[int, np.ndarray] = {}
     marked = channels
@@ -263,17 +296,22 @@ def embed_audio_mark(wave: np.ndarray, sample_rate: int, payload: int, key: Key)
         np.clip(gain_db, -MAX_GAIN_DB, MAX_GAIN_DB, out=gain_db)
         marked = channels + np.einsum("cbn,bn->cn", banded, _gain_curves(gain_db, channels.shape[-1], sample_rate))
         measured, levels = (a[:gain_db.shape[0]] for a in _measure(marked.mean(axis=0), sample_rate))
+    return gain_db, marked
+
+
+def _limit_loudness(
+    channels: np.ndarray, banded: np.ndarray, gain_db: np.ndarray, marked: np.ndarray, sample_rate: int
+) -> np.ndarray:
+    """`marked`, or with its gains scaled down (at most three times) until the mark is `MIN_SNR_DB` below
+    the sound. Scales `gain_db` in place."""
     signal_energy = float(np.sum(channels.astype(np.float64) ** 2))
     for _ in range(3):
         mark_energy = float(np.sum((marked - channels).astype(np.float64) ** 2))
         if mark_energy == 0 or 10 * np.log10(signal_energy / mark_energy) >= MIN_SNR_DB:
             break
-        # Too loud for this sound: weaken the mark rather than be heard.
         gain_db *= np.sqrt(signal_energy / mark_energy / 10 ** ((MIN_SNR_DB + 0.1) / 10))
         marked = channels + np.einsum("cbn,bn->cn", banded, _gain_curves(gain_db, channels.shape[-1], sample_rate))
-    out = marked.astype(np.float32)
-    return out if array.ndim == 2 else out[0]
-
+    return marked
 
 def _levels_at(cumulative: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
     return _tile_levels(cumulative, round(step * TILE_SECONDS * ANALYSIS_RATE / SYNC_STEPS))
