@@ -52,6 +52,22 @@ def _read_clip(path: Path, what: str):
         raise fail(str(err)) from err
 
 
+def _read_inputs(
+    image: Path | None, video: Path | None, audio: Path | None, remix: Path | None, extend: Path | None
+) -> dict:
+    """The pipeline's keyword arguments for the given inputs: the image's path (the pipeline reads it), the
+    other files read as clips."""
+    inputs = {}
+    if image is not None:
+        if not image.is_file():
+            raise fail(f"image file {image} does not exist")
+        inputs["image"] = image
+    for key, path in (("video", video), ("audio", audio), ("remix_of", remix), ("extend", extend)):
+        if path is not None:
+            inputs[key] = _read_clip(path, key)
+    return inputs
+
+
 def generate(
     prompt: Annotated[str, typer.Argument(help="What to make; the sound after 'Audio:', speech in <S>…<E>.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4.")] = Path("out.mp4"),
@@ -78,6 +94,8 @@ def generate(
     marks = {"command": time.time()}  # epoch seconds, so a parent process can set them against its own clock
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    # 1. Check everything that can fail before the model loads, which takes seconds: the model folder, the
+    #    outputs, the input files.
     model_dir = model or default_model_dir()
     if model is None and not (model_dir / "model_index.json").is_file():
         raise fail(f"no default model is installed ({DEFAULT_MODEL_NAME} not found at {model_dir}); "
@@ -85,15 +103,10 @@ def generate(
     check_writable(output)
     if wav is not None:
         check_writable(wav)
-    inputs = {}
-    if image is not None:
-        if not image.is_file():
-            raise fail(f"image file {image} does not exist")
-        inputs["image"] = image
-    for key, path in (("video", video), ("audio", audio), ("remix_of", remix), ("extend", extend)):
-        if path is not None:
-            inputs[key] = _read_clip(path, key)
+    inputs = _read_inputs(image, video, audio, remix, extend)
 
+    # 2. Load the model, generate under a progress bar (drawn only on a terminal), write the files; a
+    #    ValueError from any of them (a bad input) becomes a one-line error.
     from duetto.engine.pipeline import Pipeline
     from duetto.media import write_mp4, write_wav
 
@@ -117,6 +130,8 @@ def generate(
             write_wav(clip, wav, clip.sample_rate)
     except ValueError as err:
         raise fail(str(err).splitlines()[0]) from err
+
+    # 3. The timings, for a benchmark that asked for them, and one line for the user.
     stages = clip.metadata.get("timings", {})
     if timings is not None:
         import json
