@@ -67,6 +67,15 @@ def test_stereo_at_48khz_keeps_its_shape_and_mark() -> None:
     assert detect_audio_mark(resample_poly(wave.mean(axis=0), 1, 3), 16000, KEY).payload == PAYLOAD
 
 
+@pytest.mark.parametrize("seconds", [3.5, 2.05])
+def test_sound_past_a_whole_second_is_marked(seconds: float) -> None:
+    # A tile or more past the last whole second raised a broadcasting error (60 against 70 tiles at 3.5 s).
+    clip = toybox(23, seconds=seconds, ambience="rain")
+    wave = embed_audio_mark(clip.audio, RATE, PAYLOAD, KEY)
+    assert wave.shape == clip.audio.shape and snr(clip.audio, wave) >= 30.0
+    assert detect_audio_mark(wave, RATE, KEY).payload == PAYLOAD
+
+
 def test_silence_and_short_audio_come_back_unchanged() -> None:
     silent = np.zeros(3 * RATE, np.float32)
     assert np.array_equal(embed_audio_mark(silent, RATE, PAYLOAD, KEY), silent)

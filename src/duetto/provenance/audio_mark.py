@@ -271,6 +271,9 @@ def _fit_gains(
     marked = channels
     # How much a band's measured level moves per dB of gain: 1 inside a band, less for sound on a
     # crossover (shared with the neighbour). Learnt after the first round, it speeds convergence.
+    # Only whole periods are marked: tiles past the last whole second are left out of every comparison (audio
+    # a tile or more past a whole second, 3.5 s say, failed when the first round's levels kept them).
+    measured, levels = measured[: gain_db.shape[0]], levels[: gain_db.shape[0]]
     effect, first_levels = np.ones(BANDS), levels
     for round_ in range(_ROUNDS):
         usable = _usable(levels)
