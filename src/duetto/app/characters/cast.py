@@ -144,6 +144,13 @@ def check_at_start(*, session: Session, video: Video) -> list[Character]:
     return cast
 
 
+def engine_prompt(video_cast: VideoCast, prompt: str) -> str:
+    """The prompt as the job will hand it to the engine: its characters' @names rewritten."""
+    if not video_cast.characters:
+        return prompt
+    return prompts.rewrite_prompt(prompt, likenesses(video_cast.characters))
+
+
 def likenesses(characters: Iterable[Character]) -> list[prompts.Likeness]:
     return [prompts.Likeness(name=c.name or "", kind=c.kind, display_name=c.display_name, toy=c.toy)
             for c in characters]

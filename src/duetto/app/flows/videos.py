@@ -42,8 +42,10 @@ def request_video(
     video_cast = cast.cast_for(session=session, user_id=user.id, kind=new.kind, character_ids=new.characters,
                                prompt=videos.stored_prompt(new), source_video_id=source.id if source else None,
                                has_image=new.image is not None)
-    # 4. What the model and the day's quota allow, and what it costs.
+    # 4. What the model and the day's quota allow, and what it costs; the prompt as the engine will read it
+    #    (its @names rewritten) must fit the model's text encoder.
     shape = videos.shape_job(session=session, settings=settings, catalog=catalog, user=user, new=new)
+    catalog.check_prompt_tokens(catalog.get(shape.model), cast.engine_prompt(video_cast, videos.stored_prompt(new)))
     # 5. The job, its inputs and its characters, committed together.
     video = videos.add_job(session=session, storage=storage, user=user, new=new, shape=shape,
                            fingerprint=fingerprint, idempotency_key=idempotency_key)

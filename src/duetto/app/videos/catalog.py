@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from duetto.app.core.errors import InvalidRequest
+from duetto.app.videos import tokens
 from duetto.clip import parse_size
+
+# What the engine assumes when a model_index.json names no limit (GenerationConfig.text_max_length).
+DEFAULT_MAX_PROMPT_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,18 @@ class ModelInfo:
     seconds_range: tuple[float, float]
     default_size: str
     default_seconds_value: float
+    max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS  # the text encoder's limit, `</s>` included
+
+    def count_tokens(self, text: str) -> int | None:
+        """The prompt's length as the text encoder reads it; None when the folder has no tokenizer.json."""
+        return tokens.count_tokens(self.path, text)
+
+    @property
+    def max_prompt_chars(self) -> int | None:
+        """The most characters a prompt can have and still fit: every token spells at most the longest
+        piece of the vocabulary. A form's `maxlength`; the token count is what decides."""
+        longest = tokens.longest_piece(self.path)
+        return None if longest is None else (self.max_prompt_tokens - 1) * longest
 
     @property
     def seconds_choices(self) -> tuple[str, ...]:
@@ -44,6 +60,7 @@ def describe_model(path: Path) -> ModelInfo:
         generation = index.get("generation", {})
         sizes = tuple(generation["sizes"])
         low, high = float(generation["min_seconds"]), float(generation["max_seconds"])
+        max_tokens = int(generation.get("text_max_length", DEFAULT_MAX_PROMPT_TOKENS))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InvalidRequest(f"Model folder {path.name} is unreadable ({error}); ask the operator to fix it.") from None
     return ModelInfo(
@@ -53,6 +70,7 @@ def describe_model(path: Path) -> ModelInfo:
         seconds_range=(low, high),
         default_size=str(generation.get("default_size", sizes[0])),
         default_seconds_value=float(generation.get("default_seconds", low)),
+        max_prompt_tokens=max_tokens,
     )
 
 
@@ -106,6 +124,17 @@ class ModelCatalog:
             return abs(math.log((width / height) / (w / h))), -w * h
 
         return min(info.sizes, key=distance)
+
+    def check_prompt_tokens(self, info: ModelInfo, prompt: str) -> None:
+        """A 400 naming the model's limit when the prompt (the sound after `Audio:` included) has more tokens
+        than its text encoder reads; a job would only fail later in the worker."""
+        count = info.count_tokens(prompt)
+        if count is not None and count > info.max_prompt_tokens:
+            raise InvalidRequest(
+                f"prompt is {count} tokens long; model {info.name} reads at most {info.max_prompt_tokens} tokens "
+                "(the sound description included). Shorten it.",
+                param="prompt", code="prompt_too_long",
+            )
 
     def check_seconds(self, info: ModelInfo, seconds: str | None) -> str:
         if seconds is None:

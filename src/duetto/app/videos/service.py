@@ -74,7 +74,10 @@ def replay(*, session: Session, user: User, key: str, fingerprint: str) -> Video
 
 
 def check_prompt(*, session: Session, settings: Settings, user: User, new: NewVideo) -> None:
-    """The prompt's length, and the moderation lists (which log the decision)."""
+    """The prompt's presence and length, and the moderation lists (which log the decision)."""
+    if not new.prompt.strip():
+        # Whitespace alone would be queued and fail in the worker ("the prompt is empty").
+        raise InvalidRequest("prompt is empty; describe the video and its sound.", param="prompt")
     if len(new.prompt) > settings.max_prompt_chars:
         raise InvalidRequest(f"prompt is too long: at most {settings.max_prompt_chars} characters.", param="prompt")
     # The sound description is generated too, so it is checked with the picture's.

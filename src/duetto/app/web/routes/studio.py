@@ -27,6 +27,7 @@ from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
 from duetto.app.videos import prompt_format
 from duetto.app.videos import service as videos
+from duetto.app.videos.catalog import ModelInfo
 from duetto.app.videos.service import NewVideo
 from duetto.app.web.deps import AccountDep, Csrf, UserDep, ViewerDep, render
 from duetto.app.web.media import serve_bytes
@@ -44,7 +45,7 @@ def _form_context(services: Services, session: SessionDep, viewer_id: str, *, re
                   values: dict[str, str]) -> dict[str, object]:
     info = services.catalog.get(None)
     context: dict[str, object] = {
-        "model": info, "seconds_choices": info.seconds_choices,
+        "seconds_choices": info.seconds_choices,
         "sizes": [(size, _aspect_label(size)) for size in info.sizes], "values": values,
         "request_key": secrets.token_urlsafe(16), "remix": None,
     }
@@ -55,7 +56,29 @@ def _form_context(services: Services, session: SessionDep, viewer_id: str, *, re
         context["remix"] = {"post": post, "author": author, "video": video}
         values.setdefault("prompt", picture)
         values.setdefault("audio", sound)
+        info = services.catalog.get(video.model)  # a remix is made by its source's model
+    context["model"] = info
+    context["tokens"] = _token_count(info, values.get("prompt") or "", values.get("audio") or "")
+    # The longest prompt that can fit the model: the textarea stops there; the live count decides before.
+    context["prompt_chars"] = min(c for c in (info.max_prompt_chars, services.settings.max_prompt_chars) if c)
     return context
+
+
+def _token_count(info: ModelInfo, prompt: str, audio: str) -> dict[str, object]:
+    """What the create form's counter shows: the prompt's tokens as the job would store it, and the limit."""
+    count = info.count_tokens(prompt_format.compose(prompt.strip(), audio.strip() or None)) if prompt.strip() else 0
+    return {"tokens": count, "max_tokens": info.max_prompt_tokens, "model": info.name,
+            "over": count is not None and count > info.max_prompt_tokens}
+
+
+@router.get("/create/tokens")
+def prompt_tokens(services: ServicesDep, account: AccountDep, prompt: str = "", audio: str = "",
+                  model: str = "") -> dict[str, object]:
+    """The create form's live token counter (JSON): counted from the model's tokenizer file, no weights."""
+    if len(prompt) + len(audio) > services.settings.max_prompt_chars:
+        raise InvalidRequest(f"prompt is too long: at most {services.settings.max_prompt_chars} characters.",
+                             param="prompt")
+    return _token_count(services.catalog.get(model or None), prompt, audio)
 
 
 @router.get("/create")

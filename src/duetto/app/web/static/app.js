@@ -216,6 +216,41 @@ function enhanceActions(root) {
   });
 }
 
+// --- The create form's live token counter ----------------------------------------------------------
+// The server counts with the model's own tokenizer file (no weights), so what this shows is what a job
+// would be refused for. An over-long prompt blocks the submit with the same words; the server checks again.
+
+function setupTokenCounter(form) {
+  const counter = form.querySelector("[data-token-url]");
+  const prompt = form.querySelector("textarea[name=prompt]");
+  const audio = form.querySelector("input[name=audio]");
+  if (!counter || !prompt) return;
+  let timer = null;
+  let asked = 0;
+  const show = (data) => {
+    let text;
+    if (data.tokens === null) text = `${data.model} reads at most ${data.max_tokens} tokens.`;
+    else if (data.over) text = `Too long: ${data.tokens} of ${data.max_tokens} tokens ${data.model} reads, with the sound. Shorten it.`;
+    else text = `${data.tokens} / ${data.max_tokens} tokens, with the sound.`;
+    counter.textContent = text;
+    counter.classList.toggle("over", Boolean(data.over));
+    counter.dataset.tokens = data.tokens === null ? "" : String(data.tokens);
+    prompt.setCustomValidity(data.over ? text : "");
+  };
+  const count = async () => {
+    const ticket = ++asked;
+    const query = new URLSearchParams({ prompt: prompt.value, audio: audio ? audio.value : "", model: counter.dataset.model });
+    try {
+      const response = await fetch(`${counter.dataset.tokenUrl}?${query}`, { headers: { Accept: "application/json" } });
+      if (!response.ok || ticket !== asked) return;
+      show(await response.json());
+    } catch (_) { /* offline: the server still checks on submit */ }
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(count, 200); };
+  prompt.addEventListener("input", later);
+  if (audio) audio.addEventListener("input", later);
+}
+
 // --- Draft progress over Server-Sent Events --------------------------------------------------------
 
 function setupProgress(box) {
@@ -245,6 +280,8 @@ document.addEventListener("DOMContentLoaded", () => {
   else enhanceActions(document);
   const box = document.querySelector(".progress-box[data-events]");
   if (box) setupProgress(box);
+  const createForm = document.getElementById("create-form");
+  if (createForm) setupTokenCounter(createForm);
   // Shared videos in messages play on hover/focus only; they stay muted.
   document.querySelectorAll(".shared video").forEach((v) => {
     v.addEventListener("mouseenter", () => v.play().catch(() => {}));
