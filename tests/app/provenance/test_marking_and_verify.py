@@ -124,4 +124,5 @@ def test_verify_rejects_a_file_that_is_not_a_video(web: Web) -> None:
     key = api_key_for(web, ann.user_id)
     response = web.client.post("/v1/verify", headers={"Authorization": f"Bearer {key}"},
                                files={"file": ("x.mp4", b"not a video at all", "video/mp4")})
-    assert response.status_code == 400 and "Could not read the upload as a video" in response.text
+    assert response.status_code == 400 and "could not be read as a video" in response.text
+    assert "Upload a video file" in response.text and "Error" not in response.json()["error"]["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,11 @@ from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest
 from duetto.app.db.models import Account, ClipPrint, User, Video
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = ("That file could not be read as a video. Upload a video file, such as an MP4, MOV or WebM clip "
+              "saved from this site or a phone.")
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,10 @@ def verify_upload(*, session: Session, data: bytes, key: bytes) -> Report:
         raise InvalidRequest("Upload a video file to verify.", param="file")
     try:
         result = verify_clip(bytes(data), key=key, index=build_index(session=session))
-    except Exception as exc:  # any decoder failure means the upload was not a readable clip
-        raise InvalidRequest(f"Could not read the upload as a video: {type(exc).__name__}.", param="file") from None
+    except Exception:  # any decoder failure means the upload was not a readable clip
+        # The person is told what to do; the decoder's own exception means nothing to them (it is logged).
+        log.info("verify: the upload could not be decoded as a video", exc_info=True)
+        raise InvalidRequest(UNREADABLE, param="file") from None
     marks = [d for d in (result.video, result.audio) if d is not None and d.found]
     mark_owner = _attribute(session=session, seq=marks[0].payload) if marks else None
     if marks:

@@ -17,8 +17,10 @@ def probe_upload(data: bytes) -> tuple[float, str]:
         path.write_bytes(data)
         try:
             info = probe_mp4(path)
-        except Exception as error:  # PyAV raises many kinds for a damaged file
-            raise InvalidRequest(f"video could not be read as an MP4 ({type(error).__name__}).", param="video") from None
+        except Exception:  # PyAV raises many kinds for a damaged file
+            # The person is told what to send; PyAV's exception name would mean nothing to them.
+            raise InvalidRequest("video could not be read as an MP4; upload an MP4 file with H.264 video.",
+                                 param="video") from None
     video = info.get("video")
     if not video:
         raise UnsupportedMediaType("video has no video stream; upload an MP4 with H.264 video.", param="video")

@@ -5,6 +5,7 @@ sends, checked offline for liveness before the person character is made."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.convertors import Convertor, register_url_convertor
 
 from duetto.app.api.deps import ServicesDep, SessionDep
+from duetto.app.api.errors import status_for
 from duetto.app.characters import (
     ages,
     appearances,
@@ -56,8 +58,8 @@ def _back(character_id: str, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"/characters/{character_id}{anchor}", status_code=303)
 
 
-@router.get("/characters")
-def characters_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
+def _list_page(request: Request, session: Session, account: AccountDep, *, status_code: int = 200,
+               error: str | None = None, values: dict[str, str] | None = None) -> Response:
     notes = notices.notifications(session=session, user_id=account.user_id)
     unread = {n.id for n in notes if n.read_at is None}
     context = {
@@ -65,11 +67,17 @@ def characters_page(request: Request, session: SessionDep, account: AccountDep) 
         "shared": permissions.usable_by(session=session, viewer_id=account.user_id),
         "notices": notes, "unread_ids": unread, "levels": permissions.LEVEL_LABELS,
         "birth_year": ages.birth_year(session=session, user_id=account.user_id),
+        "error": error, "values": values or {},
     }
-    response = render(request, "characters.html", context, session=session)
+    response = render(request, "characters.html", context, status_code=status_code, session=session)
     if unread:
         notices.mark_read(session=session, user_id=account.user_id)  # seen once shown; the badge clears on the next page
     return response
+
+
+@router.get("/characters")
+def characters_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
+    return _list_page(request, session, account)
 
 
 def _new_context(values: dict[str, str], session: Session, user_id: str) -> dict[str, Any]:
@@ -114,8 +122,24 @@ async def new_toy(
 def set_birth_year(request: Request, session: SessionDep, account: AccountDep,
                    year: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/characters") -> Response:
     parsed = parse_whole(year)
-    ages.declare_birth_year(session=session, user_id=account.user_id, year=-1 if parsed is None else parsed)
-    return RedirectResponse(safe_next(next, "/characters"), status_code=303)
+    back = safe_next(next, "/characters")
+    try:
+        ages.declare_birth_year(session=session, user_id=account.user_id, year=-1 if parsed is None else parsed)
+    except DomainError as error:
+        # The page the form was on, with the reason beside it and the year as typed.
+        session.rollback()
+        status, values = status_for(error), {"year": year}
+        found = _CHARACTER_PAGE.match(back)
+        if found:
+            character = service.owned_character(session=session, owner_id=account.user_id,
+                                                character_id=found.group(1))
+            return _page(request, session, character, account.user_id, status_code=status, error=error.message,
+                         values=values)
+        return _list_page(request, session, account, status_code=status, error=error.message, values=values)
+    return RedirectResponse(back, status_code=303)
+
+
+_CHARACTER_PAGE = re.compile(rf"^/characters/({CharacterId.regex})(?:[#?].*)?$")
 
 
 def _page(request: Request, session: Session, character: Character, viewer_id: str, *, status_code: int = 200,

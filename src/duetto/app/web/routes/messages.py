@@ -21,11 +21,18 @@ from duetto.app.web.deps import AccountDep, Csrf, render
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/messages")
-def inbox(request: Request, session: SessionDep, account: AccountDep, share: str | None = None) -> Response:
+def _inbox(request: Request, session: SessionDep, account: AccountDep, *, share: str | None = None,
+           status_code: int = 200, error: str | None = None, to: str = "") -> Response:
+    """The inbox; after a refused "new message", with the reason and the handle as typed."""
     threads = dms.inbox(session=session, viewer_id=account.user_id)
     people = graph.people(session=session, user_id=account.user_id, direction="following")
-    return render(request, "inbox.html", {"threads": threads, "share": share, "people": people}, session=session)
+    context = {"threads": threads, "share": share, "people": people, "error": error, "to": to}
+    return render(request, "inbox.html", context, status_code=status_code, session=session)
+
+
+@router.get("/messages")
+def inbox(request: Request, session: SessionDep, account: AccountDep, share: str | None = None) -> Response:
+    return _inbox(request, session, account, share=share)
 
 
 def _thread_context(session: SessionDep, me_id: str, handle: str, share: str | None) -> dict[str, object]:
@@ -67,11 +74,23 @@ def send(request: Request, handle: str, session: SessionDep, account: AccountDep
 
 
 @router.post("/messages", dependencies=[Csrf])
-def start(session: SessionDep, account: AccountDep, to: Annotated[str, Form()],
+def start(request: Request, session: SessionDep, account: AccountDep, to: Annotated[str, Form()] = "",
           share: Annotated[str, Form()] = "") -> Response:
-    """The "send to…" form: open the conversation with whoever was typed, carrying the video to share."""
-    other = accounts.get_account(session=session, handle=to)
-    if other is None:
-        raise NotFound(f"No one here goes by @{normalize_handle(to)}.")
+    """The "send to…" form: open the conversation with whoever was typed, carrying the video to share.
+
+    A handle nobody has is answered in the form, with what was typed, rather than on an error page."""
+    handle = normalize_handle(to)
+    other = accounts.get_account(session=session, handle=to) if handle else None
+    if other is not None and graph.relation(session=session, viewer_id=account.user_id,
+                                            other_id=other.user_id).blocked_by:
+        other = None  # someone who blocked the viewer does not exist for them (blocks hide both ways)
+    if other is None or other.user_id == account.user_id:
+        status, error = 400, "Type the handle of the person to message, e.g. @ann."
+        if other is not None:
+            error = "That is you; type someone else's handle."
+        elif handle:
+            status, error = 404, (f"No one here goes by @{handle[:40]}. Check the spelling, or pick someone you "
+                                  "follow from the list.")
+        return _inbox(request, session, account, share=share or None, status_code=status, error=error, to=to)
     suffix = f"?share={share}" if share else ""
     return RedirectResponse(f"/messages/@{other.handle}{suffix}", status_code=303)

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from duetto.app.api.deps import SessionDep
+from duetto.app.api.errors import status_for
 from duetto.app.core.errors import DomainError, Forbidden
 from duetto.app.core.parsing import RowId
 from duetto.app.db.models import MODERATION_ACTIONS, Account
@@ -33,8 +34,15 @@ def report_page(request: Request, session: SessionDep, account: AccountDep, kind
 def report(request: Request, session: SessionDep, account: AccountDep, kind: Annotated[str, Form()],
            target_id: Annotated[str, Form()], reason: Annotated[str, Form()], details: Annotated[str, Form()] = "",
            next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
-    reports.report(session=session, reporter_id=account.user_id, kind=kind, target_id=target_id, reason=reason,
-                   details=details)
+    try:
+        reports.report(session=session, reporter_id=account.user_id, kind=kind, target_id=target_id, reason=reason,
+                       details=details)
+    except DomainError as error:
+        # The form again with the reason and what was written, so a report is never typed twice.
+        session.rollback()
+        context = {"kind": kind, "target_id": target_id, "reasons": reports.REASONS, "next": safe_next(next),
+                   "error": error.message, "form": {"reason": reason, "details": details}}
+        return render(request, "report.html", context, status_code=status_for(error), session=session)
     return render(request, "reported.html", {"next": safe_next(next)}, session=session)
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import ServicesDep, SessionDep
+from duetto.app.api.errors import status_for
 from duetto.app.core.errors import DomainError, Forbidden, LimitExceeded, NotFound
 from duetto.app.core.parsing import RowId
 from duetto.app.flows import removal
@@ -26,10 +27,17 @@ def verify_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Res
 
 @router.post("/verify", dependencies=[Csrf])
 def verify(request: Request, services: ServicesDep, session: SessionDep, viewer: ViewerDep,
-           file: Annotated[UploadFile, File()]) -> Response:
-    report = verify_upload(session=session, data=file.file.read(), key=watermark_key(services.settings))
-    return render(request, "verify.html", {"report": report, "filename": file.filename or "upload"},
-                  session=session)
+           file: Annotated[UploadFile | None, File()] = None) -> Response:
+    """An unreadable or missing file is answered in the form, in words, never on an error page."""
+    filename = (file.filename if file is not None else "") or "upload"
+    try:
+        report = verify_upload(session=session, data=file.file.read() if file is not None else b"",
+                               key=watermark_key(services.settings))
+    except DomainError as error:
+        session.rollback()
+        return render(request, "verify.html", {"report": None, "error": error.message, "filename": filename},
+                      status_code=status_for(error), session=session)
+    return render(request, "verify.html", {"report": report, "filename": filename}, session=session)
 
 
 # --- Takedown requests: a public form, a status page per ticket, and the moderators' 48-hour queue ------
