@@ -9,6 +9,7 @@ follows; everything after that is arithmetic in Python.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from duetto.app.core.errors import InvalidRequest
 from duetto.app.db.models import FeedPrefs, Follow, Post, View, WatchTime
 from duetto.app.feed import ranking
-from duetto.app.feed.steering import parse_steering
+from duetto.app.feed.steering import MOOD_EXAMPLES, parse_steering, topics
 from duetto.app.social import graph
 from duetto.app.social.posts import get_post, lock_post, recount
 
@@ -145,6 +146,69 @@ def for_you(*, session: Session, viewer_id: str | None, limit: int = 8, shown: l
     seqs = [candidate.seq for candidate, _ in ranked]
     posts = {p.seq: p for p in session.scalars(select(Post).where(Post.seq.in_(seqs)))}
     return [posts[seq] for seq in seqs if seq in posts]
+
+
+@dataclass(frozen=True)
+class SteeringReach:
+    """Whether the viewer's steering words touch any post their For You feed ranks, and words that would."""
+
+    words: tuple[str, ...]  # the topic words of the phrase, as written
+    unmatched: tuple[str, ...]  # those that no ranked post carries (nor, for a mood word, any of its terms)
+    suggestions: tuple[str, ...]  # words the ranked posts do carry, the most common first
+
+    @property
+    def matches_nothing(self) -> bool:
+        return bool(self.words) and len(self.unmatched) == len(self.words)
+
+    @property
+    def note(self) -> str | None:
+        """The sentence to show beside the steering box, or None when every word reaches some post."""
+        if not self.unmatched:
+            return None
+        examples = f"such as {', '.join(self.suggestions)}, " if self.suggestions else ""
+        hint = f"Try words from the videos here, {examples}or a mood: {', '.join(MOOD_EXAMPLES)}."
+        if self.matches_nothing:
+            return f"None of the videos in your feed mention {_listed(self.unmatched)}, so this changes nothing yet. {hint}"
+        return f"No video in your feed mentions {_listed(self.unmatched)} yet; the rest of your steering applies. {hint}"
+
+
+    @property
+    def short_note(self) -> str | None:
+        """The same, in one line for the feed's header (the settings page has the full note)."""
+        if not self.unmatched:
+            return None
+        return f"{_listed(self.unmatched)} {'matches' if len(self.unmatched) == 1 else 'match'} no video here yet"
+
+
+def _listed(words: tuple[str, ...]) -> str:
+    quoted = [f"“{w}”" for w in words[:6]] + (["…"] if len(words) > 6 else [])
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+SUGGESTIONS = 5
+
+
+def steering_reach(*, session: Session, viewer_id: str) -> SteeringReach | None:
+    """How the viewer's saved steering meets the posts For You ranks for them (None when not steering).
+
+    Steering matches words against post terms, so a phrase nothing carries ("asdfgh qwerty") is saved but
+    moves no post; the viewer is told so, with words that would work. The candidates are the ones ranking
+    scores (a few hundred rows), so this costs one more small query, and only for steered viewers."""
+    prefs = get_prefs(session=session, user_id=viewer_id)
+    if not prefs.steering:
+        return None
+    wanted = topics(prefs.steering)
+    candidates = _candidates(session=session, viewer_id=viewer_id, personalized=True)
+    hidden = graph.blocked_ids(session=session, viewer_id=viewer_id) | {viewer_id}
+    carried: Counter[str] = Counter()
+    for candidate in candidates.values():
+        if candidate.user_id not in hidden:
+            carried.update(set(candidate.terms.split()))
+    unmatched = tuple(word for word, terms in wanted.items() if not any(t in carried for t in terms))
+    reached = {t for terms in wanted.values() for t in terms}
+    suggestions = tuple(term for term, _ in carried.most_common(SUGGESTIONS * 4)
+                        if len(term) >= 3 and term not in reached and term.isalpha())[:SUGGESTIONS]
+    return SteeringReach(words=tuple(wanted), unmatched=unmatched, suggestions=suggestions)
 
 
 def following(*, session: Session, viewer_id: str, before_seq: int | None = None, limit: int = 8) -> list[Post]:

@@ -78,6 +78,9 @@ MOODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **{word: (("room", "indoor", "home"), ("field",)) for word in ("indoor", "indoors", "home", "homey")},
 }
 
+# Mood words to suggest to a viewer whose words matched nothing: one of each kind.
+MOOD_EXAMPLES = ("calm", "loud", "talking", "night", "sunny", "indoor")
+
 # Post terms are stemmed; the mood lists must be too ("buzzy" in a caption is stored as "buzz").
 MOODS = {word: (tuple(normalize(t) for t in related), tuple(normalize(t) for t in opposite))
          for word, (related, opposite) in MOODS.items()}
@@ -96,9 +99,9 @@ def _add(weights: dict[str, float], term: str, value: float) -> None:
     weights[term] = max(-LIMIT, min(LIMIT, weights.get(term, 0.0) + value))
 
 
-def parse_steering(phrase: str) -> dict[str, float]:
-    """Weights (term -> log-score change) that a steering phrase asks for; empty when it asks for nothing."""
-    weights: dict[str, float] = {}
+def _directed(phrase: str) -> list[tuple[str, float]]:
+    """Each topic word of a phrase, as written, with the weight its directive gives it."""
+    found: list[tuple[str, float]] = []
     inherited = PLAIN
     for clause in _SPLIT.split(_join_phrases(phrase)):
         mode: float | None = None
@@ -110,23 +113,43 @@ def parse_steering(phrase: str) -> dict[str, float]:
                 continue
             if word in _FILLER or len(word) < 2:
                 continue
-            weight = mode if mode is not None else inherited
-            term = normalize(word)
-            _add(weights, term, weight)
-            mood = MOODS.get(word) or MOODS.get(term)
-            if mood:
-                related, opposite = mood
-                for other in related:
-                    if other != term:
-                        _add(weights, other, weight * RELATED_SHARE)
-                # Asking for less of a mood does not ask for more of its opposite.
-                if weight > 0:
-                    for other in opposite:
-                        _add(weights, other, -weight * OPPOSITE_SHARE)
+            found.append((word, mode if mode is not None else inherited))
         # "no rain and wind": a clause with no directive of its own continues the previous one.
         if mode is not None:
             inherited = mode
+    return found
+
+
+def _moves(word: str, weight: float) -> list[tuple[str, float]]:
+    """The terms one topic word moves and by how much: its own term, and a mood word's related terms."""
+    term = normalize(word)
+    moved = [(term, weight)]
+    mood = MOODS.get(word) or MOODS.get(term)
+    if mood:
+        related, opposite = mood
+        moved += [(other, weight * RELATED_SHARE) for other in related if other != term]
+        # Asking for less of a mood does not ask for more of its opposite.
+        if weight > 0:
+            moved += [(other, -weight * OPPOSITE_SHARE) for other in opposite]
+    return moved
+
+
+def parse_steering(phrase: str) -> dict[str, float]:
+    """Weights (term -> log-score change) that a steering phrase asks for; empty when it asks for nothing."""
+    weights: dict[str, float] = {}
+    for word, weight in _directed(phrase):
+        for term, value in _moves(word, weight):
+            _add(weights, term, value)
     return {term: round(value, 3) for term, value in weights.items() if abs(value) > 1e-6}
+
+
+def topics(phrase: str) -> dict[str, frozenset[str]]:
+    """Each topic word of a phrase (as written, in order) and the post terms it reaches, to tell a viewer
+    which of their words match no post."""
+    found: dict[str, frozenset[str]] = {}
+    for word, weight in _directed(phrase):
+        found[word] = found.get(word, frozenset()) | {term for term, _ in _moves(word, weight)}
+    return found
 
 
 def describe(weights: dict[str, float], *, top: int = 8) -> str:

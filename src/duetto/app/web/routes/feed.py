@@ -38,10 +38,14 @@ def _page(session: SessionDep, viewer: Viewer, tab: str, *, shown: list[str], be
 def home(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "foryou") -> Response:
     tab = "following" if tab == "following" and viewer.account else "foryou"
     cards, more = _page(session, viewer, tab, shown=[], before=None)
-    context: dict[str, object] = {"tab": tab, "cards": cards, "more": more, "prefs": None, "watch": None}
+    context: dict[str, object] = {"tab": tab, "cards": cards, "more": more, "prefs": None, "watch": None,
+                                  "reach": None}
     if viewer.account is not None:
-        context["prefs"] = feed.get_prefs(session=session, user_id=viewer.account.user_id)
+        prefs = context["prefs"] = feed.get_prefs(session=session, user_id=viewer.account.user_id)
         context["watch"] = feed.watch_status(session=session, viewer_id=viewer.account.user_id)
+        if tab == "foryou" and prefs.personalized and prefs.steering:
+            # Steering that reaches no post is said so beside it, with words that would.
+            context["reach"] = feed.steering_reach(session=session, viewer_id=viewer.account.user_id)
     return render(request, "feed.html", context, session=session)
 
 
@@ -64,6 +68,7 @@ def _settings_page(request: Request, session: SessionDep, account: AccountDep, *
     """The feed settings page; after a refused change, with the message and what was typed (`extra`)."""
     prefs = feed.get_prefs(session=session, user_id=account.user_id)
     context = {"prefs": prefs, "summary": describe(prefs.steering_weights or {}),
+               "reach": feed.steering_reach(session=session, viewer_id=account.user_id),
                "watch": feed.watch_status(session=session, viewer_id=account.user_id),
                "less_count": len(prefs.less_creators or {}), **extra}
     return render(request, "settings_feed.html", context, status_code=status_code, session=session)
