@@ -14,8 +14,8 @@ from duetto.app.cli.common import DataDir, ModelsDir, settings
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", envvar="DUETTO_HOST", help="Address to listen on."),
+    port: int = typer.Option(8000, envvar="DUETTO_PORT", help="Port to listen on."),
     data_dir: Path | None = DataDir,
     models_dir: Path | None = ModelsDir,
     log_level: str = typer.Option("info", help="uvicorn log level."),

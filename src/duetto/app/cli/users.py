@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -15,29 +16,86 @@ keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 
 @users_app.command("create")
 def users_create(
-    name: str = typer.Argument(..., help="A unique user name."),
+    name: str = typer.Argument(..., help="A unique user name (with --password, also the @handle to sign in with)."),
+    password: bool = typer.Option(
+        False, "--password",
+        help="Also make a web account: asks for its password (hidden, twice), or reads one line from stdin "
+             "when it is not a terminal."),
+    moderator: bool = typer.Option(
+        False, "--moderator", help="Make the account a moderator (opens /mod); needs --password."),
     daily_quota: float | None = typer.Option(None, help="Credits per UTC day (default: DUETTO_DAILY_QUOTA)."),
     with_key: bool = typer.Option(True, help="Also create an API key and print it."),
     data_dir: Path | None = DataDir,
 ) -> None:
-    """Create a user; prints its webhook signing secret and (by default) a first API key."""
+    """Create a user; prints its webhook signing secret and (by default) a first API key. With --password the
+    user can also sign in on the web as @NAME; with --moderator as well, they can open /mod."""
+    if moderator and not password:
+        console.print("[red]--moderator needs --password: a moderator signs in on the web to open /mod.[/red]")
+        raise typer.Exit(code=2)
+    secret = _read_password(name) if password else None
     from duetto.app.core.db import session_scope
     from duetto.app.core.errors import DomainError
+    from duetto.app.flows.accounts import sign_up
+    from duetto.app.users.accounts import get_user, set_moderator
     from duetto.app.users.service import create_api_key, create_user
 
     factory = sessions(settings(data_dir=data_dir))
     try:
         with session_scope(factory) as session:
-            user = create_user(session=session, name=name, daily_quota=daily_quota)
+            if secret is None:
+                user = create_user(session=session, name=name, daily_quota=daily_quota)
+            else:
+                # The same checks and steps as signing up on the web (handle rules, names, password).
+                account = sign_up(session=session, handle=name, password=secret)
+                if moderator:
+                    set_moderator(session=session, account=account)
+                user = get_user(session=session, account=account)
+                user.daily_quota = daily_quota
             key = create_api_key(session=session, user=user) if with_key else None
     except DomainError as error:
         console.print(f"[red]{error.message}[/red]")
         raise typer.Exit(code=1) from None
-    console.print(f"user {user.name} ({user.id})")
+    role = " (moderator)" if moderator else ""
+    console.print(f"user {user.name} ({user.id}){role}")
+    if secret is not None:
+        console.print(f"web account: sign in as @{user.name} at /signin" + (", then open /mod" if moderator else ""))
     console.print(f"webhook secret: {user.webhook_secret}")
     if key:
         console.print("API key (shown once; keep it):")
         typer.echo(key.secret)
+
+
+@users_app.command("moderator")
+def users_moderator(
+    handle: str = typer.Argument(..., help="The @handle of a web account (made on /signup or with --password)."),
+    remove: bool = typer.Option(False, "--remove", help="Take the moderator role away instead."),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Make a web account a moderator (or, with --remove, no longer one); it applies from their next page."""
+    from duetto.app.core.db import session_scope
+    from duetto.app.users.accounts import get_account, set_moderator
+
+    factory = sessions(settings(data_dir=data_dir))
+    with session_scope(factory) as session:
+        account = get_account(session=session, handle=handle)
+        if account is None:
+            console.print(f"[red]No web account @{handle.lstrip('@')}; sign up on /signup or run "
+                          f"`duetto users create NAME --password` first.[/red]", soft_wrap=True)
+            raise typer.Exit(code=1)
+        set_moderator(session=session, account=account, moderator=not remove)
+        console.print(f"@{account.handle} is {'no longer ' if remove else ''}a moderator")
+
+
+def _read_password(name: str) -> str:
+    """The new account's password: asked twice with echo off at a terminal, else stdin's first line (so a
+    script can pipe it in without it showing in the process list)."""
+    if sys.stdin.isatty():
+        return typer.prompt(f"Password for @{name}", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    if not line:
+        console.print("[red]--password: no password on stdin; type it at a terminal or pipe one line in.[/red]")
+        raise typer.Exit(code=2)
+    return line.rstrip("\r\n")
 
 
 @keys_app.command("create")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -115,6 +116,9 @@ class Account(Base):
     avatar_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float)
+    # Moderators open /mod; the operator gives the role (`duetto users create NAME --moderator`), and the
+    # handles in DUETTO_ADMIN_HANDLES have it as well.
+    is_moderator: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class WebSession(Base):
@@ -302,6 +306,11 @@ class Takedown(Base):
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     removed_count: Mapped[int] = mapped_column(Integer, default=0)  # clips deleted, matching copies included
+    # The creator's side, kept on the case's first request: their one answer, shown to moderators beside the
+    # request, and when they last looked at the case (what is newer is their unread notice).
+    creator_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    creator_answered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    creator_seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 # --- Moderation: the operator's lists and the log of every decision ----------------------------------------

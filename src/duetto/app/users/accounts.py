@@ -85,6 +85,14 @@ def create_account(*, session: Session, new: NewAccount) -> Account:
     return account
 
 
+def set_moderator(*, session: Session, account: Account, moderator: bool = True) -> Account:
+    """Give (or take away) the moderator role: the report queue, takedowns and the lists at /mod (committed)."""
+    account.is_moderator = moderator
+    session.add(account)
+    session.commit()
+    return account
+
+
 def _check_names(*, session: Session, display_name: str, user_id: str | None,
                  handle: str | None = None) -> list[moderation.Decision]:
     decisions = []

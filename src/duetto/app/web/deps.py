@@ -81,8 +81,12 @@ def csrf_token(request: Request, viewer: Viewer) -> str:
 
 
 def is_admin(settings: Settings, account: Account | None) -> bool:
+    """Moderators: accounts given the role (`duetto users create NAME --password --moderator`), and the handles
+    in DUETTO_ADMIN_HANDLES."""
     if account is None:
         return False
+    if account.is_moderator:
+        return True
     admins = {h.strip().lstrip("@").lower() for h in settings.admin_handles.split(",") if h.strip()}
     return account.handle in admins
 
