@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import NotFound
@@ -23,6 +23,11 @@ def held_post_ids(*, session: Session, post_ids: Iterable[str]) -> set[str]:
     if not ids:
         return set()
     return set(session.scalars(select(Takedown.post_id).where(OPEN, Takedown.post_id.in_(ids))))
+
+
+def held(post_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """A condition for queries over posts: an open takedown request holds the post whose id is `post_id`."""
+    return exists(select(Takedown.id).where(OPEN, Takedown.post_id == post_id))
 
 
 def is_held(*, session: Session, video_id: str) -> bool:

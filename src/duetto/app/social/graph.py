@@ -110,12 +110,18 @@ class Counts:
     posts: int
 
 
-def counts(*, session: Session, user_id: str) -> Counts:
-    return Counts(
-        followers=session.scalar(select(func.count()).select_from(Follow).where(Follow.followee_id == user_id)) or 0,
-        following=session.scalar(select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)) or 0,
-        posts=session.scalar(select(func.count()).select_from(Post).where(Post.user_id == user_id)) or 0,
-    )
+def counts(*, session: Session, user_id: str, viewer_id: str | None = None, posts: int | None = None) -> Counts:
+    """A profile's numbers as the viewer's lists show them: people either of them blocked are not counted
+    (the follower lists leave them out); `posts` is what the viewer may see of them (`social.posts`)."""
+    hidden = blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
+    followers = select(func.count()).select_from(Follow).where(Follow.followee_id == user_id)
+    following = select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)
+    if hidden:
+        followers = followers.where(Follow.follower_id.not_in(hidden))
+        following = following.where(Follow.followee_id.not_in(hidden))
+    if posts is None:
+        posts = session.scalar(select(func.count()).select_from(Post).where(Post.user_id == user_id)) or 0
+    return Counts(followers=session.scalar(followers) or 0, following=session.scalar(following) or 0, posts=posts)
 
 
 def people(*, session: Session, user_id: str, direction: str, limit: int = 200) -> list[Account]:

@@ -15,7 +15,7 @@ from duetto.app.core.security import new_id
 from duetto.app.db.models import Account, Comment, Like, Post, User, Video, View
 from duetto.app.infra.storage import Storage
 from duetto.app.moderation import reports
-from duetto.app.moderation.holds import held_post_ids, require_not_held
+from duetto.app.moderation.holds import held, held_post_ids, require_not_held
 from duetto.app.social import graph
 from duetto.app.social.hot import hot_score
 from duetto.app.social.terms import terms_of
@@ -197,6 +197,10 @@ class PostCard:
     following_author: bool = False
     parent_handle: str | None = None  # "remix of @handle"; None for an original or a removed parent
     parent_removed: bool = False
+    # What the viewer's lists show: remixes and comments they may see (the stored counters, which rank
+    # posts, count everyone's, held remixes and blocked people's included).
+    remix_count: int = 0
+    comment_count: int = 0
 
     @property
     def aspect(self) -> str:
@@ -220,6 +224,7 @@ def cards(*, session: Session, posts: list[Post], viewer_id: str | None, include
     parents = dict(session.execute(
         select(Post.id, Account.handle).join(Account, Account.user_id == Post.user_id).where(Post.id.in_(parent_ids))
     ).all()) if parent_ids else {}
+    shown = visible_counts(session=session, posts=posts, viewer_id=viewer_id, include_held=include_held)
     liked: set[int] = set()
     followees: set[str] = set()
     if viewer_id:
@@ -235,16 +240,57 @@ def cards(*, session: Session, posts: list[Post], viewer_id: str | None, include
             post=post, author=author, video=video, liked=post.seq in liked,
             following_author=post.user_id in followees, parent_handle=parents.get(post.parent_post_id or ""),
             parent_removed=bool(post.parent_post_id) and post.parent_post_id not in parents,
+            remix_count=shown.remixes.get(post.id, 0), comment_count=shown.comments.get(post.seq, 0),
         ))
     return out
 
 
-def remixes(*, session: Session, post: Post, viewer_id: str | None, limit: int = 30) -> list[Post]:
-    hidden = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
-    query = select(Post).where(Post.parent_post_id == post.id)
+@dataclass
+class VisibleCounts:
+    remixes: dict[str, int]  # by post id
+    comments: dict[int, int]  # by post seq
+
+
+def _visible_posts(query, *, hidden: set[str], include_held: bool):  # noqa: ANN001, ANN202 - a Select of posts
+    """Only the posts a viewer's lists show: with a finished, undeleted video, not held (unless moderators
+    look), and by nobody blocked either way."""
+    query = query.join(Video, Video.id == Post.video_id).where(Video.deleted_at.is_(None), Video.status == "completed")
     if hidden:
         query = query.where(Post.user_id.not_in(hidden))
-    return list(session.scalars(query.order_by(Post.seq.desc()).limit(limit)))
+    if not include_held:
+        query = query.where(~held(Post.id))
+    return query
+
+
+def visible_counts(*, session: Session, posts: list[Post], viewer_id: str | None,
+                   include_held: bool = False) -> VisibleCounts:
+    """Remixes and comments of these posts counted as `remixes` and `engagement.comments` list them for the
+    viewer, so a page never says "1 remix" above "No remixes yet"."""
+    hidden = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
+    remix_query = _visible_posts(select(Post.parent_post_id, func.count()), hidden=hidden, include_held=include_held)
+    remix_rows = session.execute(remix_query.where(Post.parent_post_id.in_([p.id for p in posts]))
+                                 .group_by(Post.parent_post_id)).all()
+    comment_query = (select(Comment.post_seq, func.count()).join(Account, Account.user_id == Comment.user_id)
+                     .where(Comment.post_seq.in_([p.seq for p in posts])))
+    if hidden:
+        comment_query = comment_query.where(Comment.user_id.not_in(hidden))
+    comment_rows = session.execute(comment_query.group_by(Comment.post_seq)).all()
+    return VisibleCounts(remixes={pid: n for pid, n in remix_rows}, comments={seq: n for seq, n in comment_rows})
+
+
+def visible_post_count(*, session: Session, user_id: str, viewer_id: str | None, include_held: bool = False) -> int:
+    """How many of a person's posts the viewer may see: what their profile's grid shows."""
+    hidden = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
+    query = _visible_posts(select(func.count()).select_from(Post), hidden=hidden, include_held=include_held)
+    return session.scalar(query.where(Post.user_id == user_id)) or 0
+
+
+def remixes(*, session: Session, post: Post, viewer_id: str | None, limit: int = 30,
+            include_held: bool = False) -> list[Post]:
+    """The newest remixes of a post the viewer may see (the ones `visible_counts` counts)."""
+    hidden = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
+    query = _visible_posts(select(Post), hidden=hidden, include_held=include_held)
+    return list(session.scalars(query.where(Post.parent_post_id == post.id).order_by(Post.seq.desc()).limit(limit)))
 
 
 def user_posts(*, session: Session, user_id: str, limit: int = 60) -> list[Post]:

@@ -32,8 +32,14 @@ def profile(request: Request, handle: str, session: SessionDep, viewer: ViewerDe
     relation = graph.relation(session=session, viewer_id=viewer.user_id, other_id=account.user_id)
     found = [] if relation.blocking else posts_service.user_posts(session=session, user_id=account.user_id)
     context = {
-        "account": account, "relation": relation, "counts": graph.counts(session=session, user_id=account.user_id),
-        "cards": posts_service.cards(session=session, posts=found, viewer_id=viewer.user_id),
+        "account": account, "relation": relation,
+        # Counted as the grid and the follower lists below show them to this viewer.
+        "counts": graph.counts(session=session, user_id=account.user_id, viewer_id=viewer.user_id,
+                               posts=0 if relation.blocking else posts_service.visible_post_count(
+                                   session=session, user_id=account.user_id, viewer_id=viewer.user_id,
+                                   include_held=viewer.is_admin)),
+        "cards": posts_service.cards(session=session, posts=found, viewer_id=viewer.user_id,
+                                     include_held=viewer.is_admin),
         "is_me": viewer.user_id == account.user_id,
     }
     return render(request, "profile.html", context, session=session)
