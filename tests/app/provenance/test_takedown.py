@@ -42,7 +42,9 @@ def test_takedown_hides_then_removes_the_post_and_its_copies(web: Web) -> None:
     assert post_id not in visitor.get("/").text and other_post in visitor.get("/").text
     owner = web.browser()
     owner.sign_in(ann.handle, PASSWORD)
-    assert owner.get(f"/p/{post_id}").status_code == 404
+    own = owner.get(f"/p/{post_id}")  # the creator sees that it is under review, not the clip (issue 17, item 5)
+    assert own.status_code == 200 and 'data-testid="under-review"' in own.text
+    assert f"/media/{original.id}/video" not in own.text
     assert owner.get(f"/media/{original.id}/video").status_code == 404
     moderator = web.browser()
     moderator.sign_in(mod.handle, PASSWORD)

@@ -1,5 +1,12 @@
 """Takedown requests for non-consensual intimate or unlawful content: hold at once (`moderation.holds`), review
-within 48 hours (`flows.removal` carries out a decision)."""
+within 48 hours (`flows.removal` carries out a decision), and the creator's side of a case: their notices (under
+review, overdue, decided) and their one answer, which moderators read in the queue.
+
+A case past its 48 hours stays held: it is not restored unreviewed, because what these requests name
+(intimate imagery shared without consent, unlawful content) does its harm while it is up, and laws such as
+the US TAKE IT DOWN Act ask for removal within 48 hours of a valid request; nor removed unreviewed, because
+anyone can file a request and that would let anyone delete anyone's work. It goes to the top of every
+moderator's queue instead (first on /mod and counted in their navigation), and its creator is told."""
 
 from __future__ import annotations
 
@@ -8,10 +15,10 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
+from duetto.app.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from duetto.app.db.models import Account, ClipPrint, Post, Takedown, Video
 from duetto.app.moderation.holds import OPEN
 
@@ -22,6 +29,8 @@ CATEGORIES = {
 REVIEW_HOURS = 48
 MAX_DETAILS = 2000
 MAX_CONTACT = 200
+MAX_ANSWER = 2000
+NOTICE_DAYS = 30  # decided cases stay in the creator's notices this long
 _POST_ID = re.compile(r"(?:/p/)?([A-Za-z0-9_-]{4,40})/?$")
 
 
@@ -73,6 +82,12 @@ class QueueItem:
     @property
     def overdue(self) -> bool:
         return self.hours_left < 0
+
+
+def overdue_count(*, session: Session) -> int:
+    """Held posts whose 48 hours have run out without a decision: the moderators' most urgent work."""
+    return session.scalar(select(func.count(func.distinct(Takedown.post_id)))
+                          .where(OPEN, Takedown.due_at < time.time())) or 0
 
 
 def queue(*, session: Session, limit: int = 100) -> list[QueueItem]:
@@ -137,3 +152,93 @@ def by_ticket(*, session: Session, ticket: str) -> Takedown:
     if item is None:
         raise NotFound("No takedown request has that ticket; check the link you were given.", param="ticket")
     return item
+
+
+# --- The creator's side: notices about their posts, and their one answer --------------------------------
+
+
+@dataclass
+class CreatorCase:
+    """A takedown case as its creator sees it: one per post and decision (repeat requests join the case)."""
+
+    head: Takedown  # the case's first request: it carries the answer and when the creator last looked
+    post_id: str
+    caption: str
+    status: str  # open | removed | dismissed
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == "open" and self.head.due_at < time.time()
+
+    @property
+    def changed_at(self) -> float:
+        """When the creator's notice last changed: requested, then overdue, then decided."""
+        if self.status != "open":
+            return self.head.resolved_at or self.head.created_at
+        return self.head.due_at if self.overdue else self.head.created_at
+
+    @property
+    def unread(self) -> bool:
+        return self.changed_at > (self.head.creator_seen_at or 0.0)
+
+    @property
+    def can_answer(self) -> bool:
+        return self.status == "open" and self.head.creator_answer is None
+
+
+def creator_cases(*, session: Session, user_id: str, post_id: str | None = None) -> list[CreatorCase]:
+    """The creator's cases, open ones first then the newest; decided ones for NOTICE_DAYS."""
+    since = time.time() - NOTICE_DAYS * 86400
+    query = (select(Takedown, Video.prompt).join(Video, Video.id == Takedown.video_id)
+             .where(Video.user_id == user_id, (Takedown.status == "open") | (Takedown.resolved_at > since))
+             .order_by(Takedown.id.asc()))
+    if post_id is not None:
+        query = query.where(Takedown.post_id == post_id)
+    cases: dict[tuple[str, str, float | None], CreatorCase] = {}
+    captions = dict(session.execute(select(Post.id, Post.caption).join(Video, Video.id == Post.video_id)
+                                    .where(Video.user_id == user_id)).all())
+    for row, prompt in session.execute(query):
+        key = (row.post_id, row.status, row.resolved_at)  # one decision settles a case's requests at once
+        if key not in cases:
+            caption = captions.get(row.post_id) or prompt
+            cases[key] = CreatorCase(head=row, post_id=row.post_id, caption=caption[:80], status=row.status)
+    return sorted(cases.values(), key=lambda c: (c.status != "open", -c.changed_at))
+
+
+def open_case(*, session: Session, user_id: str, post_id: str) -> CreatorCase | None:
+    """The creator's open case about this post, or None (not theirs, or not under review)."""
+    found = [c for c in creator_cases(session=session, user_id=user_id, post_id=post_id) if c.status == "open"]
+    return found[0] if found else None
+
+
+def unread_notices(*, session: Session, user_id: str) -> list[CreatorCase]:
+    return [case for case in creator_cases(session=session, user_id=user_id) if case.unread]
+
+
+def mark_seen(*, session: Session, user_id: str, post_id: str | None = None) -> None:
+    """The creator has seen their cases (about one post, or all of them) as they are now (committed)."""
+    videos = select(Video.id).where(Video.user_id == user_id).scalar_subquery()
+    query = update(Takedown).where(Takedown.video_id.in_(videos))
+    if post_id is not None:
+        query = query.where(Takedown.post_id == post_id)
+    session.execute(query.values(creator_seen_at=time.time()))
+    session.commit()
+
+
+def answer(*, session: Session, user_id: str, post_id: str, text: str) -> CreatorCase:
+    """The creator's one answer to an open case, shown to moderators beside the request (committed)."""
+    text = text.strip()
+    if not text:
+        raise InvalidRequest("Write your answer first: say why the post should stay up.", param="answer")
+    if len(text) > MAX_ANSWER:
+        raise InvalidRequest(f"Your answer must be at most {MAX_ANSWER} characters (it has {len(text)}).",
+                             param="answer")
+    case = open_case(session=session, user_id=user_id, post_id=post_id)
+    if case is None:
+        raise NotFound("This post of yours is not under review any more.", param="post_id")
+    if case.head.creator_answer is not None:
+        raise Conflict("You have already answered; moderators will read it when they decide.",
+                       code="already_answered")
+    case.head.creator_answer, case.head.creator_answered_at = text, time.time()
+    session.commit()
+    return case

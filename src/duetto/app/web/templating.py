@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from duetto.app.characters import notices
+from duetto.app.provenance import takedown
 
 
 def make_templates() -> Jinja2Templates:
@@ -19,6 +20,8 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["tint"] = tint
     templates.env.filters["utc_time"] = utc_time
     templates.env.globals["character_notices"] = character_notices
+    templates.env.globals["review_notices"] = review_notices
+    templates.env.globals["overdue_takedowns"] = overdue_takedowns
     return templates
 
 
@@ -46,3 +49,21 @@ def character_notices(request: Request) -> int:
         return 0
     with request.app.state.services.sessions() as session:
         return notices.unread_count(session=session, user_id=viewer.account.user_id)
+
+
+def review_notices(request: Request) -> list[takedown.CreatorCase]:
+    """The signed-in viewer's unread takedown notices about their own posts, for the banner on every page."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is None or viewer.account is None:
+        return []
+    with request.app.state.services.sessions() as session:
+        return takedown.unread_notices(session=session, user_id=viewer.account.user_id)
+
+
+def overdue_takedowns(request: Request) -> int:
+    """For moderators: held posts past their 48 hours, counted beside Reports in the navigation."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is None or not viewer.is_admin:
+        return 0
+    with request.app.state.services.sessions() as session:
+        return takedown.overdue_count(session=session)

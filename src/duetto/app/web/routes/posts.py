@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from duetto.app.api.deps import ServicesDep, SessionDep
-from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.errors import Conflict, InvalidRequest, NotFound
 from duetto.app.core.parsing import RowId, parse_json_object
 from duetto.app.db.models import Account, Post, Video
 from duetto.app.feed import service as feed
+from duetto.app.provenance import takedown
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.social import engagement, graph
 from duetto.app.social import posts as posts_service
@@ -26,7 +27,50 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/p/{post_id}")
 def post_page(request: Request, post_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
+    case = _own_case(session, viewer, post_id)
+    if case is not None:
+        return _review_page(request, session, viewer, case)
     return render(request, "post.html", _post_context(request, session, viewer, post_id), session=session)
+
+
+def _own_case(session: SessionDep, viewer: Viewer, post_id: str) -> takedown.CreatorCase | None:
+    """The viewer's own post under review: they see its case in place of the post (never its picture, which is
+    held from everyone but moderators)."""
+    if viewer.user_id is None or viewer.is_admin:
+        return None
+    return takedown.open_case(session=session, user_id=viewer.user_id, post_id=post_id)
+
+
+def _review_page(request: Request, session: SessionDep, viewer: Viewer, case: takedown.CreatorCase, *,
+                 status_code: int = 200, **extra: object) -> Response:
+    # Opening the case is reading its notice: the banner on every page goes once the creator has seen it.
+    assert viewer.user_id is not None
+    takedown.mark_seen(session=session, user_id=viewer.user_id, post_id=case.post_id)
+    context = {"case": case, "categories": takedown.CATEGORIES, "max_answer": takedown.MAX_ANSWER, **extra}
+    return render(request, "post_review.html", context, status_code=status_code, session=session)
+
+
+@router.post("/p/{post_id}/notice-seen", dependencies=[Csrf])
+def takedown_notice_seen(request: Request, post_id: str, session: SessionDep, account: AccountDep) -> Response:
+    """The creator read the outcome of a takedown case about their post: its notice goes."""
+    takedown.mark_seen(session=session, user_id=account.user_id, post_id=post_id)
+    return _back(request, "/")
+
+
+@router.post("/p/{post_id}/answer", dependencies=[Csrf])
+def answer_takedown(request: Request, post_id: str, session: SessionDep, viewer: ViewerDep, account: AccountDep,
+                    answer: Annotated[str, Form()] = "") -> Response:
+    """The creator's one answer to a takedown request about their post; refusals keep what they wrote."""
+    try:
+        takedown.answer(session=session, user_id=account.user_id, post_id=post_id, text=answer)
+    except (InvalidRequest, Conflict) as error:
+        session.rollback()
+        case = _own_case(session, viewer, post_id)
+        if case is None:
+            raise
+        return _review_page(request, session, viewer, case, status_code=400 if isinstance(error, InvalidRequest) else 409,
+                            answer_error=error.message, answer_text=answer)
+    return RedirectResponse(f"/p/{post_id}#answer", status_code=303)
 
 
 def _post_context(request: Request, session: SessionDep, viewer: Viewer, post_id: str) -> dict[str, object]:
@@ -41,8 +85,8 @@ def _post_context(request: Request, session: SessionDep, viewer: Viewer, post_id
         root_post = session.scalar(select(Post).where(Post.id == post.root_post_id))
         if root_post is not None:
             root = {"post": root_post, "author": session.get(Account, root_post.user_id)}
-    remixes = posts_service.cards(session=session, viewer_id=viewer.user_id,
-                                  posts=posts_service.remixes(session=session, post=post, viewer_id=viewer.user_id))
+    listed = posts_service.remixes(session=session, post=post, viewer_id=viewer.user_id, include_held=viewer.is_admin)
+    remixes = posts_service.cards(session=session, viewer_id=viewer.user_id, posts=listed, include_held=viewer.is_admin)
     picture, sound = prompt_format.split(card.video.prompt)
     context = {
         "card": card, "root": root, "remixes": remixes, "picture": picture, "sound": sound,
