@@ -16,6 +16,28 @@ from duetto.app.videos.generation import GenerationError, GenerationRequest
 
 log = logging.getLogger(__name__)
 
+# The stage reporter of the job this thread is running (see `_watch_stages`).
+_current = threading.local()
+
+
+def _watch_stages(pipe: Any) -> None:
+    """Have a loaded pipeline say when it starts decoding the picture and making the sound.
+
+    The engine reports only denoising steps; decoding and the vocoder then take a good part of a CPU job
+    (tens of seconds for a 4-second clip). Its two decode methods are the only places those stages start,
+    so each is wrapped once, on the instance, to tell the job running on this thread before it runs.
+    """
+    for method, stage in (("decode_frames", "decoding"), ("decode_audio", "sound")):
+        original = getattr(pipe, method)
+
+        def watched(*args: Any, _original: Any = original, _stage: str = stage, **kwargs: Any) -> Any:
+            report = getattr(_current, "stage", None)
+            if report is not None:
+                report(_stage)
+            return _original(*args, **kwargs)
+
+        setattr(pipe, method, watched)
+
 
 class EngineGenerator:
     """Runs `duetto.engine.pipeline.Pipeline`, keeping each loaded model for the next job."""
@@ -36,9 +58,13 @@ class EngineGenerator:
                 if self.torch_threads:
                     torch.set_num_threads(self.torch_threads)
                 try:
-                    self._pipelines[model_path] = Pipeline.from_pretrained(model_path, device=self.device)
+                    pipe = Pipeline.from_pretrained(model_path, device=self.device)
                 except ValueError as error:
                     raise GenerationError("model_unavailable", str(error)) from None
+                # Its one-line errors name the model as clients do: by its folder.
+                pipe.name = model_path.name
+                _watch_stages(pipe)
+                self._pipelines[model_path] = pipe
                 log.info("loaded model %s on %s", model_path.name, self.device)
             return self._pipelines[model_path]
 
@@ -54,7 +80,7 @@ class EngineGenerator:
             seed=params.get("seed"),
             negative_prompt=params.get("negative_prompt"),
             audio_negative_prompt=params.get("audio_negative_prompt"),
-            callback=progress,
+            callback=_passes(progress, 2 if getattr(pipe.config, "audio_second_pass", False) else 1),
         )
         if request.image is not None:
             kwargs["image"] = load_image(request.image)
@@ -65,7 +91,25 @@ class EngineGenerator:
             else:
                 kwargs["remix_of"] = source
                 kwargs["strength"] = float(params.get("strength", 0.6))
-        return pipe(request.prompt, **kwargs)
+        _current.stage = getattr(progress, "stage", None)
+        try:
+            return pipe(request.prompt, **kwargs)
+        finally:
+            _current.stage = None
+
+
+def _passes(progress: Progress, passes: int) -> Progress:
+    """One count of steps over the denoising passes: a model that makes the sound again for the finished
+    picture (`audio_second_pass`) runs the steps twice, and its progress must not fall back halfway."""
+    state = {"pass": 0, "last": 0}
+
+    def report(step: int, total: int) -> None:
+        if step < state["last"]:
+            state["pass"] += 1
+        state["last"] = step
+        progress(min(state["pass"] * total + step, passes * total), passes * total)
+
+    return report
 
 
 def render_clip(clip: Any) -> dict[str, bytes]:

@@ -27,12 +27,28 @@ from duetto.app.db.models import User, Video
 from duetto.app.infra.storage import Storage
 from duetto.app.infra.webhooks import deliver, video_event
 from duetto.app.provenance.marking import mark_clip, store_print, watermark_key
+from duetto.app.videos import stages
 from duetto.app.videos.files import VARIANTS, asset_key, purge_files
 from duetto.app.videos.generation import GenerationError, GenerationRequest
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+
+class JobProgress:
+    """What a generator reports through: `progress(step, total)` for each denoising step, and
+    `progress.stage(name)` as decoding, sound or marking begins (`videos.stages`), which the job's row
+    records so that drafts can say what is happening. A generator that only calls it for steps works too."""
+
+    def __init__(self, on_step: Progress, on_stage: Callable[[str], None]) -> None:
+        self._on_step, self._on_stage = on_step, on_stage
+
+    def __call__(self, step: int, total: int) -> None:
+        self._on_step(step, total)
+
+    def stage(self, name: str) -> None:
+        self._on_stage(name)
 
 
 class Generator(Protocol):
@@ -143,6 +159,11 @@ def _load_inputs(ctx: JobContext, video: Video) -> GenerationRequest:
     )
 
 
+def _progress(ctx: JobContext, video_id: str) -> int:
+    with session_scope(ctx.sessions) as session:
+        return int(session.scalar(select(Video.progress).where(Video.id == video_id)) or 0)
+
+
 def _finish(ctx: JobContext, video_id: str, **values: Any) -> bool:
     with session_scope(ctx.sessions) as session:
         result = session.execute(
@@ -174,13 +195,19 @@ def run_video_job(video_id: str, ctx: JobContext) -> str | None:
         # Characters are checked again here: their owner may have revoked the maker since the request.
         request = apply_characters(ctx.sessions, ctx.storage, video, _load_inputs(ctx, video))
 
-        def progress(step: int, total: int) -> None:
+        def step(done: int, total: int) -> None:
             if heartbeat.lost.is_set():
                 raise JobStopped(video_id)
-            _touch(ctx, video_id, progress=min(5 + int(85 * step / max(total, 1)), 90))
+            _touch(ctx, video_id, progress=stages.denoise_progress(done, total))
 
-        clip = ctx.generate(request, progress)
-        _touch(ctx, video_id, progress=92)
+        def stage(name: str) -> None:
+            if heartbeat.lost.is_set():
+                raise JobStopped(video_id)
+            # Never backwards: a stage reported twice, or out of order, leaves the later one standing.
+            _touch(ctx, video_id, progress=max(stages.STAGE_PROGRESS[name], _progress(ctx, video_id)))
+
+        clip = ctx.generate(request, JobProgress(step, stage))
+        stage("marking")
         # The invisible marks go in before encoding: the video mark is computed from the exact pixels stored.
         clip, print_bytes = mark_clip(clip, video.seq, watermark_key(ctx.settings))
         assets = ctx.render(clip)

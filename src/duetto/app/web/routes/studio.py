@@ -25,7 +25,7 @@ from duetto.app.infra.uploads import require_image
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
-from duetto.app.videos import prompt_format
+from duetto.app.videos import prompt_format, stages
 from duetto.app.videos import service as videos
 from duetto.app.videos.catalog import ModelInfo
 from duetto.app.videos.service import NewVideo
@@ -132,7 +132,11 @@ async def create(
 @router.get("/drafts")
 def drafts_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
     items = posts_service.drafts(session=session, user_id=account.user_id)
-    return render(request, "drafts.html", {"drafts": items}, session=session)
+    videos_shown = [item.video for item in items]
+    positions = stages.queue_positions(session=session, videos=videos_shown)
+    context = {"drafts": items, "stages": {v.id: stages.stage_of(v, positions.get(v.id)) for v in videos_shown},
+               "pictures": {v.id: prompt_format.split(v.prompt)[0] for v in videos_shown}}
+    return render(request, "drafts.html", context, session=session)
 
 
 @router.get("/drafts/{video_id}")
@@ -148,11 +152,16 @@ def _draft_context(session: SessionDep, user_id: str, video_id: str) -> dict[str
         if parent_post is not None:
             parent = {"post": parent_post, "author": session.get(Account, parent_post.user_id)}
     picture, sound = prompt_format.split(item.video.prompt)
-    return {"draft": item, "parent": parent, "picture": picture, "sound": sound}
+    positions = stages.queue_positions(session=session, videos=[item.video])
+    return {"draft": item, "parent": parent, "picture": picture, "sound": sound,
+            "stage": stages.stage_of(item.video, positions.get(item.video.id))}
 
 
-def _progress(video: Video) -> str:
-    return json.dumps({"status": video.status, "progress": video.progress, "error": video.error_message})
+def _progress(session: SessionDep, video: Video) -> str:
+    """One progress event: the status and percentage, the stage in words, and a failure's reason."""
+    stage = stages.stage_of(video, stages.queue_positions(session=session, videos=[video]).get(video.id))
+    return json.dumps({"status": video.status, "progress": video.progress, "error": video.error_message,
+                       "stage": stage.key, "label": stage.label})
 
 
 @router.get("/drafts/{video_id}/events")
@@ -164,7 +173,7 @@ async def draft_events(video_id: str, services: ServicesDep, session: SessionDep
     def snapshot() -> str | None:
         with session_scope(services.sessions) as s:
             video = s.scalar(select(Video).where(Video.id == video_id, Video.deleted_at.is_(None)))
-            return _progress(video) if video is not None else None
+            return _progress(s, video) if video is not None else None
 
     async def events() -> AsyncIterator[dict[str, str]]:
         last = None

@@ -230,8 +230,8 @@ function setupTokenCounter(form) {
   const show = (data) => {
     let text;
     if (data.tokens === null) text = `${data.model} reads at most ${data.max_tokens} tokens.`;
-    else if (data.over) text = `Too long: ${data.tokens} of ${data.max_tokens} tokens ${data.model} reads, with the sound. Shorten it.`;
-    else text = `${data.tokens} / ${data.max_tokens} tokens, with the sound.`;
+    else if (data.over) text = `Too long: ${data.tokens} tokens; ${data.model} reads at most ${data.max_tokens} (the sound included). Shorten it.`;
+    else text = `${data.tokens} / ${data.max_tokens} tokens (the sound included).`;
     counter.textContent = text;
     counter.classList.toggle("over", Boolean(data.over));
     counter.dataset.tokens = data.tokens === null ? "" : String(data.tokens);
@@ -253,6 +253,30 @@ function setupTokenCounter(form) {
 
 // --- Draft progress over Server-Sent Events --------------------------------------------------------
 
+function showFailure(box, reason) {
+  // The failed page, in place and at once: no "Making your video…" left standing, no reload.
+  box.dataset.status = "failed";
+  box.querySelector("h1").textContent = "This one didn't work";
+  box.querySelector("progress").remove();
+  const label = box.querySelector("[data-progress-label]");
+  const alert = document.createElement("p");
+  alert.className = "alert";
+  alert.dataset.testid = "error";
+  alert.setAttribute("role", "alert");
+  alert.textContent = reason || "Generation failed.";
+  label.replaceWith(alert);
+  box.querySelectorAll("p.small").forEach((p) => p.remove());
+  const retry = document.createElement("a");
+  retry.className = "button";
+  retry.href = box.dataset.retry;
+  retry.textContent = "Try again";
+  const again = document.createElement("p");
+  again.append(retry);
+  alert.after(again);
+  const cancel = box.querySelector("[data-testid=cancel]");
+  if (cancel) { cancel.textContent = "Delete draft"; cancel.dataset.testid = "delete-draft"; }
+}
+
 function setupProgress(box) {
   const bar = box.querySelector("progress");
   const label = box.querySelector("[data-progress-label]");
@@ -262,12 +286,17 @@ function setupProgress(box) {
     const data = JSON.parse(event.data);
     seen.push(data.progress);
     box.dataset.seen = seen.join(",");
+    box.dataset.stage = data.stage;
+    if (data.status === "failed") {
+      source.close();
+      showFailure(box, data.error);
+      return;
+    }
     box.dataset.status = data.status;
     bar.value = data.progress;
-    label.textContent = data.status === "queued" ? "Waiting for a worker" : `${data.progress}%`;
-    if (data.status === "completed" || data.status === "failed") {
+    label.textContent = data.label;
+    if (data.status === "completed") {
       source.close();
-      label.textContent = data.status === "completed" ? "Done!" : data.error || "Failed";
       setTimeout(() => location.reload(), 400);
     }
   });
