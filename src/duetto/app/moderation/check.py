@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from duetto.app.core.errors import InvalidRequest
 from duetto.app.db.models import ModerationDecision, ModerationTerm
 from duetto.app.moderation import lists
-from duetto.app.moderation.matching import Hit, Matcher
+from duetto.app.moderation.matching import Hit, Matcher, term_words
 
 # What each surface's text is called in a refusal ("This prompt was refused: …"); other surfaces say "text".
 NOUNS = {"api_prompt": "prompt", "web_prompt": "prompt", "caption": "caption", "comment": "comment",
@@ -71,7 +71,9 @@ def _lists(*, session: Session) -> _Lists:
     categories = lists.categories(session=session)
     order = {c.slug: i for i, c in enumerate(categories)}
     rows = session.execute(select(ModerationTerm.category, ModerationTerm.term)).all()
-    rows.sort(key=lambda r: (order.get(r[0], len(order)), r[1]))
+    # Within a category the longer terms go first, so a text is told the fullest name it used ("Joe Biden",
+    # not "Biden").
+    rows.sort(key=lambda r: (order.get(r[0], len(order)), -len(term_words(r[1])), r[1]))
     fresh = _Lists(version=version, matcher=Matcher((c, t) for c, t in rows),
                    actions={c.slug: c.action for c in categories}, reasons={c.slug: c.reason for c in categories})
     with _cache_lock:
