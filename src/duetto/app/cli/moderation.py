@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from duetto.app.cli.common import DataDir, sessions, settings
+from duetto.app.core.words import counted
 
 console = Console()
 errors = Console(stderr=True)
@@ -140,7 +141,7 @@ def category(
         with _session(data_dir) as session:
             if delete:
                 count = lists.delete_category(session=session, slug=slug, actor=_actor())
-                console.print(f"deleted {slug} and its {count} terms")
+                console.print(f"deleted {slug} and its {counted(count, 'term')}")
                 return
             row = lists.save_category(session=session, slug=slug, actor=_actor(), label=label, action=action, reason=reason)
             console.print(f"{row.slug}: {row.label} · {row.action} · {row.reason}")

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.core.words import counted
 from duetto.app.db.models import MODERATION_ACTIONS, ModerationCategory, ModerationChange, ModerationTerm
 from duetto.app.moderation.matching import term_key, term_words
 
@@ -168,7 +169,7 @@ def delete_category(*, session: Session, slug: str, actor: str) -> int:
     count = session.scalar(select(func.count()).select_from(ModerationTerm).where(ModerationTerm.category == slug))
     session.execute(delete(ModerationTerm).where(ModerationTerm.category == slug))
     session.execute(delete(ModerationCategory).where(ModerationCategory.slug == slug))
-    _record(session=session, actor=actor, action="drop-category", category=slug, detail=f"{count} terms")
+    _record(session=session, actor=actor, action="drop-category", category=slug, detail=counted(count or 0, "term"))
     session.commit()
     return count or 0
 

@@ -71,6 +71,13 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         takedown=RateLimiter(settings.web_takedown_rate, storage_uri=settings.resolved_rate_limit_storage),
     )
     app.mount("/static", StaticFiles(directory=str(resources.files("duetto.app.web") / "static")), name="static")
+    favicon = (resources.files("duetto.app.web") / "static" / "favicon.ico").read_bytes()
+
+    # Browsers ask every site for /favicon.ico on their own; answering it keeps a 404 out of every page load.
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon_ico() -> Response:
+        return Response(favicon, media_type="image/x-icon", headers={"cache-control": "public, max-age=86400"})
+
     # Each domain's pages in one module. /characters/enroll is declared with the other /characters pages, and
     # their character pages match only character ids, so neither shadows the other.
     for module in (feed, accounts, studio, posts, people, messages, moderation, characters, provenance):

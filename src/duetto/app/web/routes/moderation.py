@@ -15,6 +15,7 @@ from duetto.app.api.deps import SessionDep
 from duetto.app.api.errors import status_for
 from duetto.app.core.errors import DomainError, Forbidden
 from duetto.app.core.parsing import RowId
+from duetto.app.core.words import counted
 from duetto.app.db.models import MODERATION_ACTIONS, Account
 from duetto.app.flows import removal
 from duetto.app.moderation import check, lists, reports
@@ -148,7 +149,7 @@ def delete_category(request: Request, slug: str, session: SessionDep, viewer: Vi
         return _lists_page(request, session, status_code=400,
                            error=f"To delete {slug} and all its terms, type its name ({slug}) in the box.")
     count = lists.delete_category(session=session, slug=slug, actor=account.user_id)
-    return _done(f"Deleted {slug} and its {count} terms.")
+    return _done(f"Deleted {slug} and its {counted(count, 'term')}.")
 
 
 @router.post("/mod/moderation/test", dependencies=[Csrf])

@@ -53,7 +53,11 @@
       const item = document.createElement("li");
       item.className = check.passed ? "ok" : "bad";
       item.dataset.check = check.name;
-      item.textContent = `${check.passed ? "✓" : "✗"} ${check.label}: ${check.message}`;
+      // The tick or cross is drawn by the stylesheet (no font lacks it); screen readers get it in words.
+      const said = document.createElement("span");
+      said.className = "sr-only";
+      said.textContent = check.passed ? "Passed: " : "Not passed: ";
+      item.append(said, `${check.label}: ${check.message}`);
       return item;
     }));
     const link = result.querySelector("[data-testid=enroll-character]");
