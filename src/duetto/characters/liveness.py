@@ -541,6 +541,41 @@ def _sync_check(recording: _Recording, faces: _Faces, span: tuple[float, float] 
     return Check("sync", True, "Your lips moved with your voice.", measured)
 
 
+def shows_face(frames: np.ndarray, *, samples: int = 8) -> bool:
+    """Whether RGB frames (T, H, W, 3) show a person's face in at least a quarter of `samples` frames spread
+    over them: what makes an uploaded video a video of a real person, which needs that person's live
+    consent (an enrollment challenge answered in it) before it can become a character."""
+    import cv2
+
+    if len(frames) == 0:
+        return False
+    picks = np.unique(np.linspace(0, len(frames) - 1, min(samples, len(frames))).round().astype(int))
+    gray = []
+    for frame in frames[picks]:
+        width = min(DETECT_WIDTH, frame.shape[1])
+        height = max(2, round(frame.shape[0] * width / frame.shape[1]))
+        gray.append(cv2.resize(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY), (width, height),
+                               interpolation=cv2.INTER_AREA))
+    faces = _find_faces(gray)
+    real = [i for i in np.flatnonzero(faces.found) if not _drawn(gray[i], faces.x[i], faces.y[i], faces.w[i])]
+    return len(real) >= max(1, len(picks) // 4)
+
+
+def _drawn(image: np.ndarray, cx: float, top: float, width: float) -> bool:
+    """Whether a face the cascades found is drawn rather than filmed: a Toybox toy's flat-shaded head, which
+    the frontal cascade takes for a face. A drawn face is mostly flat (about 40 % of its pixels without any
+    gradient, in about 50 grey levels); a filmed one, even smooth skin, has a few percent and hundreds of
+    levels. Both must hold, so that a doubtful face counts as a person's."""
+    import cv2
+
+    x0, y0 = int(max(0, cx - width / 2)), int(max(0, top))
+    box = image[y0:int(top + width), x0:int(cx + width / 2)].astype(np.float32)
+    if box.size == 0:
+        return False
+    gradient = np.hypot(cv2.Sobel(box, cv2.CV_32F, 1, 0), cv2.Sobel(box, cv2.CV_32F, 0, 1))
+    return float((gradient < 4).mean()) >= 0.3 and len(np.unique(box)) < 100
+
+
 # --- the still and the voice sample ---------------------------------------------------------------------
 
 

@@ -50,8 +50,9 @@ def apply_characters(sessions: sessionmaker[Session], storage: Storage, video: V
             raise GenerationError("character_not_permitted", refusal.message) from None
         if not shown:
             return request
-        persons = [c for c in shown if c.kind == "person" and c.still_key]
-        still_keys = [c.still_key for c in persons]
+        # A person, or a toy made from a video without a Toybox look, enters through its still.
+        from_stills = [c for c in shown if (c.kind == "person" or not c.toy) and c.still_key]
+        still_keys = [c.still_key for c in from_stills]
         members = cast.likenesses(shown)
     prompt = prompts.rewrite_prompt(request.prompt, members)
     image = request.image

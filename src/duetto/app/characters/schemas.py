@@ -36,6 +36,26 @@ class CreateToyCharacter(BaseModel):
     birth_year: int | None = None
 
 
+class CharacterFromVideo(BaseModel):
+    """`POST /v1/videos/characters` with a `video` file, as OpenAI's `videos.create_character(name, video)`
+    sends it (multipart). The rest is optional, through `extra_body`: a Toybox look (all five fields) for a
+    toy, or the enrollment challenge the video answers and `consent` for a person."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=31)
+    display_name: str | None = Field(default=None, max_length=60)
+    head_colour: str | None = None
+    hat: str | None = None
+    eyes: str | None = None
+    pitch: str | None = None
+    timbre: str | None = None
+    permission: Level = "only_me"
+    birth_year: int | None = None
+    challenge: str | None = Field(default=None, max_length=40)
+    consent: bool = False
+
+
 class ToyIdentity(BaseModel):
     head_colour: str
     hat: str

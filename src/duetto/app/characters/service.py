@@ -44,12 +44,37 @@ def create_toy_character(
     return store_and_commit(session=session, storage=storage, character=character, still=card.still_png, voice=card.voice_wav)
 
 
+def create_toy_from_video(
+    *, session: Session, user_id: str, name: str, storage: Storage, still_png: bytes, voice_wav: bytes | None,
+    look: dict[str, Any], display_name: str = "", permission: str = "only_me",
+) -> Character:
+    """A toy character (committed) whose card is a still and the sound of an uploaded video. With a Toybox
+    look (all five fields) prompts name it by its caption, as a designed toy; without one it enters videos
+    through its still, as the first frame (see `characters.jobs`)."""
+    from duetto.app.characters.cards import IDENTITY_FIELDS, check_identity, render_card
+
+    if session.get(User, user_id) is None:
+        raise NotFound(f"No user with id {user_id!r}.", param="user_id")
+    identity = check_identity(look) if any(look.get(f) for f in IDENTITY_FIELDS) else None
+    clean = check_name(session=session, name=name, owner_id=user_id)
+    shown = check_display_name(session=session, display_name=display_name, fallback=clean)
+    check_level(session=session, owner_id=user_id, level=permission)
+    if voice_wav is None and identity is not None:
+        voice_wav = render_card(identity).voice_wav  # a silent video: the toy's voice as designed
+    character = Character(id=new_id("char"), owner_id=user_id, kind="toy", name=clean, display_name=shown,
+                          permission=permission, toy=identity, created_at=time.time())
+    return store_and_commit(session=session, storage=storage, character=character, still=still_png, voice=voice_wav)
+
+
 def store_and_commit(*, session: Session, storage: Storage, character: Character, still: bytes,
-                      voice: bytes) -> Character:
+                      voice: bytes | None) -> Character:
+    """Store the card's files and commit the character; a character made from a silent video has no voice."""
     prefix = character_prefix(character.id)
-    character.still_key, character.voice_key = prefix + "still.png", prefix + "voice.wav"
+    character.still_key = prefix + "still.png"
+    character.voice_key = prefix + "voice.wav" if voice is not None else None
     storage.put_bytes(character.still_key, still, "image/png")
-    storage.put_bytes(character.voice_key, voice, "audio/wav")
+    if voice is not None:
+        storage.put_bytes(prefix + "voice.wav", voice, "audio/wav")
     session.add(character)
     try:
         session.commit()

@@ -1,5 +1,6 @@
-"""`/v1/videos/characters`: create a toy character, read one (if you own it or may use it), its card files,
-your characters, and delete one of yours. Person characters are made only by the enrollment page."""
+"""`/v1/videos/characters`: create a character (a toy from its look, or from a video as OpenAI's SDK uploads
+it), read one (if you own it or may use it), its card files, your characters, and delete one of yours. A
+person character needs an enrollment challenge answered: on the enrollment page, or in the uploaded video."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from duetto.app.api.openapi import ERRORS, request_body
 from duetto.app.characters import ages, cast, permissions, service
 from duetto.app.characters.schemas import (
     CharacterDeleted,
+    CharacterFromVideo,
     CharacterList,
     CharacterObject,
     CharacterRef,
     CreateToyCharacter,
 )
 from duetto.app.core.errors import InvalidRequest, NotFound
+from duetto.app.flows.video_characters import character_from_video
 
 router = APIRouter(prefix="/v1/videos/characters", tags=["characters"], responses=ERRORS)
 
@@ -48,7 +51,9 @@ def character_ids(value: Any) -> list[str]:
 @router.post("", response_model=CharacterObject, openapi_extra=request_body(CreateToyCharacter))
 async def create_character(request: Request, services: ServicesDep, session: SessionDep,
                            user: CurrentUser) -> CharacterObject:
-    fields, _ = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
+    fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
+    if "video" in files:
+        return await to_thread.run_sync(lambda: _from_video(session, services, user.id, fields, files["video"]))
     if fields.get("kind", "toy") != "toy":
         raise InvalidRequest("Only toy characters can be made here; a person character is made by enrolling "
                              "on the characters page.", param="kind")
@@ -69,6 +74,26 @@ async def create_character(request: Request, services: ServicesDep, session: Ses
         return CharacterObject.of(character, viewer_id=user.id)
 
     return await to_thread.run_sync(create)
+
+
+def _from_video(session: SessionDep, services: ServicesDep, user_id: str, fields: dict[str, Any],
+                video: bytes) -> CharacterObject:
+    """`videos.create_character(name=..., video=...)`: the video's still and sound make the card; a video of a
+    person needs an enrollment challenge answered in it (see `flows.video_characters`)."""
+    try:
+        params = CharacterFromVideo.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise InvalidRequest(f"Invalid {param or 'request'}: {first['msg']}.", param=param) from None
+    if params.birth_year is not None:
+        ages.declare_birth_year(session=session, user_id=user_id, year=params.birth_year)
+    character = character_from_video(
+        session=session, storage=services.storage, user_id=user_id, name=params.name, video=video,
+        challenge_id=params.challenge, consent=params.consent, display_name=params.display_name or "",
+        look=params.model_dump(include={"head_colour", "hat", "eyes", "pitch", "timbre"}, exclude_none=True),
+        permission=params.permission)
+    return CharacterObject.of(character, viewer_id=user_id)
 
 
 @router.get("", response_model=CharacterList)
