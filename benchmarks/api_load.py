@@ -39,11 +39,11 @@ def prepare_models(models_dir: Path | None, scratch: Path) -> Path:
     if models_dir is not None:
         return models_dir
     shipped = Path(__file__).resolve().parents[1] / "models"
-    if (shipped / "toybox-v1" / "model_index.json").is_file():
+    if (shipped / "toybox-v2" / "model_index.json").is_file():
         return shipped
     from duetto.engine.testing import make_tiny_model
 
-    make_tiny_model(scratch / "models" / "toybox-v1")
+    make_tiny_model(scratch / "models" / "toybox-v2")
     return scratch / "models"
 
 

@@ -7,7 +7,7 @@ model's own generation from the caption. The table prints per prompt and the med
 difference from the render, so a codec that under-plays shows up apart from a transformer that does; and
 the vocoder's mel L1 on the render, the error its training lowers.
 
-    python benchmarks/audio_level.py [--model models/toybox-v1] [--n 12]
+    python benchmarks/audio_level.py [--model models/toybox-v2] [--n 12]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def levels(pipe: Pipeline, prompt, render) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=Path("models/toybox-v1"))
+    parser.add_argument("--model", type=Path, default=Path("models/toybox-v2"))
     parser.add_argument("--n", type=int, default=12, help="held-out prompts (run seed 0)")
     args = parser.parse_args()
     pipe = Pipeline.from_pretrained(args.model)

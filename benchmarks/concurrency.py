@@ -52,7 +52,7 @@ def seed(settings: Settings, people: int) -> tuple[str, list[str]]:
     with session_scope(sessions) as session:
         author = account_flows.sign_up(session=session, handle="author", password="benchmark password")
         video_id, now = new_id("video"), time.time()
-        session.add(Video(id=video_id, user_id=author.user_id, kind="create", model="toybox-v1", status="completed",
+        session.add(Video(id=video_id, user_id=author.user_id, kind="create", model="toybox-v2", status="completed",
                           progress=100, prompt="a red ball bounces. Audio: boings.", size="64x64", seconds="1",
                           generate_seconds=1.0, params={}, cost=0.0, attempts=1, created_at=now, completed_at=now))
         session.commit()

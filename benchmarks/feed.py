@@ -85,7 +85,7 @@ def build(settings: Settings, *, users: int, posts: int, seed: int) -> list[str]
             remixes = int(rng.random() < 0.05) * int(rng.integers(1, 6))
             completions = int(likes * rng.uniform(0.5, 3))
             vid = f"video_{i:010x}"
-            video_rows.append({"id": vid, "user_id": user_ids[authors[i]], "kind": "create", "model": "toybox-v1",
+            video_rows.append({"id": vid, "user_id": user_ids[authors[i]], "kind": "create", "model": "toybox-v2",
                                "status": "completed", "progress": 100, "prompt": captions[k], "size": "64x64",
                                "seconds": "2", "generate_seconds": 2.0, "params": {}, "cost": 0.5, "attempts": 1,
                                "created_at": created, "completed_at": created})

@@ -40,11 +40,11 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from duetto.engine.testing import make_tiny_model
 
     root = tmp_path_factory.mktemp("models")
-    make_tiny_model(root / "toybox-v1")
+    make_tiny_model(root / "toybox-v2")
     broken = root / "broken-v0"
     broken.mkdir()
     # A catalog entry whose weights are missing: requests validate, generation fails.
-    (broken / "model_index.json").write_text((root / "toybox-v1" / "model_index.json").read_text())
+    (broken / "model_index.json").write_text((root / "toybox-v2" / "model_index.json").read_text())
     return root
 
 

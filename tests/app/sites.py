@@ -67,7 +67,7 @@ class Web:
         video_id = new_id("video")
         now = time.time()
         with self.session() as session:
-            session.add(Video(id=video_id, user_id=user_id, kind="remix" if remix_of else "create", model="toybox-v1",
+            session.add(Video(id=video_id, user_id=user_id, kind="remix" if remix_of else "create", model="toybox-v2",
                               status=status, progress=100 if status == "completed" else 0, prompt=prompt,
                               size="64x64", seconds="1", generate_seconds=1.0, params={},
                               remixed_from_video_id=remix_of, source_video_id=remix_of, cost=0.0, attempts=1,

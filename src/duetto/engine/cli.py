@@ -13,11 +13,11 @@ from duetto.cli_support import fail
 
 convert_app = typer.Typer(help="Import official checkpoints into Duetto's model-folder layout.", no_args_is_help=True)
 
-DEFAULT_MODEL_NAME = "toybox-v1"
+DEFAULT_MODEL_NAME = "toybox-v2"
 
 
 def default_model_dir() -> Path:
-    """$DUETTO_MODEL, else the shipped default model beside the source tree (models/toybox-v1)."""
+    """$DUETTO_MODEL, else the shipped default model beside the source tree (models/toybox-v2)."""
     if os.environ.get("DUETTO_MODEL"):
         return Path(os.environ["DUETTO_MODEL"])
     return Path(__file__).resolve().parents[3] / "models" / DEFAULT_MODEL_NAME
@@ -68,10 +68,53 @@ def _read_inputs(
     return inputs
 
 
+def _check_before_loading(model_dir: Path, prompt: str, size: str | None, seconds: float | None,
+                          steps: int | None, strength: float) -> None:
+    """What can be refused from the arguments, `model_index.json` and the tokenizer file alone, so that a bad
+    input is told in a moment rather than after torch and the weights load. Errors name the model by its
+    folder name, the name users type; the pipeline checks everything again once loaded."""
+    import json
+    import math
+
+    from duetto.clip import parse_size
+
+    name = model_dir.resolve().name
+    if not prompt.strip():
+        raise fail("the prompt is empty; describe the video and its sound")
+    if steps is not None and not 1 <= steps <= 1000:
+        raise fail(f"--steps must be between 1 and 1000, got {steps}")
+    if not 0.0 < strength <= 1.0:
+        raise fail(f"--strength must be in (0, 1], got {strength:g}")
+    try:
+        generation = json.loads((model_dir / "model_index.json").read_text()).get("generation", {})
+    except (OSError, ValueError, AttributeError):
+        return  # a missing or damaged folder: loading it says what is wrong
+    if size is not None:
+        try:
+            width, height = parse_size(size)
+        except ValueError as err:
+            raise fail(str(err)) from err
+        sizes = list(generation.get("sizes", []))
+        if sizes and size not in sizes and f"{width}x{height}" not in sizes:
+            raise fail(f"size {size} is not supported by {name}; choose one of: {', '.join(sizes)}")
+    low = generation.get("min_seconds")
+    if seconds is not None and low is not None and (math.isnan(seconds) or seconds < float(low)):
+        raise fail(f"seconds must be between {float(low):g} and {float(generation['max_seconds']):g} for {name}, "
+                   f"got {seconds:g}")
+    tokenizer_file = model_dir / "tokenizer" / "tokenizer.json"
+    if tokenizer_file.is_file():
+        from tokenizers import Tokenizer
+
+        limit = int(generation.get("text_max_length", 512))
+        count = len(Tokenizer.from_file(str(tokenizer_file)).encode(prompt, add_special_tokens=True).ids)
+        if count > limit:
+            raise fail(f"the prompt is {count} tokens long; {name}'s text encoder accepts at most {limit} — shorten it")
+
+
 def generate(
     prompt: Annotated[str, typer.Argument(help="What to make; the sound after 'Audio:', speech in <S>…<E>.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4.")] = Path("out.mp4"),
-    model: Annotated[Path | None, typer.Option(help="Model folder (default: the shipped toybox-v1).")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model folder (default: the shipped toybox-v2).")] = None,
     image: Annotated[Path | None, typer.Option(help="First frame (image→video+audio).")] = None,
     video: Annotated[Path | None, typer.Option(help="A silent video to make sound for (video→audio).")] = None,
     audio: Annotated[Path | None, typer.Option(help="A sound (WAV/MP4) to make a picture for (audio→video).")] = None,
@@ -100,6 +143,7 @@ def generate(
     if model is None and not (model_dir / "model_index.json").is_file():
         raise fail(f"no default model is installed ({DEFAULT_MODEL_NAME} not found at {model_dir}); "
                    "name a model folder with --model DIR")
+    _check_before_loading(model_dir, prompt, size, seconds, steps, strength)
     check_writable(output)
     if wav is not None:
         check_writable(wav)
@@ -113,6 +157,7 @@ def generate(
     marks["imported"] = time.time()
     try:
         pipe = Pipeline.from_pretrained(model_dir, device=device, memory_profile=memory)
+        pipe.name = model_dir.resolve().name  # its errors name the folder, as --model does, not the index's name
         marks["loaded"] = time.time()
         with Progress(TextColumn("[bold]denoising"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:

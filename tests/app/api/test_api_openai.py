@@ -60,7 +60,7 @@ def make_video(client: openai.OpenAI, prompt: str = "a red ball bounces. Audio: 
 def test_create_and_poll_then_download_every_variant(client: openai.OpenAI, tmp_path: Path) -> None:
     video = make_video(client)
     assert (video.object, video.model, video.size, video.seconds, video.progress) == (
-        "video", "toybox-v1", "64x64", "1", 100)
+        "video", "toybox-v2", "64x64", "1", 100)
     assert video.completed_at is not None and video.expires_at is not None and video.error is None
 
     mp4 = tmp_path / "clip.mp4"

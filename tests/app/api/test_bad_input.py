@@ -45,7 +45,7 @@ def error_of(exc: openai.APIStatusError) -> dict:
 @pytest.mark.parametrize(
     ("field", "value", "named"),
     [("seconds", "7", ["1", "2", "3", "4"]), ("size", "720x1280", ["64x64", "96x64", "64x96"]),
-     ("model", "sora-2", ["toybox-v1", "broken-v0"])],
+     ("model", "sora-2", ["toybox-v2", "broken-v0"])],
 )
 def test_invalid_seconds_size_or_model_is_400_naming_allowed_values(client: openai.OpenAI, field: str,
                                                                      value: str, named: list[str]) -> None:

@@ -151,7 +151,7 @@ def test_reaper_retries_a_lost_job_once_then_fails_it(make_client) -> None:
         user_id = session.scalar(select(User.id))
         now = time.time()
         for video_id, attempts in (("video_lost1", 1), ("video_lost2", 2), ("video_alive", 1)):
-            session.add(Video(id=video_id, user_id=user_id, kind="create", model="toybox-v1", status="in_progress",
+            session.add(Video(id=video_id, user_id=user_id, kind="create", model="toybox-v2", status="in_progress",
                               progress=40, prompt="p", size="64x64", seconds="1", generate_seconds=1.0, params={},
                               cost=0.25, attempts=attempts, worker_id="gone:1:x", created_at=now,
                               heartbeat_at=now - (settings.heartbeat_timeout_s + 5 if video_id != "video_alive" else 0)))

@@ -43,11 +43,11 @@ def test_api_download_of_a_remix_of_a_remix_carries_both_ancestors(web: Web, cli
     active = store["manifests"][store["active_manifest"]]
     clip = _assertion(active, "org.duetto.clip")
     assert (clip["clip_id"], clip["model"], clip["creator"], clip["remixed_from"]) == (
-        remix_of_remix, "toybox-v1", "@ann", remix)
+        remix_of_remix, "toybox-v2", "@ann", remix)
     assert clip["model_version"]  # the model folder's declared version
     actions = _assertion(active, "c2pa.actions")["actions"]
     assert any(a.get("digitalSourceType", "").endswith("trainedAlgorithmicMedia") for a in actions)
-    assert any((a.get("softwareAgent") or {}).get("name") == "toybox-v1" for a in actions)
+    assert any((a.get("softwareAgent") or {}).get("name") == "toybox-v2" for a in actions)
     assert _ancestors(store) == [remix, original]
 
     # The signed file is made once and is the same one a web download of the post would give.

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     models_dir: Path = Path("models")
-    default_model: str = "toybox-v1"
+    default_model: str = "toybox-v2"
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir")
 
     queue: Literal["inprocess", "celery"] = "inprocess"
