@@ -43,7 +43,12 @@ def test_every_way_to_a_held_posts_media_is_refused_but_to_moderators(web: Web, 
     hold(web, post_id)
 
     for browser in (viewer, author, web.browser()):
-        assert browser.get(f"/p/{post_id}").status_code == 404
+        page = browser.get(f"/p/{post_id}")
+        if browser is author:  # its creator is told it is under review, without its media (issue 17, item 5)
+            assert page.status_code == 200 and "Your post is under review" in page.text
+            assert f"/media/{video_id}/" not in page.text and f"/p/{post_id}/download" not in page.text
+        else:
+            assert page.status_code == 404
         assert browser.get(f"/p/{post_id}/download").status_code == 404
         assert browser.get(f"/media/{video_id}/video").status_code == 404
         assert browser.get(f"/media/{video_id}/thumbnail").status_code == 404
