@@ -211,3 +211,19 @@ def can_render(espeak: str) -> None:
 @pytest.fixture(scope="session")
 def takes(can_render: None) -> Takes:
     return Takes()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """Debian's Chromium under Playwright, one per test module; skips where it is not installed."""
+    from playwright import sync_api as playwright_api
+
+    from tests.app.sites import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

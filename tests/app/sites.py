@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ from duetto.app.videos.service import NewVideo, asset_key
 from tests.app.characters import media
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+# Debian's Chromium, driven by Playwright through its executable path (no browser download).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
 PASSWORD = "correct horse battery"

@@ -16,8 +16,8 @@ from duetto.app.db.models import Video
 from duetto.app.main import create_app
 from duetto.app.videos import stages
 from tests.app.servers import ThreadedServer, embedded_settings
-from tests.app.sites import ARTIFACTS, PASSWORD, Web
-from tests.app.web.test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, TIMEOUT_MS, fits_width, shot
+from tests.app.sites import PASSWORD, Web
+from tests.app.web.test_browser import DESKTOP, PHONE, TIMEOUT_MS, fits_width, shot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 LONG = "a small red rubber ball bounces on the left of a room and a blue box slides to the right. " * 8
@@ -30,16 +30,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterat
     with ThreadedServer(app) as running:
         yield running.url, Web(client=None, app=app)  # type: ignore[arg-type] - only its database is used
 
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def _set(site: Web, video_id: str, **values: object) -> None:

@@ -5,7 +5,6 @@ on a phone (390×844) and a desktop, with screenshots under test-artifacts/web/.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -58,9 +57,6 @@ def test_the_favicon_is_served(web: Web) -> None:
 # --- in Chromium -------------------------------------------------------------------------------------------
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SIZES = {"phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
                    "device_scale_factor": 2},
          "desktop": {"viewport": {"width": 1280, "height": 800}}}
@@ -72,16 +68,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterat
     with ThreadedServer(create_app(settings)) as running:
         yield running.url
 
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("size", list(SIZES))
