@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import typer
 
+from duetto.app.cli.library import export, import_
 from duetto.app.cli.moderation import moderation_app
 from duetto.app.cli.server import serve, worker
 from duetto.app.cli.users import keys_app, users_app
@@ -27,6 +28,8 @@ app.command("worker")(worker)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(moderation_app, name="moderation")
+app.command("export")(export)
+app.command("import")(import_)
 app.add_typer(world_app, name="world")
 app.add_typer(bench_app, name="bench")
 app.add_typer(train_app, name="train")

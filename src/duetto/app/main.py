@@ -13,6 +13,7 @@ from duetto.app.api import openapi
 from duetto.app.api.deps import Services
 from duetto.app.api.errors import install_error_handlers
 from duetto.app.api.routes import characters as characters_api
+from duetto.app.api.routes import library as library_api
 from duetto.app.api.routes import models as models_routes
 from duetto.app.api.routes import provenance as provenance_api
 from duetto.app.api.routes import videos as videos_routes
@@ -21,6 +22,7 @@ from duetto.app.core.config import Settings
 from duetto.app.core.db import make_engine, make_sessionmaker, upgrade_database
 from duetto.app.infra.limits import RateLimiter
 from duetto.app.infra.storage import Storage, make_storage
+from duetto.app.jobs.library import LibraryJobs
 from duetto.app.jobs.queue import JobQueue
 from duetto.app.jobs.reaper import Reaper
 from duetto.app.jobs.runner import Generator, JobContext, Renderer, run_video_job, send_webhook
@@ -76,6 +78,7 @@ def create_app(
         watermark_key(settings)  # made on first start, before any worker could race to make it
         storage = make_storage(settings)
         queue = _make_queue(settings, sessions=sessions, storage=storage, generate=generate, render=render)
+        library = LibraryJobs(sessions=sessions, storage=storage, settings=settings)
         app.state.services = Services(
             settings=settings,
             sessions=sessions,
@@ -83,6 +86,7 @@ def create_app(
             catalog=ModelCatalog(settings.models_dir, default=settings.default_model),
             rate_limiter=RateLimiter(settings.rate_limit, storage_uri=settings.resolved_rate_limit_storage),
             queue=queue,
+            library=library,
         )
         reaper = Reaper(
             sessions=sessions,
@@ -95,16 +99,19 @@ def create_app(
         queue.start()
         reaper.sweep()
         reaper.start()
+        library.start()
         log.info("duetto server ready (queue=%s, storage=%s)", settings.queue, settings.storage)
         try:
             yield
         finally:
+            library.stop()
             reaper.stop()
             queue.stop()
             engine.dispose()
 
     app = FastAPI(title="Duetto studio", version="0.1.0", lifespan=lifespan)
-    app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes,
+                       by_path={path: settings.max_import_bytes for path in ("/v1/imports", "/settings/library/import")})
     install_error_handlers(app)
     openapi.install(app)
     # Before the videos routes, whose /v1/videos/{video_id} would otherwise take /v1/videos/characters.
@@ -112,6 +119,7 @@ def create_app(
     app.include_router(videos_routes.router)
     app.include_router(models_routes.router)
     app.include_router(provenance_api.router)
+    app.include_router(library_api.router)
     install_web(app, settings)
 
     @app.get("/healthz", include_in_schema=False)

@@ -15,6 +15,7 @@ from duetto.app.core.errors import Unauthorized
 from duetto.app.db.models import User
 from duetto.app.infra.limits import RateLimiter
 from duetto.app.infra.storage import Storage
+from duetto.app.jobs.library import LibraryJobs
 from duetto.app.jobs.queue import JobQueue
 from duetto.app.users.service import authenticate
 from duetto.app.videos.catalog import ModelCatalog
@@ -57,6 +58,7 @@ class Services:
     catalog: ModelCatalog
     rate_limiter: RateLimiter
     queue: JobQueue
+    library: LibraryJobs
     poll_cache: PollCache = field(default_factory=PollCache)
 
 

@@ -21,20 +21,24 @@ class BodyTooLarge(HTTPException):
 
 
 class UploadLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, by_path: dict[str, int] | None = None) -> None:
+        """`by_path` gives paths a limit of their own (a library archive is far larger than a clip)."""
         self.app = app
         self.max_bytes = max_bytes + FRAMING_SLACK
+        self.by_path = {path: limit + FRAMING_SLACK for path, limit in (by_path or {}).items()}
 
-    def _message(self) -> str:
-        return f"The request body is larger than the {self.max_bytes - FRAMING_SLACK} byte upload limit; send a smaller file."
+    @staticmethod
+    def _message(limit: int) -> str:
+        return f"The request body is larger than the {limit - FRAMING_SLACK} byte upload limit; send a smaller file."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        limit = self.by_path.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, limit)
             return
         seen = 0
 
@@ -43,16 +47,16 @@ class UploadLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     # Raised inside the route's body read, so the app's error handlers answer 413.
-                    raise BodyTooLarge(self._message())
+                    raise BodyTooLarge(self._message(limit))
             return message
 
         await self.app(scope, counting_receive, send)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: int) -> None:
         body = json.dumps(
-            {"error": {"message": self._message(), "type": "invalid_request_error", "param": None,
+            {"error": {"message": self._message(limit), "type": "invalid_request_error", "param": None,
                        "code": "payload_too_large"}}
         ).encode()
         await send(

@@ -120,13 +120,19 @@ def create_person_character(
     if recent is None:
         raise Forbidden("A person character needs a verified enrollment in the last 10 minutes; enroll again.",
                         param="challenge")
-    if person_character(session=session, user_id=user_id) is not None:
+    existing = person_character(session=session, user_id=user_id)
+    if existing is not None and not existing.needs_enrollment:
         raise Conflict("You already have a person character; delete it before enrolling again.",
                        code="person_character_exists")
     if sniff_image(still_png) != "image/png":
         raise InvalidRequest("The reference still must be a PNG image.", param="still_png")
     if not _is_wav(voice_wav):
         raise InvalidRequest("The voice sample must be a WAV file.", param="voice_wav")
+    if existing is not None:
+        # Brought from another instance: this enrollment is its liveness here, and its likeness the one verified.
+        existing.needs_enrollment = False
+        return store_and_commit(session=session, storage=storage, character=existing, still=still_png,
+                                voice=voice_wav)
     clean = check_name(session=session, name=name, owner_id=user_id)
     account = session.get(Account, user_id)
     shown = check_display_name(session=session, display_name=account.display_name if account else clean, fallback=clean)

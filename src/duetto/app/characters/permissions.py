@@ -106,6 +106,10 @@ def check_level(*, session: Session, owner_id: str, level: str) -> None:
 
 def set_permission(*, session: Session, character: Character, level: str) -> None:
     check_level(session=session, owner_id=character.owner_id, level=level)
+    if character.needs_enrollment and level != "only_me":
+        # Liveness cannot be imported: a likeness brought from another instance is proven here first.
+        raise Forbidden(f"@{character.name} came from another instance; enroll on this one (Characters → Enroll) "
+                        "before letting anyone else use it.", param="permission", code="enrollment_required")
     character.permission = level
     session.commit()
 

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     web_signup_rate: str = "30/hour"
     # Takedown requests per client address: each one hides a post until a moderator decides.
     web_takedown_rate: str = "10/hour"
+    # Library exports and imports: how long an export's archive stays downloadable, how many exports one user
+    # may start a day, and the largest archive an import takes (and what it may unpack to).
+    export_ttl_hours: float = Field(default=168.0, gt=0)
+    exports_per_day: int = Field(default=5, ge=1)
+    max_import_bytes: int = Field(default=4 * 1024**3, gt=0)
+    max_import_unpacked_bytes: int = Field(default=16 * 1024**3, gt=0)
     admin_handles: str = Field(default="", description="comma-separated handles of the moderators")
     instance_name: str | None = Field(default=None, description="name in download watermarks; default: the host")
 

@@ -38,6 +38,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Gone(DomainError):
+    """What was asked for existed and was removed on schedule (an expired export)."""
+
+    code = "gone"
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 

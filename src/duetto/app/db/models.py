@@ -410,6 +410,9 @@ class Character(Base):
     voice_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # A person character brought from another instance: liveness cannot travel, so it stays 'only me' until
+    # its owner enrolls here (which clears this).
+    needs_enrollment: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class CharacterApproval(Base):
@@ -529,3 +532,33 @@ def _refuse_update(_mapper: object, _connection: object, target: ConsentRecord) 
 def _refuse_delete(_mapper: object, _connection: object, target: ConsentRecord) -> None:
     raise LedgerIsAppendOnly(f"consent record {target.id} cannot be deleted; the ledger is append-only")
 
+
+
+# --- Library transfers: a user's whole library leaving as one archive, or arriving from another instance ------
+
+
+class LibraryTransfer(Base):
+    """An export of one user's library to an archive, or an import of one: a background job with progress."""
+
+    __tablename__ = "library_transfers"
+    __table_args__ = (Index("ix_library_transfers_user", "user_id", "direction", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(10))  # export | import
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | in_progress | completed | failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    # export: the archive made; import: the archive uploaded (removed once imported or refused).
+    archive_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    archive_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # export: {"instance": ...}; import: {"posts": "drafts" | "posted"}
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What was written: counts per kind, and what was kept only as a reference.
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    # Written as the job goes; a job in progress whose heartbeat stopped lost its server and is failed.
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # when an export's archive is removed
