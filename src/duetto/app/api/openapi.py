@@ -28,7 +28,9 @@ _ERROR_TEXTS = {
     401: "No API key, or an unknown or revoked one",
     403: "A character the caller may not use, or whose owner's rule refuses the prompt",
     404: "An unknown id, someone else's, a deleted or held video, content of an unfinished one",
-    409: "An idempotency key reused with different parameters, or a name already taken",
+    409: "An idempotency key reused with different parameters, a name already taken, or a library export or "
+         "import already running",
+    410: "A library export whose archive expired",
     413: "A body or an upload over the upload limit, or an image with too many pixels",
     415: "An upload that is not the media it must be, or a body that is neither JSON nor multipart",
     429: "The daily quota is spent or too many requests; Retry-After gives the seconds to wait",

@@ -395,7 +395,7 @@ def _plan_account(manifest: dict[str, Any], plan: Plan, *, session: Session, use
     plan.report["consent_records_kept"] = len(manifest["consent_ledger"])
     plan.report["kept_as_reference"] = {
         "follows": len(manifest["people"]["follows"]), "followers": len(manifest["people"]["followers"]),
-        "blocks": len(manifest["people"]["blocks"]), "likes": len(manifest.get("likes", [])),
+        "blocks": len(manifest["people"]["blocks"]), "likes": len(manifest["likes"]),
         "comments": len(manifest["comments"]), "messages": len(manifest["messages"]),
     }
 
