@@ -209,7 +209,10 @@ def _videos(session: Session, storage: Storage, settings: Settings, user_id: str
         characters = list(session.scalars(select(VideoCharacter.character_id)
                                           .where(VideoCharacter.video_id == video_id)))
         yield _video_entry(video, post, files, _parent_ref(session, video, own, people), characters)
-        session.expunge_all()  # rows read for this clip are not kept for the next thousand
+        # The rows read for this clip are not kept for the next thousand (the caller's other rows stay).
+        for row in (video, post):
+            if row is not None:
+                session.expunge(row)
         progress(done + 1, len(ids))
 
 

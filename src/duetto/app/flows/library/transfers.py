@@ -152,9 +152,10 @@ def _run_export(transfer: LibraryTransfer, *, session: Session, sessions: sessio
                 settings: Settings) -> None:
     with tempfile.TemporaryDirectory(prefix="duetto-export-") as folder:
         path = Path(folder) / "library.zip"
-        counts = write_archive(session=session, storage=storage, settings=settings, user_id=transfer.user_id,
-                               instance=transfer.options.get("instance") or "duetto", target=path,
-                               progress=_Progress(sessions, transfer.id, 0, 95))
+        with session_scope(sessions) as reading:  # its own session: a thousand clips' rows come and go
+            counts = write_archive(session=reading, storage=storage, settings=settings, user_id=transfer.user_id,
+                                   instance=transfer.options.get("instance") or "duetto", target=path,
+                                   progress=_Progress(sessions, transfer.id, 0, 95))
         storage.put_file(archive_key(transfer.id), path, "application/zip")
         transfer.archive_key = archive_key(transfer.id)
         transfer.archive_bytes = path.stat().st_size
