@@ -10,6 +10,8 @@ import typer
 from duetto.app.cli.common import DataDir, console, sessions, settings
 
 User = typer.Argument(..., help="The user: their @handle or user name.")
+Output = typer.Option(..., "-o", "--output", help="The .zip to write.")
+Archive = typer.Argument(..., exists=True, dir_okay=False, help="The .zip a Duetto export made.")
 
 
 def _user_id(session, who: str) -> str:  # noqa: ANN001 - a SQLAlchemy session, imported when the command runs
@@ -28,7 +30,7 @@ def _user_id(session, who: str) -> str:  # noqa: ANN001 - a SQLAlchemy session, 
 
 def export(
     user: str = User,
-    output: Path = typer.Option(..., "-o", "--output", help="The .zip to write."),
+    output: Path = Output,
     instance: str | None = typer.Option(None, help="This instance's name in the archive (DUETTO_INSTANCE_NAME)."),
     data_dir: Path | None = DataDir,
 ) -> None:
@@ -53,7 +55,7 @@ def export(
 
 def import_(
     user: str = User,
-    archive: Path = typer.Argument(..., exists=True, dir_okay=False, help="The .zip a Duetto export made."),
+    archive: Path = Archive,
     posted: bool = typer.Option(False, "--posted", help="Post what was posted (default: bring posts in as drafts)."),
     data_dir: Path | None = DataDir,
 ) -> None:
@@ -78,4 +80,4 @@ def import_(
     except DomainError as error:
         console.print(f"[red]{error.message}[/red]")
         raise typer.Exit(code=1) from None
-    print(json.dumps(report, indent=1))
+    typer.echo(json.dumps(report, indent=1))

@@ -38,10 +38,6 @@ from duetto.app.db.models import (
     Video,
     VideoCharacter,
 )
-from duetto.app.infra.storage import Storage
-from duetto.app.provenance.exports import download_key, export_mp4
-from duetto.app.videos import prompt_format
-from duetto.app.videos.files import asset_key
 from duetto.app.flows.library.manifest import (
     FORMAT,
     MANIFEST,
@@ -50,6 +46,10 @@ from duetto.app.flows.library.manifest import (
     person,
     video_media,
 )
+from duetto.app.infra.storage import Storage
+from duetto.app.provenance.exports import download_key, export_mp4
+from duetto.app.videos import prompt_format
+from duetto.app.videos.files import asset_key
 
 # Fixed timestamps inside the zip: the same library exports to the same bytes apart from the manifest's time.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)

@@ -33,6 +33,7 @@ from duetto.app.db.models import (
     Video,
     VideoCharacter,
 )
+from duetto.app.flows.library.manifest import FORMAT, MANIFEST, VERSION, schema_errors
 from duetto.app.infra.storage import Storage
 from duetto.app.moderation import check_text
 from duetto.app.social.hot import hot_score
@@ -40,7 +41,6 @@ from duetto.app.social.terms import terms_of
 from duetto.app.users.accounts import avatar_prefix
 from duetto.app.videos import prompt_format
 from duetto.app.videos.files import asset_key
-from duetto.app.flows.library.manifest import FORMAT, MANIFEST, VERSION, schema_errors
 
 MAX_ENTRIES = 100_000
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024

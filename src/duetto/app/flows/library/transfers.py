@@ -19,9 +19,9 @@ from duetto.app.core.db import session_scope
 from duetto.app.core.errors import Conflict, DomainError, Gone, InvalidRequest, LimitExceeded, NotFound
 from duetto.app.core.security import new_id
 from duetto.app.db.models import LibraryTransfer
-from duetto.app.infra.storage import Storage
 from duetto.app.flows.library.export import write_archive
 from duetto.app.flows.library.importer import check_archive, import_archive
+from duetto.app.infra.storage import Storage
 
 log = logging.getLogger(__name__)
 
