@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from duetto.app.characters import service as characters
 from duetto.app.core.errors import Unauthorized
-from duetto.app.db.models import Account, User, Video
+from duetto.app.db.models import Account, LibraryTransfer, User, Video
 from duetto.app.infra.storage import Storage
 from duetto.app.social import posts
 from duetto.app.users import accounts
@@ -47,6 +47,10 @@ def delete_account(*, session: Session, storage: Storage, account: Account, pass
     # 3. Their avatar, and their characters' files and enrollment recordings.
     storage.delete_prefix(accounts.avatar_prefix(user.id))
     characters.purge_user(session=session, storage=storage, user_id=user.id)
+    # 3b. Their library archives (an export not yet expired, an import's upload): the rows go with the user row
+    #     below, and the expiry sweep finds archives only through their rows, so none would ever be removed.
+    for transfer_id in session.scalars(select(LibraryTransfer.id).where(LibraryTransfer.user_id == user.id)):
+        storage.delete_prefix(f"library/{transfer_id}")
     # 4. Everything else hangs off the user row by ON DELETE CASCADE.
     session.execute(delete(User).where(User.id == user.id))
     session.commit()
