@@ -25,6 +25,7 @@ from duetto.app.web.routes import (
     accounts,
     characters,
     feed,
+    library,
     messages,
     moderation,
     people,
@@ -80,7 +81,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
 
     # Each domain's pages in one module. /characters/enroll is declared with the other /characters pages, and
     # their character pages match only character ids, so neither shadows the other.
-    for module in (feed, accounts, studio, posts, people, messages, moderation, characters, provenance):
+    for module in (feed, accounts, library, studio, posts, people, messages, moderation, characters, provenance):
         app.include_router(module.router)
 
     api_http = app.exception_handlers.get(StarletteHTTPException)

@@ -1,5 +1,6 @@
 // Duetto's progressive enhancement: feed autoplay and sound, endless scroll, watch reports and the
-// daily-limit nudge, live draft progress, likes without reloads, share links. Every form works without it.
+// daily-limit nudge, live draft progress, library export and import progress, likes without reloads, share links.
+// Every form works without it.
 "use strict";
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -303,12 +304,39 @@ function setupProgress(box) {
   source.addEventListener("gone", () => { source.close(); location.href = "/drafts"; });
 }
 
+// --- Library export and import progress, polled -----------------------------------------------------
+// Each poll asks the transfer's own page for JSON; once it ends, that page is loaded (never a reload, which could
+// resend a form) and the server draws the download link or the import's report. Without scripts a meta refresh
+// reloads the page instead.
+
+const POLL_MS = 1000;
+
+function setupTransfer(box) {
+  const bar = box.querySelector("progress");
+  const label = box.querySelector("[data-transfer-label]");
+  const poll = async () => {
+    try {
+      const response = await fetch(box.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const data = await response.json();
+        box.dataset.status = data.status;
+        bar.value = data.progress;
+        label.textContent = data.label;
+        if (!data.active) { location.href = box.dataset.poll; return; }
+      }
+    } catch (_) { /* offline for a moment: the next poll tries again */ }
+    setTimeout(poll, POLL_MS);
+  };
+  setTimeout(poll, POLL_MS);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const reels = document.querySelector(".reels");
   if (reels) setupFeed(reels);
   else enhanceActions(document);
   const box = document.querySelector(".progress-box[data-events]");
   if (box) setupProgress(box);
+  document.querySelectorAll(".transfer[data-poll]").forEach(setupTransfer);
   const createForm = document.getElementById("create-form");
   if (createForm) setupTokenCounter(createForm);
   // Shared videos in messages play on hover/focus only; they stay muted.
