@@ -5,7 +5,6 @@ scale-out services (PostgreSQL, Redis, a Celery worker, an S3 server) when `scri
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from tests.app.servers import (
     ProcessServer,
     embedded_settings,
     free_port,
+    postgres_database,
     wait_until,
 )
 from tests.app.sites import ESPEAK_MISSING, Site, Takes, Web, stand_in
@@ -66,18 +66,9 @@ def services_available() -> None:
 @pytest.fixture(scope="session")
 def postgres_url(services_available: None) -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     assert DATABASE_URL
-    base = make_url(DATABASE_URL)
-    name = f"duetto_t_{secrets.token_hex(4)}"
-    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database(DATABASE_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +149,15 @@ class ProcessServer:
         self._signal_group(signal.SIGKILL)
 
 
+def serve_on(port: int, settings: Settings, log: Path, processes: list[ProcessServer], **env: str) -> ProcessServer:
+    """A `duetto serve` process answering on `port`, stopped (with its worker) when the test ends."""
+    server = ProcessServer(["serve", "--port", str(port), "--log-level", "warning"],
+                           {**settings_env(settings), **env}, log).start()
+    processes.append(server)
+    server.wait_http(f"http://127.0.0.1:{port}")
+    return server
+
+
 def wait_http(url: str, timeout: float = 90) -> None:
     def up() -> bool:
         try:
@@ -177,6 +188,24 @@ def embedded_settings(tmp: Path, models_dir: Path, **overrides: object) -> Setti
                   poll_after_ms=200, torch_threads=1, embedded_worker="thread", rate_limit="100000/minute")
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def postgres_database(base_url: str) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database on the server of `base_url`, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(base_url)
+    name = f"duetto_t_{secrets.token_hex(4)}"
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}

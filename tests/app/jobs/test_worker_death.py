@@ -23,7 +23,7 @@ from tests.app.servers import (
     embedded_settings,
     free_port,
     scale_out_settings,
-    settings_env,
+    serve_on,
     start_worker,
     wait_until,
 )
@@ -75,15 +75,6 @@ def worker_pid(server_pid: int) -> int | None:
             except FileNotFoundError:  # exited while we looked
                 continue
     return None
-
-
-def serve_on(port: int, settings, log: Path, processes: list[ProcessServer], **env: str) -> ProcessServer:  # noqa: ANN001
-    """A `duetto serve` process answering on `port`, stopped (with its worker) when the test ends."""
-    server = ProcessServer(["serve", "--port", str(port), "--log-level", "warning"],
-                           {**settings_env(settings), **env}, log).start()
-    processes.append(server)
-    server.wait_http(f"http://127.0.0.1:{port}")
-    return server
 
 
 def test_embedded_worker_and_server_killed_mid_job(models_dir: Path, tmp_path: Path,
