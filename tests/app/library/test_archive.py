@@ -136,6 +136,11 @@ def test_posts_arrive_as_drafts_by_default(exported, other_site: Site) -> None: 
     assert report["posts"] == 0 and report["drafts"] == len(lib.prompts)
     with other_site.session() as session:
         assert session.scalar(select(func.count()).select_from(Post).where(Post.user_id == newcomer.user_id)) == 0
+        draft = session.scalar(select(Video.id).where(Video.user_id == newcomer.user_id,
+                                                      Video.params["imported_from"]["video_id"].as_string() == lib.chain[1]))
+    # The caption waits on the draft's page, to be posted again.
+    page = other_site.browser_for(newcomer).get(f"/drafts/{draft}")
+    assert page.status_code == 200 and ">again!</textarea>" in page.text
 
 
 def _rewrite(source: Path, target: Path, *, change: dict[str, bytes] | None = None,

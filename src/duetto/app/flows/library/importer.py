@@ -266,6 +266,10 @@ def _plan_videos(manifest: dict[str, Any], plan: Plan, *, session: Session, user
                   "imported_from": {"instance": manifest["instance"], "video_id": video["id"]}}
         if video["parent"]:
             params["parent_reference"] = video["parent"]  # someone else's item: a reference, never a copy
+        if video["post"] is not None and not posted:
+            # Back as a draft: its caption waits on the draft's page for the person to post it again.
+            params["imported_post"] = {"id": video["post"]["id"], "caption": video["post"]["caption"],
+                                       "posted_at": video["post"]["posted_at"]}
         source = plan.video_ids.get(video["source_video_id"] or "")
         plan.rows.append(Video(
             id=new, user_id=user_id, kind=video["kind"], model=video["model"], status="completed", progress=100,

@@ -188,27 +188,33 @@ def run_transfer(*, sessions: sessionmaker[Session], storage: Storage, settings:
             .values(status="in_progress", heartbeat_at=time.time())).rowcount
     if not claimed:
         return
-    with session_scope(sessions) as session:
-        transfer = session.get(LibraryTransfer, transfer_id)
-        try:
-            run = _run_export if transfer.direction == "export" else _run_import
-            run(transfer, session=session, sessions=sessions, storage=storage, settings=settings)
-            transfer = session.get(LibraryTransfer, transfer_id)  # the import's commit expired it
-            transfer.status, transfer.progress, transfer.completed_at = "completed", 100, time.time()
-        except DomainError as refused:
-            session.rollback()
+    try:
+        with session_scope(sessions) as session:
             transfer = session.get(LibraryTransfer, transfer_id)
-            _fail(transfer, refused.code or "invalid_archive", refused.message)
-        except Exception:
-            log.exception("library %s %s failed", transfer.direction, transfer_id)
-            session.rollback()
-            transfer = session.get(LibraryTransfer, transfer_id)
-            _fail(transfer, "internal_error", f"The {transfer.direction} failed on the server; try again later.")
-        if transfer.direction == "import" and transfer.archive_key:
-            # The uploaded archive is not kept once it is imported or refused.
-            with contextlib.suppress(Exception):
-                storage.delete_prefix(f"library/{transfer.id}")
-            transfer.archive_key = None
+            try:
+                run = _run_export if transfer.direction == "export" else _run_import
+                run(transfer, session=session, sessions=sessions, storage=storage, settings=settings)
+                transfer = session.get(LibraryTransfer, transfer_id)  # the import's commit expired it
+                transfer.status, transfer.progress, transfer.completed_at = "completed", 100, time.time()
+            except DomainError as refused:
+                session.rollback()
+                transfer = session.get(LibraryTransfer, transfer_id)
+                _fail(transfer, refused.code or "invalid_archive", refused.message)
+            except Exception:
+                log.exception("library %s %s failed", transfer.direction, transfer_id)
+                session.rollback()
+                transfer = session.get(LibraryTransfer, transfer_id)
+                _fail(transfer, "internal_error", f"The {transfer.direction} failed on the server; try again later.")
+            if transfer.direction == "import" and transfer.archive_key:
+                # The uploaded archive is not kept once it is imported or refused.
+                with contextlib.suppress(Exception):
+                    storage.delete_prefix(f"library/{transfer.id}")
+                transfer.archive_key = None
+    finally:
+        with session_scope(sessions) as session:
+            if session.get(LibraryTransfer, transfer_id) is None:
+                # The account was deleted while this ran: nothing of its library may stay behind.
+                storage.delete_prefix(f"library/{transfer_id}")
 
 
 def queued_ids(*, session: Session) -> list[str]:

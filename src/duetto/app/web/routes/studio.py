@@ -153,8 +153,10 @@ def _draft_context(session: SessionDep, user_id: str, video_id: str) -> dict[str
             parent = {"post": parent_post, "author": session.get(Account, parent_post.user_id)}
     picture, sound = prompt_format.split(item.video.prompt)
     positions = stages.queue_positions(session=session, videos=[item.video])
+    # A post brought in from another instance as a draft keeps its caption, offered when it is posted again.
+    imported = (item.video.params or {}).get("imported_post") or {}
     return {"draft": item, "parent": parent, "picture": picture, "sound": sound,
-            "stage": stages.stage_of(item.video, positions.get(item.video.id))}
+            "stage": stages.stage_of(item.video, positions.get(item.video.id)), "caption": imported.get("caption")}
 
 
 def _progress(session: SessionDep, video: Video) -> str:
