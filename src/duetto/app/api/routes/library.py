@@ -11,10 +11,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
 from duetto.app.api.openapi import ERRORS
 from duetto.app.flows.library import transfers
+from duetto.app.infra.storage import Storage
 from duetto.app.provenance.exports import instance_label
 
 router = APIRouter(prefix="/v1", tags=["library"], responses=ERRORS)
@@ -59,8 +61,12 @@ def get_export(export_id: str, session: SessionDep, user: CurrentUser) -> dict[s
 @router.get("/exports/{export_id}/content", response_class=StreamingResponse, responses={200: {
     "content": {"application/zip": {}}, "description": "The archive (410 once it expired)"}})
 def download_export(export_id: str, services: ServicesDep, session: SessionDep, user: CurrentUser) -> StreamingResponse:
-    chunks, size = transfers.archive_chunks(session=session, storage=services.storage, user_id=user.id,
-                                            transfer_id=export_id)
+    return archive_response(session=session, storage=services.storage, user_id=user.id, export_id=export_id)
+
+
+def archive_response(*, session: Session, storage: Storage, user_id: str, export_id: str) -> StreamingResponse:
+    """A finished export's zip, streamed, for its owner only (the web app's download link too)."""
+    chunks, size = transfers.archive_chunks(session=session, storage=storage, user_id=user_id, transfer_id=export_id)
     return StreamingResponse(chunks, media_type="application/zip", headers={
         "content-length": str(size), "content-disposition": f'attachment; filename="duetto-library-{export_id}.zip"',
         "cache-control": "private, no-store"})

@@ -7,12 +7,12 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.api.errors import status_for
-from duetto.app.api.routes.library import save_upload
+from duetto.app.api.routes.library import archive_response, save_upload
 from duetto.app.core.errors import DomainError, InvalidRequest, LimitExceeded
 from duetto.app.db.models import Account, LibraryTransfer
 from duetto.app.flows.library import transfers
@@ -122,11 +122,7 @@ def export_page(export_id: str, request: Request, session: SessionDep, account: 
 @router.get("/settings/library/exports/{export_id}/download")
 def download_export(export_id: str, services: ServicesDep, session: SessionDep, account: AccountDep) -> Response:
     """The archive, streamed; someone else's export is a 404 like one that never existed, an expired one 410."""
-    chunks, size = transfers.archive_chunks(session=session, storage=services.storage, user_id=account.user_id,
-                                            transfer_id=export_id)
-    return StreamingResponse(chunks, media_type="application/zip", headers={
-        "content-length": str(size), "content-disposition": f'attachment; filename="duetto-library-{export_id}.zip"',
-        "cache-control": "private, no-store"})
+    return archive_response(session=session, storage=services.storage, user_id=account.user_id, export_id=export_id)
 
 
 @router.post("/settings/library/import", dependencies=[Csrf])
