@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 # several GB of CUDA wheels. Override on a GPU machine, e.g. `make demo TORCH_SPEC=torch`.
 TORCH_SPEC ?= torch==2.13.0
 PROMPT ?= a small red rubber ball bounces on the left of a room. Audio: boings, quiet room.
-# A fixed seed makes `make demo` give the same clip on every machine (the README's clip, tested as such).
-SEED ?= 0
+# A fixed seed makes `make demo` give the same clip on every machine (the README's clip, tested as such). It is a
+# chosen seed: of seeds 0-11 on this prompt the shipped model draws the ball bouncing in 3 (4, 5 and 9), and 9
+# bounces most (docs/toybox-v2.md, "The demo clip").
+SEED ?= 9
 
 .PHONY: setup demo test lint clean
 

@@ -22,11 +22,12 @@ MINUTES=${MINUTES:-125}       # the transformer's share of the run; cache, assem
 BENCH_N=${BENCH_N:-64}
 export OMP_NUM_THREADS=1      # two processes of one thread: two threads in one process collapse under load
 
-# CPU seconds of every finished child process so far: the second line of bash's `times` (user, system), which
-# must run in this shell, not in a pipeline's subshell.
+# CPU seconds of every finished child process so far, into CPU_SECONDS: the second line of bash's `times` (user,
+# system). Called as a plain command: inside $(...) it would be a subshell with no children of its own, which is
+# how run 2 recorded 0.0 CPU hours.
 child_cpu_seconds() {
     local file; file=$(mktemp); times > "$file"
-    tail -1 "$file" | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } } END { print s }'
+    CPU_SECONDS=$(tail -1 "$file" | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } } END { print s + 0 }')
     rm -f "$file"
 }
 on_two_cores() { "$TORCHRUN" --standalone --nproc_per_node 2 -m duetto.training.cli "$@"; }
@@ -54,7 +55,7 @@ mkdir -p "$out"
 on_two_cores cache -c "$CFG" --out "$out" "${codecs[@]}" "${data[@]}"
 
 # 3. The transformer: both cores for a fused run; the first run puts the ablation on the second core.
-cpu_before=$(child_cpu_seconds)
+child_cpu_seconds; cpu_before=$CPU_SECONDS
 if [[ $run == 1 ]]; then
     single=(--set twin.batch_size=16)  # one process: the same 16 samples a step as two processes of 8
     "$DUETTO" train twin -c "$CFG" --out "$out" "${codecs[@]}" "${data[@]}" "${single[@]}" \
@@ -69,8 +70,9 @@ else
     on_two_cores twin -c "$CFG" --out "$out" "${codecs[@]}" "${data[@]}" $(resume_flag "$out/twin") \
         >> "$out/twin.log" 2>&1
 fi
+child_cpu_seconds
 cpu_hours=$("$PY" -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) / 3600, 2))" \
-    "$cpu_before" "$(child_cpu_seconds)")
+    "$cpu_before" "$CPU_SECONDS")
 
 # 4. The model folder (codecs kept from the last one, or the run's own on the first run), and the ablation's.
 codec_source=$MODEL; [[ $run == 1 ]] && codec_source=$RUNS/codecs
