@@ -104,6 +104,12 @@ def person_character(*, session: Session, user_id: str) -> Character | None:
                                                   Character.deleted_at.is_(None)))
 
 
+def proven_person_character(*, session: Session, user_id: str) -> Character | None:
+    """The person character enrolled on this instance; one brought from another instance still waits to be."""
+    existing = person_character(session=session, user_id=user_id)
+    return existing if existing is not None and not existing.needs_enrollment else None
+
+
 def create_person_character(
     *, session: Session, user_id: str, name: str, still_png: bytes, voice_wav: bytes, storage: Storage
 ) -> Character:

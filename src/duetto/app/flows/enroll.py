@@ -39,8 +39,8 @@ def enroll(*, session: Session, storage: Storage, user_id: str, challenge_id: st
         return Outcome("refused", error.message)
     entry = enrollment.challenge_hash(challenge)
     # 2. One person character per person (one brought from another instance waits for exactly this).
-    existing = enrollment.person_character(session=session, user_id=user_id)
-    if existing is not None and not existing.needs_enrollment:
+    existing = enrollment.proven_person_character(session=session, user_id=user_id)
+    if existing is not None:
         message = f"You are already enrolled as @{existing.name}; delete that character to enroll again."
         enrollment.record_consent(session=session, user_id=user_id, challenge_hash=entry, result="refused",
                                   detail=message)

@@ -383,6 +383,7 @@ def _plan_account(manifest: dict[str, Any], plan: Plan, *, session: Session, use
         if account["avatar"] and not mine.avatar_key:
             mine.avatar_key = f"{avatar_prefix(user_id)}imported-{new_id('a')[-8:]}.webp"
             plan.files.append((mine.avatar_key, account["avatar"]))
+            plan.prefixes.append(mine.avatar_key)
     feed = manifest["feed"]
     prefs = session.get(FeedPrefs, user_id) or FeedPrefs(user_id=user_id)
     prefs.steering = feed["steering"]
@@ -423,15 +424,12 @@ def import_archive(*, session: Session, storage: Storage, user_id: str, checked:
         for key, entry in plan.files:
             storage.put_bytes(key, checked.read(entry), entry["type"])
         session.add_all([r for r in plan.rows if not isinstance(r, Post)])
-        session.flush()  # videos before the posts that reference them
+        session.flush()  # no ORM relationship orders the inserts: videos go before the posts naming them
         session.add_all([r for r in plan.rows if isinstance(r, Post)])
         session.commit()
     except BaseException:
         session.rollback()
         for prefix in plan.prefixes:
             storage.delete_prefix(prefix)
-        for key, _entry in plan.files:
-            if key.startswith(avatar_prefix(user_id)):
-                storage.delete_prefix(key)
         raise
     return plan.report

@@ -286,21 +286,15 @@ def _own_challenge(session: Session, user_id: str, challenge_id: str) -> Enrollm
     return challenge
 
 
-def _enrolled(session: Session, user_id: str) -> Character | None:
-    """The person character already proven on this instance (one imported from elsewhere still waits to be)."""
-    existing = enrollment.person_character(session=session, user_id=user_id)
-    return existing if existing is not None and not existing.needs_enrollment else None
-
-
 @router.get("/characters/enroll")
 def enroll_page(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    existing = _enrolled(session, account.user_id)
+    existing = enrollment.proven_person_character(session=session, user_id=account.user_id)
     return render(request, "enroll.html", {"state": "intro", "existing": existing}, session=session)
 
 
 @router.post("/characters/enroll", dependencies=[Csrf])
 def new_challenge(request: Request, session: SessionDep, account: AccountDep) -> Response:
-    existing = _enrolled(session, account.user_id)
+    existing = enrollment.proven_person_character(session=session, user_id=account.user_id)
     if existing is not None:
         return render(request, "enroll.html", {"state": "intro", "existing": existing}, status_code=409,
                       session=session)
@@ -318,7 +312,7 @@ def challenge_page(request: Request, session: SessionDep, account: AccountDep, c
         "state": state, "challenge": challenge, "turn_words": TURN_WORDS[challenge.turn],
         "seconds_left": max(0, int(challenge.expires_at - now)), "name": account.handle,
         "record_seconds": RECORD_SECONDS, "turn_at": TURN_AT_SECONDS,
-        "existing": _enrolled(session, account.user_id),
+        "existing": enrollment.proven_person_character(session=session, user_id=account.user_id),
     }
     return render(request, "enroll.html", context, session=session)
 
