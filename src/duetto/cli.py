@@ -9,6 +9,7 @@ import typer
 from duetto.app.cli.library import export, import_
 from duetto.app.cli.moderation import moderation_app
 from duetto.app.cli.server import serve, worker
+from duetto.app.cli.stats import stats_app
 from duetto.app.cli.users import keys_app, users_app
 from duetto.bench.cli import bench_app
 from duetto.engine.cli import convert_app, generate
@@ -28,6 +29,7 @@ app.command("worker")(worker)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(moderation_app, name="moderation")
+app.add_typer(stats_app, name="stats")
 app.command("export")(export)
 app.command("import")(import_)
 app.add_typer(world_app, name="world")

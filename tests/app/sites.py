@@ -15,7 +15,6 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from duetto.app.characters import ages
 from duetto.app.characters import service as characters
 from duetto.app.core.db import session_scope
 from duetto.app.core.security import new_id
@@ -24,7 +23,7 @@ from duetto.app.flows import accounts as account_flows
 from duetto.app.flows.videos import request_video
 from duetto.app.jobs.runner import JobContext, run_video_job
 from duetto.app.social import posts
-from duetto.app.users import accounts
+from duetto.app.users import accounts, ages
 from duetto.app.users.service import create_api_key
 from duetto.app.videos.generation import GenerationRequest
 from duetto.app.videos.service import NewVideo, asset_key

@@ -88,6 +88,7 @@ def get_challenge(browser, base: str, handle: str, *, signed_in: dict | None = N
         page.goto(f"{base}/signup")
         page.fill("input[name=handle]", handle)
         page.fill("input[name=password]", PASSWORD)
+        page.fill("input[name=birth_year]", "1990")
         page.click("button[type=submit]:has-text('Create account')")
         page.wait_for_url(f"{base}/")
     page.goto(f"{base}/characters")

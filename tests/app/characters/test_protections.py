@@ -7,10 +7,11 @@ import datetime as dt
 
 import pytest
 
-from duetto.app.characters import ages, cast, permissions
+from duetto.app.characters import cast, permissions
 from duetto.app.characters import service as characters
 from duetto.app.core.errors import Conflict, Forbidden, InvalidRequest
 from duetto.app.flows import accounts as account_flows
+from duetto.app.users import ages
 from tests.app.sites import PASSWORD, TOY, Site
 
 

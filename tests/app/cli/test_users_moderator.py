@@ -40,7 +40,7 @@ def test_users_create_with_password_and_moderator_opens_mod(tmp_path: Path, mode
 
         # A person who signed up on the web is made a moderator from the command line, and unmade.
         carol = Browser(TestClient(client.app))
-        assert carol.submit("/signup", {"handle": "carol", "password": PASSWORD}, page="/signup").status_code == 303
+        assert carol.submit("/signup", {"handle": "carol", "password": PASSWORD, "birth_year": "1990"}, page="/signup").status_code == 303
         assert carol.get("/mod").status_code == 403
         granted = _run(["users", "moderator", "@carol"], tmp_path)
         assert granted.exit_code == 0 and "@carol is a moderator" in granted.output

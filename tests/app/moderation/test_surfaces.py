@@ -131,13 +131,14 @@ def test_a_refused_message_is_not_sent(web: Web) -> None:
 
 def test_handles_names_and_bios_are_checked_and_a_refusal_changes_nothing(web: Web) -> None:
     visitor = web.browser()
-    response = visitor.submit("/signup", {"handle": "realDonaldTrump", "password": "a long enough pass 1"},
+    response = visitor.submit("/signup", {"handle": "realDonaldTrump", "password": "a long enough pass 1",
+                                          "birth_year": "1990"},
                               page="/signup")
     assert response.status_code == 400
     assert "This handle was refused: it names a public figure (Donald Trump)." in response.text
     assert 'value="realDonaldTrump"' in response.text
     response = visitor.submit("/signup", {"handle": "dee", "display_name": "taylorswift13",
-                                          "password": "a long enough pass 1"}, page="/signup")
+                                          "password": "a long enough pass 1", "birth_year": "1990"}, page="/signup")
     assert response.status_code == 400 and "This display name was refused" in response.text
 
     ann = web.account("ann", display_name="Ann")

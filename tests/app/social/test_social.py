@@ -17,7 +17,8 @@ from tests.app.sites import PASSWORD, Web
 
 def test_sign_up_sign_in_and_sign_out(web: Web) -> None:
     browser = web.browser()
-    response = browser.submit("/signup", {"handle": "Alice", "display_name": "Alice", "password": PASSWORD},
+    response = browser.submit("/signup", {"handle": "Alice", "display_name": "Alice", "password": PASSWORD,
+                                            "birth_year": "1990"},
                               page="/signup")
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
@@ -29,9 +30,9 @@ def test_sign_up_sign_in_and_sign_out(web: Web) -> None:
     assert response.cookies.get("duetto_session") not in token_hashes  # only a hash of the token is kept
     assert "@alice" in browser.get("/").text
 
-    taken = web.browser().submit("/signup", {"handle": "alice", "password": PASSWORD}, page="/signup")
+    taken = web.browser().submit("/signup", {"handle": "alice", "password": PASSWORD, "birth_year": "1990"}, page="/signup")
     assert taken.status_code == 400 and "taken" in taken.text
-    short = web.browser().submit("/signup", {"handle": "bobby", "password": "short"}, page="/signup")
+    short = web.browser().submit("/signup", {"handle": "bobby", "password": "short", "birth_year": "1990"}, page="/signup")
     assert short.status_code == 400 and "at least 8" in short.text
     wrong = web.browser().submit("/signin", {"handle": "alice", "password": "not the password"}, page="/signin")
     assert wrong.status_code == 400 and "Wrong handle or password" in wrong.text

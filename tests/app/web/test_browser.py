@@ -44,6 +44,7 @@ def sign_up(page, base: str, handle: str, name: str) -> None:  # noqa: ANN001
     page.fill("input[name=handle]", handle)
     page.fill("input[name=display_name]", name)
     page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=birth_year]", "1990")
     page.click("button[type=submit]:has-text('Create account')")
     page.wait_for_url(f"{base}/")
 

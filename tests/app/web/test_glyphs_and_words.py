@@ -81,6 +81,7 @@ def test_headers_icons_and_no_missing_files_in_chromium(server: str, chromium, s
         page.goto(f"{server}/signup")
         page.fill("input[name=handle]", name)
         page.fill("input[name=password]", PASSWORD)
+        page.fill("input[name=birth_year]", "1990")
         page.click("button[type=submit]:has-text('Create account')")
         page.wait_for_url(f"{server}/")
 

@@ -11,7 +11,6 @@ import time
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from duetto.app.characters.ages import birth_year, is_minor
 from duetto.app.characters.appearances import delete_drafts
 from duetto.app.characters.notices import notify
 from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
@@ -23,6 +22,8 @@ from duetto.app.db.models import (
 )
 from duetto.app.infra.storage import Storage
 from duetto.app.social import graph
+from duetto.app.users.ages import birth_year, is_minor
+from duetto.app.wellbeing import teens
 
 LEVEL_LABELS = {
     "only_me": "Only me",
@@ -102,6 +103,20 @@ def check_level(*, session: Session, owner_id: str, level: str) -> None:
         if is_minor(year):
             raise Forbidden("People under 18 cannot open a character to everyone; choose mutuals or approved "
                             "people.", param="permission", code="minor_everyone")
+    controls = teens.controls(session=session, user_id=owner_id)
+    if controls is not None and not teens.level_allowed(controls, level):
+        raise Forbidden(f"Your characters can be at most '{controls.character_level}' for now; your linked parent "
+                        "can change that under Settings → Family.", param="permission", code="teen_character_level")
+
+
+def narrow_to(*, session: Session, owner_id: str, level: str) -> int:
+    """Bring every character of the owner wider than `level` down to it (not committed); how many changed."""
+    wider = CHARACTER_LEVELS[CHARACTER_LEVELS.index(level) + 1:]
+    changed = list(session.scalars(select(Character).where(
+        Character.owner_id == owner_id, Character.deleted_at.is_(None), Character.permission.in_(wider))))
+    for character in changed:
+        character.permission = level
+    return len(changed)
 
 
 def set_permission(*, session: Session, character: Character, level: str) -> None:

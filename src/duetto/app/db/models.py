@@ -562,3 +562,98 @@ class LibraryTransfer(Base):
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # when an export's archive is removed
+
+
+# --- Wellbeing: teen controls and parental links, check-ins, and protection from bullying ---------------------
+
+DM_POLICIES = ("everyone", "following", "mutuals", "nobody")  # from widest to narrowest
+
+
+class SafetyPrefs(Base):
+    """What a user decided for themselves: who may message them, which comments on their posts are hidden,
+    and whether they are asked how Duetto makes them feel. No row means the defaults."""
+
+    __tablename__ = "safety_prefs"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    dm_policy: Mapped[str] = mapped_column(String(20), default="everyone")  # one of DM_POLICIES
+    # Messages someone the user does not follow may send before the user answers.
+    stranger_dm_limit: Mapped[int] = mapped_column(Integer, default=3)
+    # Words and phrases as typed; a comment on the user's posts containing one is seen only by its author.
+    comment_filter: Mapped[list[str]] = mapped_column(JSON, default=list)
+    hide_unfollowed_comments: Mapped[bool] = mapped_column(default=False)
+    checkins: Mapped[bool] = mapped_column(default=True)
+    # When a check-in was last offered (answered or waved away): the next waits a week.
+    checkin_offered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # A break the user took after a low check-in: the feed rests until then, unless they come back early.
+    break_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class TeenControls(Base):
+    """The limits on a teen account that only a linked parent can loosen. No row means the teen defaults."""
+
+    __tablename__ = "teen_controls"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    daily_limit_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Quiet hours, as whole hours of the day in `timezone`; the feed rests from start until end.
+    quiet_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quiet_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    timezone: Mapped[str] = mapped_column(String(60), default="UTC")
+    personalized: Mapped[bool] = mapped_column(default=False)
+    dm_policy: Mapped[str] = mapped_column(String(20), default="following")
+    character_level: Mapped[str] = mapped_column(String(20), default="mutuals")  # the widest allowed
+    # Whether the teen's posts may appear in the For You feed of people they do not follow.
+    discoverable: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class ParentLink(Base):
+    """A parent and a teen account joined with both agreeing: the parent invites, the teen accepts."""
+
+    __tablename__ = "parent_links"
+    __table_args__ = (Index("ix_parent_links_parent", "parent_id"),)
+
+    # A teen has at most one parent link, asked for or accepted.
+    teen_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    parent_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="invited")  # invited | active
+    created_at: Mapped[float] = mapped_column(Float)
+    accepted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AccountNotice(Base):
+    """A line for one user about their account: a parent link asked for, accepted or ended."""
+
+    __tablename__ = "account_notices"
+    __table_args__ = (Index("ix_account_notices_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CheckIn(Base):
+    """One answer to "How does Duetto make you feel lately?" (1–5), or to the six-month question (1–3).
+    Private: only its author's pages read single rows; operators get aggregates of many."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_user", "user_id", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # mood | six_months
+    score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Restriction(Base):
+    """One user restricted another: the restricted one's comments on their posts are seen only by themselves."""
+
+    __tablename__ = "restrictions"
+
+    restricter_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    restricted_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)

@@ -22,6 +22,7 @@ from duetto.app.feed import ranking
 from duetto.app.feed.steering import MOOD_EXAMPLES, parse_steering, topics
 from duetto.app.social import graph
 from duetto.app.social.posts import get_post, lock_post, recount
+from duetto.app.wellbeing import checkins, teens
 
 CANDIDATES_BY_HOT = 500
 CANDIDATES_FOLLOWING = 150
@@ -39,6 +40,14 @@ def get_prefs(*, session: Session, user_id: str) -> FeedPrefs:
         prefs = FeedPrefs(user_id=user_id, steering="", steering_weights={}, less_terms={}, less_creators={},
                           daily_limit_minutes=None, personalized=True)
     return prefs
+
+
+def is_personalized(*, session: Session, user_id: str | None) -> bool:
+    """Whether the viewer's For You is personalised: their own switch, and for a teen their parent's too."""
+    if user_id is None or not get_prefs(session=session, user_id=user_id).personalized:
+        return False
+    controls = teens.controls(session=session, user_id=user_id)
+    return controls is None or controls.personalized
 
 
 def set_steering(*, session: Session, user_id: str, phrase: str) -> FeedPrefs:
@@ -110,12 +119,22 @@ def _candidates(*, session: Session, viewer_id: str | None, personalized: bool) 
             for row in rows}
 
 
+def _undiscoverable_teens(*, session: Session, viewer_id: str | None, authors: set[str]) -> set[str]:
+    """Teens among `authors` whose posts this viewer's For You leaves out: a teen appears there only to people
+    they follow, unless their parent allowed more."""
+    hidden = set()
+    for teen_id in teens.teen_ids(session=session, among=authors - {viewer_id}):
+        controls = teens.controls(session=session, user_id=teen_id)
+        if controls is not None and not controls.discoverable and (
+                viewer_id is None or viewer_id not in graph.followee_ids(session=session, viewer_id=teen_id)):
+            hidden.add(teen_id)
+    return hidden
+
+
 def viewer_state(*, session: Session, viewer_id: str | None, candidate_seqs: list[int]) -> ranking.Viewer:
-    if viewer_id is None:
+    if not is_personalized(session=session, user_id=viewer_id):
         return ranking.Viewer(personalized=False)
     prefs = get_prefs(session=session, user_id=viewer_id)
-    if not prefs.personalized:
-        return ranking.Viewer(personalized=False)
     views = session.execute(select(View.post_seq, View.less).where(
         View.user_id == viewer_id, View.post_seq.in_(candidate_seqs))).all()
     return ranking.Viewer(
@@ -130,11 +149,13 @@ def for_you(*, session: Session, viewer_id: str | None, limit: int = 8, shown: l
             now: float | None = None) -> list[Post]:
     """The next `limit` posts of the viewer's For You feed, leaving out the post ids already `shown`."""
     now = time.time() if now is None else now
-    personalized = viewer_id is not None and get_prefs(session=session, user_id=viewer_id).personalized
-    candidates = _candidates(session=session, viewer_id=viewer_id, personalized=personalized)
+    candidates = _candidates(session=session, viewer_id=viewer_id,
+                             personalized=is_personalized(session=session, user_id=viewer_id))
     hidden_users = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
     if viewer_id:
         hidden_users.add(viewer_id)
+    hidden_users |= _undiscoverable_teens(session=session, viewer_id=viewer_id,
+                                          authors={c.user_id for c in candidates.values()})
     shown_ids = set(shown)
     exclude = {seq for seq, c in candidates.items() if c.user_id in hidden_users or c.id in shown_ids}
     viewer = viewer_state(session=session, viewer_id=viewer_id, candidate_seqs=list(candidates))
@@ -224,10 +245,19 @@ def following(*, session: Session, viewer_id: str, before_seq: int | None = None
 class WatchStatus:
     seconds_today: float
     limit_seconds: float | None
+    # A teen's limit or quiet hours, set by their parent (or the teen defaults): the feed stops, no "keep watching".
+    firm: bool = False
+    quiet: bool = False  # within a teen's quiet hours
+    resting: bool = False  # on a break the viewer took after a low check-in
 
     @property
     def reached(self) -> bool:
         return self.limit_seconds is not None and self.seconds_today >= self.limit_seconds
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the feed shows no more videos now (the viewer's own soft limit only nudges)."""
+        return (self.firm and self.reached) or self.quiet or self.resting
 
 
 def _today(now: float) -> str:
@@ -237,8 +267,13 @@ def _today(now: float) -> str:
 def watch_status(*, session: Session, viewer_id: str, now: float | None = None) -> WatchStatus:
     now = time.time() if now is None else now
     row = session.get(WatchTime, (viewer_id, _today(now)), populate_existing=True)
-    limit = get_prefs(session=session, user_id=viewer_id).daily_limit_minutes
-    return WatchStatus(seconds_today=row.seconds if row else 0.0, limit_seconds=limit * 60.0 if limit else None)
+    own = get_prefs(session=session, user_id=viewer_id).daily_limit_minutes
+    controls = teens.controls(session=session, user_id=viewer_id)
+    limit = teens.stricter_limit(own, controls)
+    return WatchStatus(seconds_today=row.seconds if row else 0.0, limit_seconds=limit * 60.0 if limit else None,
+                       firm=controls is not None and limit == controls.daily_limit_minutes,
+                       quiet=teens.in_quiet_hours(controls, now=now),
+                       resting=checkins.on_break(session=session, user_id=viewer_id, now=now))
 
 
 def add_watch_time(*, session: Session, viewer_id: str, seconds: float, now: float | None = None) -> WatchStatus:

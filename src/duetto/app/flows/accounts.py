@@ -11,20 +11,27 @@ from duetto.app.core.errors import Unauthorized
 from duetto.app.db.models import Account, LibraryTransfer, User, Video
 from duetto.app.infra.storage import Storage
 from duetto.app.social import posts
-from duetto.app.users import accounts
+from duetto.app.users import accounts, ages
 from duetto.app.videos import service as videos
 from duetto.app.videos.files import purge_files
 
 
-def sign_up(*, session: Session, handle: str, password: str, display_name: str = "") -> Account:
-    """A new user with a web account (committed)."""
-    # 1. The handle's shape, the password, the names (moderated like a caption), no account or user with it.
+def sign_up(*, session: Session, handle: str, password: str, display_name: str = "",
+            birth_year: int | None = None) -> Account:
+    """A new user with a web account (committed), with their birth year when given (web sign-up asks for it)."""
+    # 1. The handle's shape, the password, the names (moderated like a caption), no account or user with it,
+    #    and a believable birth year.
     new = accounts.check_new_account(session=session, handle=handle, password=password, display_name=display_name)
+    if birth_year is not None:
+        ages.check_birth_year(birth_year)
     # 2. A character's @name counts as taken too: in a prompt, @name must mean one thing only.
     if characters.by_name(session=session, name=new.handle) is not None:
         raise accounts.handle_taken(new.handle)
-    # 3. The user and its account.
-    return accounts.create_account(session=session, new=new)
+    # 3. The user and its account, then the year (set once, like every declaration of it).
+    account = accounts.create_account(session=session, new=new)
+    if birth_year is not None:
+        ages.declare_birth_year(session=session, user_id=account.user_id, year=birth_year)
+    return account
 
 
 def delete_account(*, session: Session, storage: Storage, account: Account, password: str) -> None:

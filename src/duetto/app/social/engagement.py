@@ -14,6 +14,7 @@ from duetto.app.db.models import Account, Comment, Like, Post, View
 from duetto.app.moderation import reports
 from duetto.app.social import graph
 from duetto.app.social.posts import get_post, lock_post, recount, refresh_hot
+from duetto.app.wellbeing import safety
 
 MAX_COMMENT = 1000
 
@@ -86,12 +87,29 @@ class CommentView:
 
 
 def comments(*, session: Session, post: Post, viewer_id: str | None, limit: int = 200) -> list[CommentView]:
+    """The comments the viewer sees: not those of people either of them blocked, nor those the post's author
+    hides from everyone but their writer (filtered words, people they do not follow, people they restricted)."""
+    return comments_and_hidden(session=session, post=post, viewer_id=viewer_id, limit=limit)[0]
+
+
+def comments_and_hidden(*, session: Session, post: Post, viewer_id: str | None, limit: int = 200
+                        ) -> tuple[list[CommentView], int]:
+    """`comments`, and how many the post author's own rules hid (the post page tells its author)."""
     hidden = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
+    rules = safety.comment_rules(session=session, owner_id=post.user_id)
     rows = session.execute(
         select(Comment, Account).join(Account, Account.user_id == Comment.user_id)
         .where(Comment.post_seq == post.seq).order_by(Comment.id.asc()).limit(limit)
     ).all()
-    return [CommentView(comment=c, author=a) for c, a in rows if c.user_id not in hidden]
+    shown, filtered = [], 0
+    for c, a in rows:
+        if c.user_id in hidden:
+            continue
+        if rules.hides(author_id=c.user_id, body=c.body, viewer_id=viewer_id):
+            filtered += 1
+            continue
+        shown.append(CommentView(comment=c, author=a))
+    return shown, filtered
 
 
 def record_view(*, session: Session, viewer_id: str, post_id: str, completed: bool) -> None:

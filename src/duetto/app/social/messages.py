@@ -1,4 +1,4 @@
-"""Direct messages between two users: text, a shared post, or both; blocks stop them either way."""
+"""Direct messages between two users: text, a shared post, or both; blocks stop them either way, and the\nrecipient's safety settings decide who else may write to them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from duetto.app import moderation
 from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
 from duetto.app.db.models import Account, Message, Post
 from duetto.app.social import graph
+from duetto.app.wellbeing import safety
 
 MAX_MESSAGE = 2000
 
@@ -29,10 +30,15 @@ def send(*, session: Session, sender_id: str, recipient_id: str, body: str, post
         raise InvalidRequest("Message is empty; write something or share a video.", param="body")
     if len(body) > MAX_MESSAGE:
         raise InvalidRequest(f"Message must be at most {MAX_MESSAGE} characters.", param="body")
-    if session.get(Account, recipient_id) is None:
+    recipient = session.get(Account, recipient_id)
+    if recipient is None:
         raise NotFound("No such account.", param="to")
     if graph.is_blocked_between(session=session, a=sender_id, b=recipient_id):
         raise Forbidden("You cannot message this account.")
+    # Who may message the recipient, and how far someone they do not follow may go unanswered (their settings,
+    # and for a teen the stricter of theirs and their parent's).
+    safety.check_message(session=session, sender_id=sender_id, recipient_id=recipient_id,
+                         recipient_handle=recipient.handle)
     if post_id is not None:
         post = session.scalar(select(Post).where(Post.id == post_id))
         if post is None or any(graph.is_blocked_between(session=session, a=who, b=post.user_id)

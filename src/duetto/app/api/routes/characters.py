@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from duetto.app.api.body import read_body
 from duetto.app.api.deps import CurrentUser, ServicesDep, SessionDep
 from duetto.app.api.openapi import ERRORS, request_body
-from duetto.app.characters import ages, cast, permissions, service
+from duetto.app.characters import cast, permissions, service
 from duetto.app.characters.schemas import (
     CharacterDeleted,
     CharacterFromVideo,
@@ -25,6 +25,7 @@ from duetto.app.characters.schemas import (
 )
 from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.flows.video_characters import character_from_video
+from duetto.app.users import ages
 
 router = APIRouter(prefix="/v1/videos/characters", tags=["characters"], responses=ERRORS)
 

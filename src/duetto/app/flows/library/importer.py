@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from duetto.app.characters import ages, names, rules
+from duetto.app.characters import names, rules
 from duetto.app.characters.files import character_prefix
 from duetto.app.core.errors import DomainError, InvalidRequest
 from duetto.app.core.security import new_id
@@ -38,6 +38,7 @@ from duetto.app.infra.storage import Storage
 from duetto.app.moderation import check_text
 from duetto.app.social.hot import hot_score
 from duetto.app.social.terms import terms_of
+from duetto.app.users import ages
 from duetto.app.users.accounts import avatar_prefix
 from duetto.app.videos import prompt_format
 from duetto.app.videos.files import asset_key

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.core.errors import DomainError, InvalidRequest, LimitExceeded, NotFound, Unauthorized
+from duetto.app.core.parsing import parse_whole
 from duetto.app.flows import accounts as account_flows
 from duetto.app.users import accounts
 from duetto.app.users import service as users
@@ -48,13 +49,21 @@ def signup_page(request: Request, viewer: ViewerDep, next: str = "/") -> Respons
 async def signup(
     request: Request, services: ServicesDep, session: SessionDep, handle: Annotated[str, Form()],
     password: Annotated[str, Form()], display_name: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",  # noqa: A002
+    birth_year: Annotated[str, Form()] = "",
 ) -> Response:
-    context = {"form": {"handle": handle, "display_name": display_name}, "next": safe_next(next)}
+    context = {"form": {"handle": handle, "display_name": display_name, "birth_year": birth_year},
+               "next": safe_next(next)}
     try:
+        # Asked of everyone: a teen's account starts with the teen defaults (docs/app.md, "Teen accounts").
+        year = parse_whole(birth_year)
+        if year is None:
+            raise InvalidRequest("Type the year you were born, e.g. 1990; teen accounts get safer defaults.",
+                                 param="birth_year")
         request.app.state.web_limits.signup.hit(client_address(request))
 
         def create() -> str:
-            account_flows.sign_up(session=session, handle=handle, password=password, display_name=display_name)
+            account_flows.sign_up(session=session, handle=handle, password=password, display_name=display_name,
+                                  birth_year=year)
             return accounts.sign_in(session=session, handle=handle, password=password,
                                     days=services.settings.web_session_days).token
 

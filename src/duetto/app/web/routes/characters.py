@@ -18,7 +18,6 @@ from starlette.convertors import Convertor, register_url_convertor
 from duetto.app.api.deps import ServicesDep, SessionDep
 from duetto.app.api.errors import status_for
 from duetto.app.characters import (
-    ages,
     appearances,
     cards,
     enrollment,
@@ -32,6 +31,7 @@ from duetto.app.core.errors import DomainError, NotFound
 from duetto.app.core.parsing import RowId, parse_whole
 from duetto.app.db.models import CHARACTER_LEVELS, Character, EnrollmentChallenge
 from duetto.app.flows import enroll as enroll_flow
+from duetto.app.users import ages
 from duetto.app.videos import service as videos
 from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, wants_json
 from duetto.app.web.media import serve_bytes

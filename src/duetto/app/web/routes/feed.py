@@ -14,6 +14,7 @@ from duetto.app.feed import service as feed
 from duetto.app.feed.steering import describe
 from duetto.app.social import posts as posts_service
 from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, csrf_token, render, safe_next
+from duetto.app.wellbeing import checkins
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,6 +25,8 @@ MAX_SHOWN = 200
 def _page(session: SessionDep, viewer: Viewer, tab: str, *, shown: list[str], before: int | None
           ) -> tuple[list[posts_service.PostCard], str | None]:
     """Cards for the next page of a tab, and the query string that fetches the page after it."""
+    if viewer.account is not None and feed.watch_status(session=session, viewer_id=viewer.account.user_id).stopped:
+        return [], None  # a teen's limit or quiet hours, or a break the viewer chose: no more videos now
     if tab == "following" and viewer.account is not None:
         found = feed.following(session=session, viewer_id=viewer.account.user_id, before_seq=before, limit=PAGE)
         cards = posts_service.cards(session=session, posts=found, viewer_id=viewer.user_id)
@@ -39,11 +42,14 @@ def home(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "f
     tab = "following" if tab == "following" and viewer.account else "foryou"
     cards, more = _page(session, viewer, tab, shown=[], before=None)
     context: dict[str, object] = {"tab": tab, "cards": cards, "more": more, "prefs": None, "watch": None,
-                                  "reach": None}
+                                  "reach": None, "checkin": False, "personalized": False,
+                                  "checkin_words": sorted(checkins.MOOD_WORDS.items())}
     if viewer.account is not None:
         prefs = context["prefs"] = feed.get_prefs(session=session, user_id=viewer.account.user_id)
+        context["personalized"] = feed.is_personalized(session=session, user_id=viewer.account.user_id)
+        context["checkin"] = checkins.due(session=session, user_id=viewer.account.user_id)
         context["watch"] = feed.watch_status(session=session, viewer_id=viewer.account.user_id)
-        if tab == "foryou" and prefs.personalized and prefs.steering:
+        if tab == "foryou" and context["personalized"] and prefs.steering:
             # Steering that reaches no post is said so beside it, with words that would.
             context["reach"] = feed.steering_reach(session=session, viewer_id=viewer.account.user_id)
     return render(request, "feed.html", context, session=session)

@@ -1,4 +1,4 @@
-"""Profiles, followers and following, and follow / block buttons."""
+"""Profiles, followers and following, finding people, and follow / block / restrict buttons."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from duetto.app.api.deps import SessionDep
 from duetto.app.core.errors import NotFound
 from duetto.app.db.models import Account
-from duetto.app.social import graph
+from duetto.app.social import discovery, graph
 from duetto.app.social import posts as posts_service
 from duetto.app.users import accounts
 from duetto.app.users.handles import normalize_handle
 from duetto.app.web.deps import AccountDep, Csrf, ViewerDep, render, safe_next, wants_json
+from duetto.app.wellbeing import safety
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,6 +25,15 @@ def _profile(session: SessionDep, handle: str, viewer_id: str | None) -> Account
                                                         other_id=account.user_id).blocked_by):
         raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
     return account
+
+
+@router.get("/people")
+def find_people(request: Request, session: SessionDep, viewer: ViewerDep, q: str = "") -> Response:
+    """Search by handle or name, and people you may know."""
+    found = discovery.search(session=session, viewer_id=viewer.user_id, query=q)
+    suggested = discovery.suggestions(session=session, viewer_id=viewer.user_id) if viewer.user_id else []
+    return render(request, "people_search.html", {"q": q[:discovery.MAX_QUERY], "found": found,
+                                                  "suggested": suggested}, session=session)
 
 
 @router.get("/@{handle}")
@@ -41,6 +51,8 @@ def profile(request: Request, handle: str, session: SessionDep, viewer: ViewerDe
         "cards": posts_service.cards(session=session, posts=found, viewer_id=viewer.user_id,
                                      include_held=viewer.is_admin),
         "is_me": viewer.user_id == account.user_id,
+        "restricted": bool(viewer.user_id) and safety.is_restricted(session=session, user_id=viewer.user_id,
+                                                                    other_id=account.user_id),
     }
     return render(request, "profile.html", context, session=session)
 
@@ -62,8 +74,12 @@ def _act(request: Request, handle: str, session: SessionDep, me: Account, action
     other = accounts.get_account(session=session, handle=handle)
     if other is None:
         raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
-    {"follow": graph.follow, "unfollow": graph.unfollow, "block": graph.block, "unblock": graph.unblock}[action](
-        session=session, viewer_id=me.user_id, other_id=other.user_id)
+    if action in ("restrict", "unrestrict"):
+        (safety.restrict if action == "restrict" else safety.unrestrict)(
+            session=session, user_id=me.user_id, other_id=other.user_id)
+    else:
+        {"follow": graph.follow, "unfollow": graph.unfollow, "block": graph.block, "unblock": graph.unblock}[action](
+            session=session, viewer_id=me.user_id, other_id=other.user_id)
     if wants_json(request):
         relation = graph.relation(session=session, viewer_id=me.user_id, other_id=other.user_id)
         return JSONResponse({"following": relation.following, "mutual": relation.mutual,
@@ -89,3 +105,13 @@ def block(request: Request, handle: str, session: SessionDep, account: AccountDe
 @router.post("/@{handle}/unblock", dependencies=[Csrf])
 def unblock(request: Request, handle: str, session: SessionDep, account: AccountDep) -> Response:
     return _act(request, handle, session, account, "unblock")
+
+
+@router.post("/@{handle}/restrict", dependencies=[Csrf])
+def restrict(request: Request, handle: str, session: SessionDep, account: AccountDep) -> Response:
+    return _act(request, handle, session, account, "restrict")
+
+
+@router.post("/@{handle}/unrestrict", dependencies=[Csrf])
+def unrestrict(request: Request, handle: str, session: SessionDep, account: AccountDep) -> Response:
+    return _act(request, handle, session, account, "unrestrict")

@@ -88,9 +88,10 @@ def _post_context(request: Request, session: SessionDep, viewer: Viewer, post_id
     listed = posts_service.remixes(session=session, post=post, viewer_id=viewer.user_id, include_held=viewer.is_admin)
     remixes = posts_service.cards(session=session, viewer_id=viewer.user_id, posts=listed, include_held=viewer.is_admin)
     picture, sound = prompt_format.split(card.video.prompt)
+    comments, filtered = engagement.comments_and_hidden(session=session, post=post, viewer_id=viewer.user_id)
     context = {
         "card": card, "root": root, "remixes": remixes, "picture": picture, "sound": sound,
-        "comments": engagement.comments(session=session, post=post, viewer_id=viewer.user_id),
+        "comments": comments, "filtered": filtered if viewer.user_id == post.user_id else 0,
         "share_url": str(request.url_for("post_page", post_id=post.id)),
         "relation": graph.relation(session=session, viewer_id=viewer.user_id, other_id=post.user_id),
     }
@@ -176,8 +177,8 @@ async def view(request: Request, post_id: str, session: SessionDep, account: Acc
         return feed.add_watch_time(session=session, viewer_id=account.user_id, seconds=beacon.seconds)
 
     status = await to_thread.run_sync(record)
-    return JSONResponse({"limit_reached": status.reached, "seconds_today": round(status.seconds_today, 1),
-                         "limit_seconds": status.limit_seconds})
+    return JSONResponse({"limit_reached": status.reached or status.stopped, "firm": status.stopped,
+                         "seconds_today": round(status.seconds_today, 1), "limit_seconds": status.limit_seconds})
 
 
 @router.get("/p/{post_id}/download")

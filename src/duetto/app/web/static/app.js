@@ -68,6 +68,8 @@ function setupFeed(reels) {
         if (data && data.limit_reached && nudge && !nudged) {
           nudged = true;
           nudge.hidden = false;
+          // A limit set by a parent (or the teen defaults) stops the feed: there is no "keep watching".
+          if (data.firm) nudge.querySelector(".js-nudge-close")?.remove();
           reels.querySelectorAll("video").forEach((v) => v.pause());
         }
       })

@@ -1,5 +1,5 @@
-"""Owners' birth years: declared once, and the one thing they decide, whether someone may open a character
-to everyone."""
+"""Birth years: declared once (at web sign-up, or before opening a character to everyone), and what they
+decide: whether someone may open a character to everyone, and whether their account is a teen's."""
 
 from __future__ import annotations
 
@@ -31,12 +31,16 @@ def is_minor(year: int | None, *, today: dt.date | None = None) -> bool:
     return today.year - year - 1 < ADULT_AGE
 
 
-def declare_birth_year(*, session: Session, user_id: str, year: int) -> None:
-    """Record the user's birth year once (committed). It cannot be changed afterwards, and 'everyone' needs it,
-    so a character open to everyone always has an adult owner."""
+def check_birth_year(year: int) -> None:
     this_year = dt.datetime.now(dt.UTC).year
     if not this_year - 120 <= year <= this_year:
         raise InvalidRequest(f"Birth year must be between {this_year - 120} and {this_year}.", param="birth_year")
+
+
+def declare_birth_year(*, session: Session, user_id: str, year: int) -> None:
+    """Record the user's birth year once (committed). It cannot be changed afterwards, and 'everyone' needs it,
+    so a character open to everyone always has an adult owner."""
+    check_birth_year(year)
     existing = session.get(BirthYear, user_id)
     if existing is not None:
         if existing.year == year:
