@@ -101,7 +101,8 @@ def test_a_stranger_may_send_only_a_few_messages_before_a_reply(site: Site) -> N
     assert _safety(mine, stranger_dm_limit="2").status_code == 303
     assert _dm(site, theirs, me, "one").status_code == 303
     assert _dm(site, theirs, me, "two").status_code == 303
-    third = _dm(site, theirs, me, "three")
-    assert third.status_code == 403 and "has not answered yet" in third.text
+    third = _dm(site, theirs, me, "a third note")
+    # Said in the conversation, with what was typed kept for later.
+    assert third.status_code == 403 and "has not answered yet" in third.text and "a third note" in third.text
     assert _dm(site, mine, stranger, "hi, what is it?").status_code == 303
     assert _dm(site, theirs, me, "three, now that you answered").status_code == 303

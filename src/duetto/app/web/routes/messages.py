@@ -20,6 +20,9 @@ from duetto.app.web.deps import AccountDep, Csrf, render
 
 router = APIRouter(include_in_schema=False)
 
+# Refusals by the recipient's safety settings (wellbeing.safety), as opposed to a block.
+_RECIPIENT_RULES = ("dm_not_allowed", "dm_wait_for_reply")
+
 
 def _inbox(request: Request, session: SessionDep, account: AccountDep, *, share: str | None = None,
            status_code: int = 200, error: str | None = None, to: str = "") -> Response:
@@ -64,12 +67,14 @@ def send(request: Request, handle: str, session: SessionDep, account: AccountDep
         raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
     try:
         dms.send(session=session, sender_id=account.user_id, recipient_id=other.user_id, body=body, post_id=post_id)
-    except Forbidden:
-        raise  # a block: the error page, since the conversation itself is hidden from them now
     except DomainError as error:
+        if isinstance(error, Forbidden) and error.code not in _RECIPIENT_RULES:
+            raise  # a block: the error page, since the conversation itself is hidden from them now
+        # Bad input, or the recipient's own rules: said in the conversation, with what was typed kept.
         context = _thread_context(session, account.user_id, handle, post_id or None)
         context["error"], context["body"] = error.message, body
-        return render(request, "thread.html", context, status_code=400, session=session)
+        return render(request, "thread.html", context, status_code=403 if isinstance(error, Forbidden) else 400,
+                      session=session)
     return RedirectResponse(f"/messages/@{other.handle}#latest", status_code=303)
 
 
