@@ -221,7 +221,8 @@ def test_the_whole_story_in_chromium(server: str, chromium) -> None:  # noqa: AN
 
 
 PAGES = ["/", "/create", "/drafts", "/@carol", "/messages", "/settings/profile", "/settings/feed", "/mod",
-         "/signin"]
+         "/signin", "/people?q=a", "/settings/safety", "/settings/wellbeing", "/settings/wellbeing/six-months",
+         "/settings/family"]
 
 
 def test_pages_are_usable_on_a_phone_and_on_a_desktop(server: str, chromium) -> None:  # noqa: ANN001
@@ -247,6 +248,6 @@ def test_pages_are_usable_on_a_phone_and_on_a_desktop(server: str, chromium) -> 
                 .filter((b) => b.offsetParent !== null && b.getBoundingClientRect().height < 30)
                 .map((b) => b.outerHTML.slice(0, 80))""")
             assert small == [], (label, path)
-            name = path.strip("/").replace("/", "-").replace("@", "at-") or "feed"
+            name = path.strip("/").replace("/", "-").replace("@", "at-").replace("?", "-").replace("=", "-") or "feed"
             shot(page, f"pages-{name}-{label}")
         context.close()
