@@ -8,9 +8,9 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PROMPT ?= a small red rubber ball bounces on the left of a room. Audio: boings, quiet room.
 # A fixed seed makes `make demo` give the same clip on every machine (the README's clip, tested as such). It is a
-# chosen seed: of seeds 0-11 on this prompt the shipped model draws the ball bouncing in 3 (4, 5 and 9), and 9
-# bounces most (docs/toybox-v2.md, "The demo clip").
-SEED ?= 9
+# chosen seed: of seeds 0-11 on this prompt the shipped model's clips show a bounce in 3 (4, 7 and 9), and 7 is the one
+# seen as a ball bouncing more than once (`python benchmarks/demo_seeds.py`; docs/toybox-v2.md, "The demo clip").
+SEED ?= 7
 
 .PHONY: setup demo test lint clean
 
