@@ -236,6 +236,11 @@ class FeedPrefs(Base):
     personalized: Mapped[bool] = mapped_column(default=True)
 
 
+def conversation_key(a: str, b: str) -> str:
+    """`Message.pair_key` of the conversation between two users: their ids sorted and joined."""
+    return "|".join(sorted((a, b)))
+
+
 class Message(Base):
     """A direct message: text, a shared post, or both."""
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest
-from duetto.app.db.models import FeedPrefs, Follow, Post, View, WatchTime
+from duetto.app.db.models import FeedPrefs, Follow, Post, TeenControls, View, WatchTime
 from duetto.app.feed import ranking
 from duetto.app.feed.steering import MOOD_EXAMPLES, parse_steering, topics
 from duetto.app.social import graph
@@ -124,15 +124,17 @@ def _undiscoverable_teens(*, session: Session, viewer_id: str | None, authors: s
     they follow, unless their parent allowed more."""
     hidden = set()
     for teen_id in teens.teen_ids(session=session, among=authors - {viewer_id}):
-        controls = teens.controls(session=session, user_id=teen_id)
-        if controls is not None and not controls.discoverable and (
-                viewer_id is None or viewer_id not in graph.followee_ids(session=session, viewer_id=teen_id)):
+        stored = session.get(TeenControls, teen_id)  # they are teens: no row is the defaults (not discoverable)
+        if not (stored and stored.discoverable) and (
+                viewer_id is None or session.get(Follow, (teen_id, viewer_id)) is None):
             hidden.add(teen_id)
     return hidden
 
 
-def viewer_state(*, session: Session, viewer_id: str | None, candidate_seqs: list[int]) -> ranking.Viewer:
-    if not is_personalized(session=session, user_id=viewer_id):
+def viewer_state(*, session: Session, viewer_id: str | None, candidate_seqs: list[int],
+                 personalized: bool) -> ranking.Viewer:
+    """What ranking knows of the viewer; `personalized` is `is_personalized` of them, asked once per request."""
+    if viewer_id is None or not personalized:
         return ranking.Viewer(personalized=False)
     prefs = get_prefs(session=session, user_id=viewer_id)
     views = session.execute(select(View.post_seq, View.less).where(
@@ -149,8 +151,8 @@ def for_you(*, session: Session, viewer_id: str | None, limit: int = 8, shown: l
             now: float | None = None) -> list[Post]:
     """The next `limit` posts of the viewer's For You feed, leaving out the post ids already `shown`."""
     now = time.time() if now is None else now
-    candidates = _candidates(session=session, viewer_id=viewer_id,
-                             personalized=is_personalized(session=session, user_id=viewer_id))
+    personalized = is_personalized(session=session, user_id=viewer_id)
+    candidates = _candidates(session=session, viewer_id=viewer_id, personalized=personalized)
     hidden_users = graph.blocked_ids(session=session, viewer_id=viewer_id) if viewer_id else set()
     if viewer_id:
         hidden_users.add(viewer_id)
@@ -158,7 +160,8 @@ def for_you(*, session: Session, viewer_id: str | None, limit: int = 8, shown: l
                                           authors={c.user_id for c in candidates.values()})
     shown_ids = set(shown)
     exclude = {seq for seq, c in candidates.items() if c.user_id in hidden_users or c.id in shown_ids}
-    viewer = viewer_state(session=session, viewer_id=viewer_id, candidate_seqs=list(candidates))
+    viewer = viewer_state(session=session, viewer_id=viewer_id, candidate_seqs=list(candidates),
+                          personalized=personalized)
     if viewer_id and viewer.personalized:
         less = session.scalars(select(View.post_seq).where(
             View.user_id == viewer_id, View.less.is_(True), View.post_seq.in_(list(candidates))))

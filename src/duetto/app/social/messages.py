@@ -10,15 +10,11 @@ from sqlalchemy.orm import Session
 
 from duetto.app import moderation
 from duetto.app.core.errors import Forbidden, InvalidRequest, NotFound
-from duetto.app.db.models import Account, Message, Post
+from duetto.app.db.models import Account, Message, Post, conversation_key
 from duetto.app.social import graph
 from duetto.app.wellbeing import safety
 
 MAX_MESSAGE = 2000
-
-
-def pair_key(a: str, b: str) -> str:
-    return "|".join(sorted((a, b)))
 
 
 def send(*, session: Session, sender_id: str, recipient_id: str, body: str, post_id: str | None = None) -> Message:
@@ -46,7 +42,7 @@ def send(*, session: Session, sender_id: str, recipient_id: str, body: str, post
             raise NotFound("The shared video does not exist or cannot be shared with this account.", param="post_id")
     if body:
         moderation.require_allowed(session=session, text=body, surface="message", user_id=sender_id, param="body")
-    message = Message(pair_key=pair_key(sender_id, recipient_id), sender_id=sender_id, recipient_id=recipient_id,
+    message = Message(pair_key=conversation_key(sender_id, recipient_id), sender_id=sender_id, recipient_id=recipient_id,
                       body=body, post_id=post_id, created_at=time.time())
     session.add(message)
     session.commit()
@@ -55,7 +51,7 @@ def send(*, session: Session, sender_id: str, recipient_id: str, body: str, post
 
 def conversation(*, session: Session, viewer_id: str, other_id: str, limit: int = 200) -> list[Message]:
     """The latest messages between the viewer and one other user, oldest first; marks theirs as read."""
-    key = pair_key(viewer_id, other_id)
+    key = conversation_key(viewer_id, other_id)
     rows = list(session.scalars(select(Message).where(Message.pair_key == key).order_by(Message.id.desc()).limit(limit)))
     session.execute(update(Message).where(Message.pair_key == key, Message.recipient_id == viewer_id,
                                           Message.read_at.is_(None)).values(read_at=time.time()))

@@ -132,10 +132,9 @@ def answer_six_months(*, session: Session, user_id: str, score: int, now: float 
     now = time.time() if now is None else now
     if score not in SIX_MONTH_WORDS:
         raise InvalidRequest("Pick one of the three answers.", param="score")
-    page = six_months(session=session, user_id=user_id, now=now)
-    if page.answer is not None:
+    if session.scalar(select(CheckIn.id).where(CheckIn.user_id == user_id, CheckIn.kind == "six_months")):
         raise Conflict("You have already answered; thank you.", code="already_answered")
-    if page.days < SIX_MONTHS_DAYS:
+    if _account_age_days(session, user_id, now) < SIX_MONTHS_DAYS:
         raise Conflict(f"This question opens {SIX_MONTHS_DAYS} days after you joined.", code="too_early")
     session.add(CheckIn(user_id=user_id, kind="six_months", score=score, created_at=now))
     session.commit()

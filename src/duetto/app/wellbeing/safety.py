@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import Forbidden, InvalidRequest
-from duetto.app.db.models import DM_POLICIES, Follow, Message, Restriction, SafetyPrefs
+from duetto.app.db.models import DM_POLICIES, Follow, Message, Restriction, SafetyPrefs, conversation_key
 from duetto.app.wellbeing import teens
 
 MAX_FILTER_PHRASES = 100
@@ -83,7 +83,7 @@ def check_message(*, session: Session, sender_id: str, recipient_id: str, recipi
     A reply in a conversation the recipient started is always let in: they chose to talk. Otherwise the
     recipient's policy decides, and someone they do not follow may send only `stranger_dm_limit` messages
     until the recipient answers."""
-    pair = "|".join(sorted((sender_id, recipient_id)))
+    pair = conversation_key(sender_id, recipient_id)
     replied_at = session.scalar(select(func.max(Message.id)).where(
         Message.pair_key == pair, Message.sender_id == recipient_id))
     if replied_at is not None:
@@ -103,16 +103,16 @@ def check_message(*, session: Session, sender_id: str, recipient_id: str, recipi
                             code="dm_wait_for_reply")
 
 
-def restrict(*, session: Session, user_id: str, other_id: str) -> None:
-    if user_id == other_id:
+def restrict(*, session: Session, viewer_id: str, other_id: str) -> None:
+    if viewer_id == other_id:
         raise InvalidRequest("You cannot restrict yourself.")
-    if session.get(Restriction, (user_id, other_id)) is None:
-        session.add(Restriction(restricter_id=user_id, restricted_id=other_id, created_at=time.time()))
+    if session.get(Restriction, (viewer_id, other_id)) is None:
+        session.add(Restriction(restricter_id=viewer_id, restricted_id=other_id, created_at=time.time()))
     session.commit()
 
 
-def unrestrict(*, session: Session, user_id: str, other_id: str) -> None:
-    session.execute(delete(Restriction).where(Restriction.restricter_id == user_id,
+def unrestrict(*, session: Session, viewer_id: str, other_id: str) -> None:
+    session.execute(delete(Restriction).where(Restriction.restricter_id == viewer_id,
                                               Restriction.restricted_id == other_id))
     session.commit()
 

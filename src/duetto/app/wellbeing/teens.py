@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import Select, select
@@ -97,7 +97,7 @@ def write_controls(*, session: Session, teen_id: str, change: ControlsChange, by
     if row is None:
         row = defaults(teen_id)
         session.add(row)
-    for field, value in change.__dict__.items():
+    for field, value in asdict(change).items():
         setattr(row, field, value)
     row.updated_at, row.updated_by = time.time(), by
     return row

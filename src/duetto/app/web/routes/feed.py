@@ -22,10 +22,15 @@ PAGE = 6
 MAX_SHOWN = 200
 
 
-def _page(session: SessionDep, viewer: Viewer, tab: str, *, shown: list[str], before: int | None
-          ) -> tuple[list[posts_service.PostCard], str | None]:
-    """Cards for the next page of a tab, and the query string that fetches the page after it."""
-    if viewer.account is not None and feed.watch_status(session=session, viewer_id=viewer.account.user_id).stopped:
+def _watch(session: SessionDep, viewer: Viewer) -> feed.WatchStatus | None:
+    return feed.watch_status(session=session, viewer_id=viewer.account.user_id) if viewer.account else None
+
+
+def _page(session: SessionDep, viewer: Viewer, tab: str, *, shown: list[str], before: int | None,
+          watch: feed.WatchStatus | None) -> tuple[list[posts_service.PostCard], str | None]:
+    """Cards for the next page of a tab, and the query string that fetches the page after it; `watch` is the
+    signed-in viewer's `_watch`."""
+    if watch is not None and watch.stopped:
         return [], None  # a teen's limit or quiet hours, or a break the viewer chose: no more videos now
     if tab == "following" and viewer.account is not None:
         found = feed.following(session=session, viewer_id=viewer.account.user_id, before_seq=before, limit=PAGE)
@@ -40,15 +45,15 @@ def _page(session: SessionDep, viewer: Viewer, tab: str, *, shown: list[str], be
 @router.get("/")
 def home(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "foryou") -> Response:
     tab = "following" if tab == "following" and viewer.account else "foryou"
-    cards, more = _page(session, viewer, tab, shown=[], before=None)
-    context: dict[str, object] = {"tab": tab, "cards": cards, "more": more, "prefs": None, "watch": None,
+    watch = _watch(session, viewer)
+    cards, more = _page(session, viewer, tab, shown=[], before=None, watch=watch)
+    context: dict[str, object] = {"tab": tab, "cards": cards, "more": more, "prefs": None, "watch": watch,
                                   "reach": None, "checkin": False, "personalized": False,
                                   "checkin_words": sorted(checkins.MOOD_WORDS.items())}
     if viewer.account is not None:
         prefs = context["prefs"] = feed.get_prefs(session=session, user_id=viewer.account.user_id)
         context["personalized"] = feed.is_personalized(session=session, user_id=viewer.account.user_id)
         context["checkin"] = checkins.due(session=session, user_id=viewer.account.user_id)
-        context["watch"] = feed.watch_status(session=session, viewer_id=viewer.account.user_id)
         if tab == "foryou" and context["personalized"] and prefs.steering:
             # Steering that reaches no post is said so beside it, with words that would.
             context["reach"] = feed.steering_reach(session=session, viewer_id=viewer.account.user_id)
@@ -60,7 +65,7 @@ def more(request: Request, session: SessionDep, viewer: ViewerDep, tab: str = "f
          before: RowId | None = None) -> Response:
     """The next cards as an HTML fragment, for the feed's endless scroll."""
     ids = [i for i in shown.split(",") if i][-MAX_SHOWN:]
-    cards, next_query = _page(session, viewer, tab, shown=ids, before=before)
+    cards, next_query = _page(session, viewer, tab, shown=ids, before=before, watch=_watch(session, viewer))
     response = request.app.state.templates.TemplateResponse(request, "_cards.html", {
         "request": request, "cards": cards, "me": viewer.account, "viewer": viewer,
         "csrf": csrf_token(request, viewer)})

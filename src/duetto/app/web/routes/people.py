@@ -74,12 +74,9 @@ def _act(request: Request, handle: str, session: SessionDep, me: Account, action
     other = accounts.get_account(session=session, handle=handle)
     if other is None:
         raise NotFound(f"No one here goes by @{normalize_handle(handle)}.")
-    if action in ("restrict", "unrestrict"):
-        (safety.restrict if action == "restrict" else safety.unrestrict)(
-            session=session, user_id=me.user_id, other_id=other.user_id)
-    else:
-        {"follow": graph.follow, "unfollow": graph.unfollow, "block": graph.block, "unblock": graph.unblock}[action](
-            session=session, viewer_id=me.user_id, other_id=other.user_id)
+    {"follow": graph.follow, "unfollow": graph.unfollow, "block": graph.block, "unblock": graph.unblock,
+     "restrict": safety.restrict, "unrestrict": safety.unrestrict}[action](
+        session=session, viewer_id=me.user_id, other_id=other.user_id)
     if wants_json(request):
         relation = graph.relation(session=session, viewer_id=me.user_id, other_id=other.user_id)
         return JSONResponse({"following": relation.following, "mutual": relation.mutual,
