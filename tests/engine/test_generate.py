@@ -240,7 +240,7 @@ def test_an_extension_may_fill_the_longest_clip_a_model_makes(tiny_model, source
 
     pipe = Pipeline.from_pretrained(tiny_model)
     cfg, source = pipe.config, read_mp4(source_clip)
-    held, longest = pipe._extend_prefix_frames(source), pipe.num_frames(cfg.max_seconds)
+    held, longest = pipe.extension_prefix_frames(source), pipe.num_frames(cfg.max_seconds)
     # A window (held tail + new seconds) as long as the model's longest clip: above max_seconds in seconds,
     # but the model's own length in frames, as check_inputs counts it.
     seconds = (longest - held + 1) / cfg.fps

@@ -85,6 +85,9 @@ class GenerationConfig:
     # After the joint pass, make the sound once more with the generated picture held clean (video→audio,
     # which the Toybox models train directly): sync then rests on a finished picture.
     audio_second_pass: bool = False
+    # A storyboard's limits with this model (the studio's stories): at most this many shots and seconds in all.
+    story_max_shots: int = 6
+    story_max_seconds: float = 24.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationConfig:

@@ -322,7 +322,7 @@ class Pipeline:
         window_seconds = seconds
         if extend is not None:
             # The new window starts with the clip's last second held clean, then `seconds` of new material.
-            window_seconds = seconds + (self._extend_prefix_frames(extend) - 1) / cfg.fps
+            window_seconds = seconds + (self.extension_prefix_frames(extend) - 1) / cfg.fps
             if self.exceeds_max_seconds(window_seconds):
                 raise ValueError(f"an extension can add at most {cfg.max_seconds - (window_seconds - seconds):.2f}"
                                  f" seconds with {self.name}, got {seconds:g}")
@@ -387,7 +387,7 @@ class Pipeline:
             cond.start_step = min(steps - 1, int(round(steps * (1.0 - strength))))
         elif extend is not None:
             # Continue from the clip's last second: its tail becomes a clean prefix of the new window.
-            prefix_frames = self._extend_prefix_frames(extend)
+            prefix_frames = self.extension_prefix_frames(extend)
             tail = self._fit_frames(extend.frames[-prefix_frames:], width, height)
             video_prefix = self.encode_frames(tail)
             k = video_prefix.shape[2]
@@ -404,7 +404,7 @@ class Pipeline:
             cond.prefix_frames = prefix_frames
         return cond
 
-    def _extend_prefix_frames(self, clip: Clip) -> int:
+    def extension_prefix_frames(self, clip: Clip) -> int:
         """Frames of a clip's tail that an extension holds clean: about one second, 1 + k·stride."""
         t_stride = self._vae_stride[0]
         frames = min(t_stride * max(1, round(self.config.fps / t_stride)) + 1, clip.num_frames)
@@ -446,10 +446,14 @@ def _image_array(image: Any) -> np.ndarray:
 
 
 def _stitch(prefix: Clip, new: Clip, overlap_frames: int, pipe: Pipeline) -> Clip:
-    """Original clip + the generated continuation (whose first `overlap_frames` repeat the original's tail)."""
-    frames = np.concatenate([pipe._fit_frames(prefix.frames, new.width, new.height), new.frames[overlap_frames:]])
-    start = pipe.num_samples(overlap_frames)
-    audio = np.concatenate([pipe._mono(prefix)[: pipe.num_samples(prefix.num_frames)], new.audio[start:]])
-    audio = fit_length(audio, pipe.num_samples(len(frames)))
-    meta = dict(new.metadata, mode="extend", seconds=len(frames) / new.fps)
-    return Clip(frames=frames, audio=audio, fps=new.fps, sample_rate=new.sample_rate, metadata=meta)
+    """Original clip + the generated continuation (whose first `overlap_frames` repeat the original's tail): the
+    original's picture and sound up to its end, crossfaded there into the continuation's own sound, so the join
+    has no step (the continuation's decoded sound of the overlap is near the original's, not equal to it)."""
+    from duetto.media.stitch import stitch
+
+    original = Clip(frames=pipe._fit_frames(prefix.frames, new.width, new.height),
+                    audio=fit_length(pipe._mono(prefix), pipe.num_samples(prefix.num_frames)), fps=new.fps,
+                    sample_rate=new.sample_rate)
+    joined = stitch([original, new], [0, overlap_frames])
+    meta = dict(new.metadata, mode="extend", seconds=joined.num_frames / new.fps)
+    return Clip(frames=joined.frames, audio=joined.audio, fps=new.fps, sample_rate=new.sample_rate, metadata=meta)

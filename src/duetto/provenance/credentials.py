@@ -174,14 +174,15 @@ def _context(trust: bytes | str | None) -> c2pa.Context:
 
 
 def _manifest(*, clip_id: str, model: str, model_version: str, created: dt.datetime, title: str,
-              parents: int, instance: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+              parents: int, instance: str | None, extra: dict[str, Any] | None,
+              description: str = "remix generated from the parent clip") -> dict[str, Any]:
     agent = {"name": model, "version": model_version}
     when = created.isoformat()
     if parents:
         actions: list[dict[str, Any]] = [
             {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent0"]}},
             {"action": "c2pa.edited", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA, "softwareAgent": agent,
-             "when": when, "description": "remix generated from the parent clip"},
+             "when": when, "description": description},
         ] + [{"action": "c2pa.placed", "parameters": {"ingredientIds": [f"parent{i}"]}} for i in range(1, parents)]
     else:
         actions = [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
@@ -207,12 +208,14 @@ def sign_mp4(
     title: str | None = None,
     instance: str | None = None,
     extra: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> Path:
     """Write `path_in` to `path_out` with a signed C2PA manifest (the same path signs in place).
 
     `parents` are the signed MP4s this clip was remixed from (first: the one it edits; others: placed
     components); their manifests become ingredients, which carries the whole lineage. `extra` adds
-    JSON-ready facts to Duetto's own assertion.
+    JSON-ready facts to Duetto's own assertion; `description` says how the clip was made from its parents
+    (by default, a remix).
     """
     source, target = Path(path_in), Path(path_out)
     if not source.is_file():
@@ -224,7 +227,8 @@ def sign_mp4(
     if created.tzinfo is None:
         raise ValueError("created must be timezone-aware (e.g. datetime.now(UTC))")
     manifest = _manifest(clip_id=clip_id, model=model, model_version=model_version, created=created,
-                         title=title or target.name, parents=len(parents), instance=instance, extra=extra)
+                         title=title or target.name, parents=len(parents), instance=instance, extra=extra,
+                         **({"description": description} if description else {}))
     signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, identity.chain, identity.key, None))
     handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(handle)
