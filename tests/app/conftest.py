@@ -1,5 +1,5 @@
-"""The fixtures of every studio test, in one place: a tiny real model, apps on fresh databases (web, characters,
-with the real engine or a stand-in), a migrated database alone, synthetic enrollment takes, and the
+"""The fixtures of every studio test, in one place: a tiny real model and the shipped one, apps on fresh databases
+(web, characters, with the real engine or a stand-in), a migrated database alone, synthetic enrollment takes, and the
 scale-out services (PostgreSQL, Redis, a Celery worker, an S3 server) when `scripts/services.sh` ran."""
 
 from __future__ import annotations
@@ -157,6 +157,33 @@ def shared_site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
 def engine_site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:  # noqa: F811
     """The app with the real engine (the tiny model) making the videos its queue runs."""
     yield from _site(tmp_path, models_dir, engine=True)
+
+
+@pytest.fixture(scope="session")
+def shipped_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding the shipped model itself (`models/toybox-v2`, linked, not copied)."""
+    shipped = Path(__file__).resolve().parents[2] / "models" / "toybox-v2"
+    root = tmp_path_factory.mktemp("shipped-models")
+    (root / "toybox-v2").symlink_to(shipped, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def shipped_engine(shipped_models_dir: Path):  # noqa: ANN201 - an EngineGenerator
+    """One engine for every test on the shipped model, so that its weights load once per test session."""
+    from duetto.app.jobs.generator import EngineGenerator
+
+    return EngineGenerator(torch_threads=1)
+
+
+@pytest.fixture(scope="module")
+def shipped_site(tmp_path_factory: pytest.TempPathFactory, shipped_models_dir: Path, shipped_engine) -> Iterator[Site]:  # noqa: ANN001
+    """The app making its videos with the shipped model (one app per test module; each test makes its people)."""
+    settings = embedded_settings(tmp_path_factory.mktemp("shipped"), shipped_models_dir,
+                                 web_signup_rate="1000/hour", web_signin_rate="1000/minute")
+    app = create_app(settings, generate=shipped_engine)
+    with TestClient(app) as client:
+        yield Site(client=client, app=app)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])

@@ -16,6 +16,7 @@ from duetto.app.api.routes import characters as characters_api
 from duetto.app.api.routes import library as library_api
 from duetto.app.api.routes import models as models_routes
 from duetto.app.api.routes import provenance as provenance_api
+from duetto.app.api.routes import storyboards as storyboards_api
 from duetto.app.api.routes import videos as videos_routes
 from duetto.app.api.upload_limit import UploadLimitMiddleware
 from duetto.app.core.config import Settings
@@ -60,7 +61,9 @@ def _make_queue(
         render=render or render_clip,
         models_dir=settings.models_dir,
     )
-    return InProcessQueue(lambda video_id: run_video_job(video_id, ctx), sessions=sessions)
+    queue = InProcessQueue(lambda video_id: run_video_job(video_id, ctx), sessions=sessions)
+    ctx.enqueue = queue.enqueue  # a story's next job joins the line behind the others
+    return queue
 
 
 def create_app(
@@ -93,6 +96,8 @@ def create_app(
             settings=settings,
             enqueue=queue.enqueue,
             notify_failed=lambda video_id: send_webhook(sessions, settings, video_id),
+            storage=storage,
+            catalog=app.state.services.catalog,
         )
         # The queue starts first: the sweep below requeues jobs orphaned while the server was down, and
         # handing one to a queue that is not started yet failed the whole start-up.
@@ -120,6 +125,7 @@ def create_app(
     app.include_router(models_routes.router)
     app.include_router(provenance_api.router)
     app.include_router(library_api.router)
+    app.include_router(storyboards_api.router)
     install_web(app, settings)
 
     @app.get("/healthz", include_in_schema=False)

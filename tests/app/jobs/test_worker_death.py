@@ -160,3 +160,55 @@ def test_celery_worker_killed_mid_job(models_dir: Path, tmp_path: Path, postgres
         processes.append(start_worker(settings, tmp_path / "worker2.log"))
         video = wait_until(lambda: finished(settings, video_id), timeout=DEADLINE_S, what="the retried job")
         assert (video.status, video.attempts) == ("completed", 2), video.error_message
+
+
+def shot_rows(settings, story_id: str) -> list[Video]:  # noqa: ANN001
+    """Every take made for the story's shots, in the order they were asked for."""
+    engine = make_engine(settings)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            found = [v for v in session.scalars(select(Video).where(Video.kind == "shot").order_by(Video.seq))
+                     if (v.params or {}).get("story_id") == story_id]
+            session.expunge_all()
+            return found
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.services
+def test_celery_worker_killed_during_a_storys_second_shot(models_dir: Path, tmp_path: Path, postgres_url: str,
+                                                          s3_endpoint: str, aws_env: None,
+                                                          processes: list[ProcessServer]) -> None:
+    """The story resumes at its unfinished shot: shot 2 is retried, shots 1 and 3 are made once."""
+    settings = scale_out_settings(tmp_path, models_dir, postgres_url, s3_endpoint,
+                                  celery_queue=f"duetto-story-{secrets.token_hex(3)}")
+    _, key = add_user(settings)
+    auth = {"Authorization": f"Bearer {key}"}
+    with ThreadedServer(create_app(settings)) as server:
+        worker = start_worker(settings, tmp_path / "worker1.log")
+        processes.append(worker)
+        shots = [{"prompt": p, "seconds": 1} for p in ("a ball falls", "the ball bounces", "the ball rolls away")]
+        response = httpx.post(f"{server.url}/v1/storyboards", headers=auth, timeout=60,
+                              json={"size": "64x64", "shots": shots, **LONG})
+        assert response.status_code == 200, response.text
+        story_id = response.json()["id"]
+
+        def second_running() -> bool:
+            takes = shot_rows(settings, story_id)
+            return len(takes) == 2 and running(settings, takes[1].id, 1)
+
+        wait_until(second_running, timeout=DEADLINE_S, what="shot 2 to be denoising")
+        worker.kill()
+        processes.append(start_worker(settings, tmp_path / "worker2.log"))
+
+        def story_ready() -> dict | None:
+            story = httpx.get(f"{server.url}/v1/storyboards/{story_id}", headers=auth, timeout=60).json()
+            assert story["status"] != "failed", story
+            return story if story["status"] == "ready" else None
+
+        story = wait_until(story_ready, timeout=DEADLINE_S, interval=0.5, what="the story to complete")
+    takes = shot_rows(settings, story_id)
+    assert [t.params["shot_id"] for t in takes] == [s["id"] for s in story["shots"]]  # one take per shot
+    assert [t.attempts for t in takes] == [1, 2, 1]  # shot 2 retried once; shots 1 and 3 made once
+    assert [t.status for t in takes] == ["completed"] * 3
+    assert story["video"]["status"] == "completed"

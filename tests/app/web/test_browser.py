@@ -222,7 +222,7 @@ def test_the_whole_story_in_chromium(server: str, chromium) -> None:  # noqa: AN
 
 PAGES = ["/", "/create", "/drafts", "/@carol", "/messages", "/settings/profile", "/settings/feed", "/mod",
          "/signin", "/people?q=a", "/settings/safety", "/settings/wellbeing", "/settings/wellbeing/six-months",
-         "/settings/family"]
+         "/settings/family", "/stories"]
 
 
 def test_pages_are_usable_on_a_phone_and_on_a_desktop(server: str, chromium) -> None:  # noqa: ANN001

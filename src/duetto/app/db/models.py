@@ -662,3 +662,46 @@ class Restriction(Base):
     restricter_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     restricted_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+# --- Stories: storyboards of several shots, each a video job, stitched into one video ------------------------
+
+
+class Storyboard(Base):
+    """An ordered list of shots made into one video. Its state is read from its shots' videos and its stitched
+    video (see `stories.service.story_status`), so nothing here can fall out of step with the jobs."""
+
+    __tablename__ = "storyboards"
+    __table_args__ = (Index("ix_storyboards_user", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(200))
+    size: Mapped[str] = mapped_column(String(20))
+    # Whether its owner asked for it to be made: until then shots are only edited, and no job runs.
+    making: Mapped[bool] = mapped_column(default=False)
+    # What every shot's job is asked with besides its prompt: steps, and a seed (shot k takes seed + k).
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The latest stitched video (kind "story"); it lists the takes it joined in its params.
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class StoryShot(Base):
+    """One shot of a storyboard: what it shows, how long it adds, and its current take (a video of kind
+    "shot"; a regenerated shot gets a new take and the old one stays in the lineage)."""
+
+    __tablename__ = "story_shots"
+    __table_args__ = (Index("ix_story_shots_story", "storyboard_id", "position"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    storyboard_id: Mapped[str] = mapped_column(ForeignKey("storyboards.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    seconds: Mapped[float] = mapped_column(Float)  # what the shot adds to the story
+    characters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    image_key: Mapped[str | None] = mapped_column(String(300), nullable=True)  # an optional start image
+    video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)

@@ -9,6 +9,9 @@ import io
 from duetto.app.core.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+# Sound files a picture can be made for, by media type, with the name each is stored under.
+AUDIO_TYPES = {"audio/wav": ".wav", "audio/mpeg": ".mp3", "audio/mp4": ".m4a", "audio/ogg": ".ogg",
+               "audio/flac": ".flac"}
 # Pictures larger than this are refused before decoding: 40 MP is more than any camera photo or first frame.
 MAX_IMAGE_PIXELS = 40_000_000
 
@@ -27,6 +30,23 @@ def sniff_image(data: bytes) -> str | None:
 def is_mp4(data: bytes) -> bool:
     # ISO base media files start with a box whose type is `ftyp`.
     return data[4:8] == b"ftyp"
+
+
+def sniff_audio(data: bytes) -> str | None:
+    """The sound file's media type from its first bytes, or None when it is none we accept. An ISO media file
+    (MP4 or M4A) counts as audio/mp4 only when its brand says M4A; otherwise what it holds decides."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data.startswith(b"fLaC"):
+        return "audio/flac"
+    if data.startswith(b"OggS"):
+        return "audio/ogg"
+    # MP3: an ID3 tag, or an MPEG audio frame's sync word (11 set bits, layer bits not 00).
+    if data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0 and data[1] & 0x06):
+        return "audio/mpeg"
+    if is_mp4(data) and data[8:12] in (b"M4A ", b"M4B "):
+        return "audio/mp4"
+    return None
 
 
 def require_image(data: bytes, *, param: str) -> str:

@@ -32,7 +32,11 @@ def make_celery(settings: Settings) -> Celery:
     def run_video(video_id: str) -> str | None:
         from duetto.app.jobs.runner import run_video_job
 
-        return run_video_job(video_id, worker_context(settings))
+        context = worker_context(settings)
+        if context.enqueue is None:
+            # A story's next job goes back through the broker, to whichever worker is free.
+            context.enqueue = lambda next_id: app.send_task(TASK_NAME, args=[next_id], queue=settings.celery_queue)
+        return run_video_job(video_id, context)
 
     return app
 

@@ -86,16 +86,62 @@ class EngineGenerator:
             kwargs["image"] = load_image(request.image)
         if request.source_mp4 is not None:
             source = read_mp4(request.source_mp4)
-            if request.kind == "extend":
+            if request.kind in ("extend", "shot"):
                 kwargs["extend"] = source
+            elif request.kind == "sound":
+                # The upload's picture is kept and sets the length; the engine counts its frames at its own rate.
+                kwargs.update(video=_at_fps(source, pipe.config.fps), seconds=None)
             else:
                 kwargs["remix_of"] = source
                 kwargs["strength"] = float(params.get("strength", 0.6))
+        if request.source_audio is not None:
+            # The uploaded sound is kept and sets the length.
+            kwargs.update(audio=_sound_clip(request.source_audio), seconds=None)
         _current.stage = getattr(progress, "stage", None)
         try:
-            return pipe(request.prompt, **kwargs)
+            clip = pipe(request.prompt, **kwargs)
         finally:
             _current.stage = None
+        if request.kind == "shot":
+            clip = _shot_window(pipe, clip, kwargs.get("extend"))
+        return clip
+
+
+def _shot_window(pipe: Any, clip: Any, previous: Any) -> Any:
+    """A story's shot is the window the model made: when it continues the shot before, the tail it held clean
+    (its overlap, recorded for stitching) and then its own seconds, without the whole shot before it."""
+    from duetto.clip import Clip
+
+    if previous is None:
+        return Clip(frames=clip.frames, audio=clip.audio, fps=clip.fps, sample_rate=clip.sample_rate,
+                    metadata=dict(clip.metadata, overlap_frames=0))
+    overlap = pipe.extension_prefix_frames(previous)
+    start = previous.num_frames - overlap
+    audio = clip.audio[..., pipe.num_samples(start):]
+    return Clip(frames=clip.frames[start:], audio=audio, fps=clip.fps, sample_rate=clip.sample_rate,
+                metadata=dict(clip.metadata, mode="shot", overlap_frames=overlap))
+
+
+def _at_fps(clip: Any, fps: float) -> Any:
+    """An uploaded video shown at the model's frame rate, so that its picture keeps its timing."""
+    from duetto.media.decode import retime
+
+    return retime(clip, fps)
+
+
+def _sound_clip(data: bytes) -> Any:
+    """An uploaded sound file (any format PyAV reads) as the sound-only clip the engine's `audio=` takes."""
+    import numpy as np
+
+    from duetto.clip import Clip
+    from duetto.media.decode import read_audio
+
+    try:
+        audio, rate = read_audio(data)
+    except ValueError as error:
+        raise GenerationError("invalid_request", f"The uploaded sound could not be read: {error}.") from None
+    # The engine reads only the waveform of an `audio=` clip; one blank frame satisfies the Clip's shape.
+    return Clip(frames=np.zeros((1, 2, 2, 3), np.uint8), audio=audio, fps=1.0, sample_rate=rate)
 
 
 def _passes(progress: Progress, passes: int) -> Progress:

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from duetto.app.core.config import Settings
 from duetto.app.core.db import session_scope
 from duetto.app.db.models import Video
+from duetto.app.flows.stories import advance, stalled_stories
+from duetto.app.infra.storage import Storage
+from duetto.app.videos.catalog import ModelCatalog
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +86,13 @@ class Reaper(threading.Thread):
         settings: Settings,
         enqueue: Callable[[str], None],
         notify_failed: Callable[[str], None],
+        storage: Storage | None = None,
+        catalog: ModelCatalog | None = None,
     ) -> None:
         super().__init__(name="duetto-reaper", daemon=True)
         self.sessions, self.settings = sessions, settings
         self.enqueue, self.notify_failed = enqueue, notify_failed
+        self.storage, self.catalog = storage, catalog
         self.stopped = threading.Event()
 
     def sweep(self) -> None:
@@ -96,6 +102,21 @@ class Reaper(threading.Thread):
             self.enqueue(video_id)
         for video_id in failed:
             self.notify_failed(video_id)
+        if self.storage is not None and self.catalog is not None:
+            self.sweep_stories()
+
+    def sweep_stories(self) -> None:
+        """Stories left between two jobs (their worker died after one ended, before making the next) go on."""
+        assert self.storage is not None and self.catalog is not None
+        with session_scope(self.sessions) as session:
+            stalled = stalled_stories(session=session, quiet_s=self.settings.heartbeat_timeout_s)
+        for story_id in stalled:
+            with session_scope(self.sessions) as session:
+                next_ids = advance(session=session, settings=self.settings, catalog=self.catalog,
+                                   storage=self.storage, story_id=story_id)
+            for video_id in next_ids:
+                log.warning("story %s was stalled; made its next job %s", story_id, video_id)
+                self.enqueue(video_id)
 
     def run(self) -> None:
         while not self.stopped.wait(self.settings.reaper_interval_s):

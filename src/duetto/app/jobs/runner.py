@@ -24,10 +24,12 @@ from duetto.app.characters.jobs import apply_characters
 from duetto.app.core.config import Settings
 from duetto.app.core.db import session_scope
 from duetto.app.db.models import User, Video
+from duetto.app.flows.stories import advance
 from duetto.app.infra.storage import Storage
 from duetto.app.infra.webhooks import deliver, video_event
 from duetto.app.provenance.marking import mark_clip, store_print, watermark_key
 from duetto.app.videos import stages
+from duetto.app.videos.catalog import ModelCatalog
 from duetto.app.videos.files import VARIANTS, asset_key, purge_files
 from duetto.app.videos.generation import GenerationError, GenerationRequest
 
@@ -70,6 +72,9 @@ class JobContext:
     render: Renderer  # clip -> {"video": mp4, "thumbnail": ..., "spritesheet": ...}
     models_dir: Path
     worker_id: str = ""
+    # Hands a job to the workers; a story's next job goes this way. None: this worker runs it itself next
+    # (a child process that gets its jobs from its parent has no way to hand one back).
+    enqueue: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.worker_id:
@@ -138,10 +143,13 @@ class _Heartbeat(threading.Thread):
 
 
 def _load_inputs(ctx: JobContext, video: Video) -> GenerationRequest:
-    image = source = None
+    image = source = sound = None
     if video.input_key:
         data = ctx.storage.get_bytes(video.input_key)
-        if video.input_key.endswith("source.mp4"):
+        # A picture's job keeps the sound file it was asked for, whatever its format's suffix.
+        if video.kind == "picture":
+            sound = data
+        elif video.input_key.endswith("source.mp4"):
             source = data
         else:
             image = data
@@ -156,6 +164,7 @@ def _load_inputs(ctx: JobContext, video: Video) -> GenerationRequest:
         params=dict(video.params or {}),
         image=image,
         source_mp4=source,
+        source_audio=sound,
     )
 
 
@@ -192,9 +201,6 @@ def run_video_job(video_id: str, ctx: JobContext) -> str | None:
     heartbeat.start()
     log.info("video %s: started (attempt %d) on %s", video_id, video.attempts, ctx.worker_id)
     try:
-        # Characters are checked again here: their owner may have revoked the maker since the request.
-        request = apply_characters(ctx.sessions, ctx.storage, video, _load_inputs(ctx, video))
-
         def step(done: int, total: int) -> None:
             if heartbeat.lost.is_set():
                 raise JobStopped(video_id)
@@ -206,7 +212,12 @@ def run_video_job(video_id: str, ctx: JobContext) -> str | None:
             # Never backwards: a stage reported twice, or out of order, leaves the later one standing.
             _touch(ctx, video_id, progress=max(stages.STAGE_PROGRESS[name], _progress(ctx, video_id)))
 
-        clip = ctx.generate(request, JobProgress(step, stage))
+        if video.kind == "story":
+            clip = _stitch_story(ctx, video)
+        else:
+            # Characters are checked again here: their owner may have revoked the maker since the request.
+            request = apply_characters(ctx.sessions, ctx.storage, video, _load_inputs(ctx, video))
+            clip = ctx.generate(request, JobProgress(step, stage))
         stage("marking")
         # The invisible marks go in before encoding: the video mark is computed from the exact pixels stored.
         clip, print_bytes = mark_clip(clip, video.seq, watermark_key(ctx.settings))
@@ -224,6 +235,7 @@ def run_video_job(video_id: str, ctx: JobContext) -> str | None:
             completed_at=now,
             expires_at=now + ctx.settings.retention_days * 86400,
             heartbeat_at=now,
+            params=_with_overlap(video.params, clip),
         )
         if not done:
             raise JobStopped(video_id)
@@ -242,7 +254,58 @@ def run_video_job(video_id: str, ctx: JobContext) -> str | None:
     finally:
         heartbeat.stopped.set()
     send_webhook(ctx.sessions, ctx.settings, video_id)
+    if (video.params or {}).get("story_id"):
+        _advance_story(ctx, video.params["story_id"])
     return status
+
+
+def _with_overlap(params: dict[str, Any] | None, clip: Any) -> dict[str, Any]:
+    """The job's params, with how many first frames repeat the shot before (a story's shot), for stitching."""
+    params = dict(params or {})
+    overlap = (getattr(clip, "metadata", None) or {}).get("overlap_frames")
+    if overlap is not None:
+        params["overlap_frames"] = int(overlap)
+    return params
+
+
+def _stitch_story(ctx: JobContext, video: Video) -> Any:
+    """A story's video: its shots' takes, joined with the sound continuous across each cut."""
+    from duetto.media import read_mp4
+    from duetto.media.stitch import stitch
+
+    takes = video.params["shots"]
+    with session_scope(ctx.sessions) as session:
+        rows = {v.id: (v.params or {}, v.deleted_at) for v in session.scalars(select(Video).where(Video.id.in_(takes)))}
+    clips, overlaps = [], []
+    for position, take in enumerate(takes):
+        params, deleted_at = rows.get(take, ({}, time.time()))
+        if deleted_at is not None or not ctx.storage.exists(asset_key(take, "video")):
+            raise GenerationError("shot_missing", f"Shot {position + 1}'s video was deleted; regenerate that shot.")
+        clips.append(read_mp4(ctx.storage.get_bytes(asset_key(take, "video"))))
+        overlaps.append(int(params.get("overlap_frames", 0)) if position else 0)
+    try:
+        clip = stitch(clips, overlaps)
+    except ValueError as error:
+        raise GenerationError("invalid_request", f"The shots could not be joined: {error}.") from None
+    clip.metadata.update(model=video.model, prompt=video.prompt)
+    return clip
+
+
+def _advance_story(ctx: JobContext, story_id: str) -> None:
+    """Make the story's next job, now that one of its jobs ended, and hand it on (or run it here)."""
+    catalog = ModelCatalog(ctx.models_dir, default=ctx.settings.default_model)
+    try:
+        with session_scope(ctx.sessions) as session:
+            next_ids = advance(session=session, settings=ctx.settings, catalog=catalog, storage=ctx.storage,
+                               story_id=story_id)
+    except Exception:  # the reaper's sweep advances stalled stories; this worker goes on
+        log.exception("story %s: could not make its next job", story_id)
+        return
+    for next_id in next_ids:
+        if ctx.enqueue is not None:
+            ctx.enqueue(next_id)
+        else:
+            run_video_job(next_id, ctx)
 
 
 def _describe_failure(exc: Exception) -> tuple[str, str]:

@@ -304,10 +304,11 @@ class Draft:
 
 
 def drafts(*, session: Session, user_id: str, limit: int = 100) -> list[Draft]:
-    """The user's videos (newest first) with the post each became, if any; only the owner sees these."""
+    """The user's videos (newest first) with the post each became, if any; only the owner sees these. A story's
+    shots are left out: they live on the story's page, and its stitched video is the draft."""
     rows = session.execute(
         select(Video, Post).outerjoin(Post, Post.video_id == Video.id)
-        .where(Video.user_id == user_id, Video.deleted_at.is_(None))
+        .where(Video.user_id == user_id, Video.deleted_at.is_(None), Video.kind != "shot")
         .order_by(Video.seq.desc()).limit(limit)
     ).all()
     return [Draft(video=video, post=post) for video, post in rows]
@@ -316,6 +317,25 @@ def drafts(*, session: Session, user_id: str, limit: int = 100) -> list[Draft]:
 def draft(*, session: Session, user_id: str, video_id: str) -> Draft:
     video = _own_video(session=session, user_id=user_id, video_id=video_id)
     return Draft(video=video, post=post_of_video(session=session, video_id=video.id))
+
+
+@dataclass
+class Extended:
+    """The video an extension continues, as its pages name it: its id, whether it is still there, its post."""
+
+    video_id: str
+    present: bool
+    post: Post | None
+
+
+def extended_from(*, session: Session, video: Video) -> Extended | None:
+    """What an extension continues (None for any other video): its parent is `source_video_id`."""
+    if video.kind != "extend" or not video.source_video_id:
+        return None
+    present = session.scalar(select(Video.id).where(Video.id == video.source_video_id,
+                                                    Video.deleted_at.is_(None))) is not None
+    post = post_of_video(session=session, video_id=video.source_video_id) if present else None
+    return Extended(video_id=video.source_video_id, present=present, post=post)
 
 
 def posts_touched_by(*, session: Session, user_id: str) -> set[int]:

@@ -14,6 +14,13 @@ from duetto.clip import parse_size
 
 # What the engine assumes when a model_index.json names no limit (GenerationConfig.text_max_length).
 DEFAULT_MAX_PROMPT_TOKENS = 512
+# A story's limits when a model folder states none: shots, and seconds in all.
+DEFAULT_STORY_SHOTS = 6
+DEFAULT_STORY_SECONDS = 24.0
+# The engine's defaults when a model folder states no frame rate or video codec stride (GenerationConfig.fps,
+# the Wan VAE's `scale_factor_temporal`).
+DEFAULT_FPS = 24.0
+DEFAULT_FRAME_STRIDE = 4
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,32 @@ class ModelInfo:
     default_size: str
     default_seconds_value: float
     max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS  # the text encoder's limit, `</s>` included
+    story_max_shots: int = DEFAULT_STORY_SHOTS
+    story_max_seconds: float = DEFAULT_STORY_SECONDS
+    fps: float = DEFAULT_FPS
+    frame_stride: int = DEFAULT_FRAME_STRIDE  # frames per latent of the video codec
+
+    # The frame arithmetic below mirrors `duetto.engine.pipeline.Pipeline` (num_frames, exceeds_max_seconds,
+    # extension_prefix_frames), so that the server refuses what the engine would refuse, without loading it;
+    # tests/app/api/test_upload_modes.py checks the two agree on the shipped model.
+    def num_frames(self, seconds: float) -> int:
+        """The frames the engine makes for `seconds`: 1 + a multiple of the codec's stride."""
+        return self.frame_stride * max(1, round(seconds * self.fps / self.frame_stride)) + 1
+
+    def fits(self, seconds: float) -> bool:
+        """Whether the engine makes a clip this long (compared in frames, as the engine does)."""
+        return self.seconds_range[0] <= seconds and self.num_frames(seconds) <= self.num_frames(self.seconds_range[1])
+
+    @property
+    def extend_prefix_seconds(self) -> float:
+        """How much of a clip's tail an extension holds clean at the start of its window (about 1 s): the
+        window is this plus the new seconds, so an extension adds at most max_seconds minus this."""
+        return self.frame_stride * max(1, round(self.fps / self.frame_stride)) / self.fps
+
+    @property
+    def extend_seconds_choices(self) -> tuple[str, ...]:
+        """Whole-second lengths an extension can add: those whose window (prefix + new part) the model makes."""
+        return tuple(s for s in self.seconds_choices if self.fits(float(s) + self.extend_prefix_seconds))
 
     def count_tokens(self, text: str) -> int | None:
         """The prompt's length as the text encoder reads it; None when the folder has no tokenizer.json."""
@@ -61,6 +94,9 @@ def describe_model(path: Path) -> ModelInfo:
         sizes = tuple(generation["sizes"])
         low, high = float(generation["min_seconds"]), float(generation["max_seconds"])
         max_tokens = int(generation.get("text_max_length", DEFAULT_MAX_PROMPT_TOKENS))
+        story_shots = int(generation.get("story_max_shots", DEFAULT_STORY_SHOTS))
+        story_seconds = float(generation.get("story_max_seconds", DEFAULT_STORY_SECONDS))
+        fps = float(generation.get("fps", DEFAULT_FPS))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InvalidRequest(f"Model folder {path.name} is unreadable ({error}); ask the operator to fix it.") from None
     return ModelInfo(
@@ -71,7 +107,20 @@ def describe_model(path: Path) -> ModelInfo:
         default_size=str(generation.get("default_size", sizes[0])),
         default_seconds_value=float(generation.get("default_seconds", low)),
         max_prompt_tokens=max_tokens,
+        story_max_shots=story_shots,
+        story_max_seconds=story_seconds,
+        fps=fps,
+        frame_stride=_frame_stride(path),
     )
+
+
+def _frame_stride(path: Path) -> int:
+    """The video codec's frames per latent, from `vae/config.json` (the engine's default when unstated)."""
+    try:
+        return int(json.loads((path / "vae" / "config.json").read_text()).get("scale_factor_temporal",
+                                                                               DEFAULT_FRAME_STRIDE))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return DEFAULT_FRAME_STRIDE
 
 
 class ModelCatalog:
@@ -135,6 +184,36 @@ class ModelCatalog:
                 "(the sound description included). Shorten it.",
                 param="prompt", code="prompt_too_long",
             )
+
+    def extend_choices(self, name: str) -> tuple[str, ...]:
+        """The seconds an extension of a clip made by model `name` can add; none when it is no longer offered."""
+        try:
+            return self.get(name).extend_seconds_choices
+        except InvalidRequest:
+            return ()
+
+    def check_extend_seconds(self, info: ModelInfo, seconds: str | None) -> str:
+        """The seconds an extension adds: a whole number the model can make after the held ~1 s of tail."""
+        choices = info.extend_seconds_choices
+        if seconds not in choices:
+            allowed = ", ".join(choices) or "none (its clips are too short to extend)"
+            raise InvalidRequest(
+                f"Invalid seconds {seconds!r} to add with model {info.name}: an extension keeps "
+                f"{info.extend_prefix_seconds:g} s of the clip's end in its {info.seconds_range[1]:g} s window, "
+                f"so it can add {allowed}.",
+                param="seconds",
+            )
+        return seconds  # type: ignore[return-value]
+
+    def check_upload_seconds(self, info: ModelInfo, seconds: float, *, param: str) -> None:
+        """An uploaded video or sound sets the clip's length: it must be one the model makes."""
+        low, high = info.seconds_range
+        if seconds < low:
+            raise InvalidRequest(f"{param} is {seconds:.2f} s long; model {info.name} needs at least {low:g} s. "
+                                 "Upload a longer one.", param=param)
+        if not info.fits(seconds):
+            raise InvalidRequest(f"{param} is {seconds:.2f} s long; model {info.name} makes at most {high:g} s. "
+                                 f"Trim it to {high:g} s or less and upload it again.", param=param)
 
     def check_seconds(self, info: ModelInfo, seconds: str | None) -> str:
         if seconds is None:

@@ -12,14 +12,15 @@ from typing import Any
 class GenerationRequest:
     """What a generator needs, free of database rows and HTTP."""
 
-    kind: str  # create | remix | extend | edit
+    kind: str  # create | remix | extend | edit | sound | picture
     model_path: Path
     prompt: str
     seconds: float
     size: str
     params: dict[str, Any]
     image: bytes | None = None  # the input reference image
-    source_mp4: bytes | None = None  # the video to remix, edit or extend
+    source_mp4: bytes | None = None  # the video to remix, edit or extend, or to make sound for (kind "sound")
+    source_audio: bytes | None = None  # the sound file to make a picture for (kind "picture")
 
 
 class GenerationError(Exception):

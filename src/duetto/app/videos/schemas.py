@@ -73,9 +73,17 @@ class CreateVideo(VideoParams):
 
 
 class CreateVideoUpload(VideoParams):
-    """`POST /v1/videos` as multipart/form-data, as OpenAI's SDK sends it (documentation only)."""
+    """`POST /v1/videos` as multipart/form-data, as OpenAI's SDK sends it (documentation only). At most one file:
+    `input_reference` is told by its bytes (an image is the first frame, an MP4 gets sound, a sound gets a
+    picture); `input_video` and `input_audio` say it by name. A video or sound sets `seconds`."""
 
-    input_reference: Annotated[bytes | None, _BINARY] = None
+    input_reference: Annotated[bytes | None, _BINARY] = Field(
+        default=None, description="A PNG/JPEG/WebP first frame, an MP4 to make sound for, or a WAV/MP3/M4A/OGG/FLAC "
+                                  "sound to make a picture for (judged by the file's bytes)")
+    input_video: Annotated[bytes | None, _BINARY] = Field(
+        default=None, description="An MP4 whose picture is kept; the sound is generated for it")
+    input_audio: Annotated[bytes | None, _BINARY] = Field(
+        default=None, description="A WAV/MP3/M4A/OGG/FLAC sound that is kept; the picture is generated for it")
 
 
 class ExtendVideo(VideoParams):

@@ -20,12 +20,13 @@ from duetto.app.core.security import new_id
 from duetto.app.db.models import IdempotencyKey, User, Video
 from duetto.app.infra.limits import check_quota, generation_cost
 from duetto.app.infra.storage import Storage
-from duetto.app.infra.uploads import IMAGE_TYPES
+from duetto.app.infra.uploads import AUDIO_TYPES, IMAGE_TYPES
 from duetto.app.infra.webhooks import PrivateTarget, resolve_target
 from duetto.app.moderation.holds import require_not_held
 from duetto.app.videos import prompt_format
-from duetto.app.videos.catalog import ModelCatalog
+from duetto.app.videos.catalog import ModelCatalog, ModelInfo
 from duetto.app.videos.files import VARIANTS, asset_key, input_file_key, purge_files
+from duetto.app.videos.probe import probe_audio_upload, probe_video_upload
 
 ACTIVE = ("queued", "in_progress")
 
@@ -34,7 +35,7 @@ ACTIVE = ("queued", "in_progress")
 class NewVideo:
     """A validated-shape request to make a video; `flows.videos.request_video` checks it and makes the job."""
 
-    kind: str  # create | remix | extend | edit
+    kind: str  # create | remix | extend | edit | sound (for an uploaded video) | picture (for an uploaded sound)
     prompt: str
     model: str | None = None
     seconds: str | None = None
@@ -44,6 +45,8 @@ class NewVideo:
     image: tuple[bytes, str] | None = None  # (bytes, media type)
     source: Video | None = None  # a completed video of the same user
     source_upload: tuple[bytes, float, str] | None = None  # (mp4 bytes, seconds, "WxH")
+    sound_upload: tuple[bytes, float, str] | None = None  # (sound file bytes, seconds, media type)
+    upload_param: str = "input_video"  # the field the video or sound came in, for messages about it
     characters: list[str] = field(default_factory=list)  # ids of characters the prompt names as @name
     surface: str = "api_prompt"  # where the prompt was typed, for the moderation log
 
@@ -54,9 +57,21 @@ class NewVideo:
                   self.characters]
         digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
         digest.update(self.source.id.encode() if self.source else b"-")
-        for blob in (self.image[0] if self.image else b"", self.source_upload[0] if self.source_upload else b""):
+        for blob in (self.image[0] if self.image else b"", self.source_upload[0] if self.source_upload else b"",
+                     self.sound_upload[0] if self.sound_upload else b""):
             digest.update(hashlib.sha256(blob).digest())
         return digest.hexdigest()
+
+
+def made_for_upload(data: bytes, *, track: str, param: str) -> dict[str, Any]:
+    """NewVideo fields for a video made for an uploaded track, decoded whole now so that a damaged file is refused
+    at once: `track` "video" keeps the upload's picture and makes its sound (kind "sound"), "audio" keeps the
+    upload's sound and makes its picture (kind "picture")."""
+    if track == "video":
+        seconds, size = probe_video_upload(data, param=param)
+        return {"kind": "sound", "source_upload": (data, seconds, size), "upload_param": param}
+    seconds, media_type = probe_audio_upload(data, param=param)
+    return {"kind": "picture", "sound_upload": (data, seconds, media_type), "upload_param": param}
 
 
 def replay(*, session: Session, user: User, key: str, fingerprint: str) -> Video | None:
@@ -109,8 +124,10 @@ def shape_job(*, session: Session, settings: Settings, catalog: ModelCatalog, us
     info = catalog.get(new.model or (source.model if source else None))
     uploaded_size = catalog.fit_size(info, new.source_upload[2]) if new.source_upload and not new.size else None
     size = catalog.check_size(info, new.size or (source.size if source else None) or uploaded_size)
-    if new.kind == "extend":
-        extension = catalog.check_seconds(info, new.seconds)
+    if new.kind in ("sound", "picture"):
+        seconds, generate_seconds = _upload_length(catalog, info, new)
+    elif new.kind == "extend":
+        extension = catalog.check_extend_seconds(info, new.seconds)
         generate_seconds = float(extension)
         base = float(source.seconds) if source else new.source_upload[1] if new.source_upload else 0.0
         # OpenAI reports the stitched total as whole seconds.
@@ -129,6 +146,23 @@ def shape_job(*, session: Session, settings: Settings, catalog: ModelCatalog, us
     return JobShape(model=info.name, size=size, seconds=seconds, generate_seconds=generate_seconds, cost=cost)
 
 
+def _upload_length(catalog: ModelCatalog, info: ModelInfo, new: NewVideo) -> tuple[str, float]:
+    """A video made for an uploaded video or sound is as long as the upload: (seconds as the API reports them,
+    whole; the exact length the engine makes). An upload the model cannot make whole is refused, not trimmed,
+    so the track that is kept is always all of it."""
+    upload = new.source_upload if new.kind == "sound" else new.sound_upload
+    if upload is None:
+        what = "an MP4 video" if new.kind == "sound" else "a sound file"
+        raise InvalidRequest(f"{new.upload_param} is required: upload {what}.", param=new.upload_param)
+    length = upload[1]
+    catalog.check_upload_seconds(info, length, param=new.upload_param)
+    seconds = f"{round(length):d}"
+    if new.seconds is not None and new.seconds != seconds:
+        raise InvalidRequest(f"seconds comes from {new.upload_param}, which is {length:.2f} s long; leave seconds "
+                             "out (or send the upload's length).", param="seconds")
+    return seconds, length
+
+
 def add_job(*, session: Session, storage: Storage, user: User, new: NewVideo, shape: JobShape,
             fingerprint: str, idempotency_key: str | None) -> Video:
     """Store the request's inputs and add its queued job (not committed: the caller links what else belongs
@@ -145,6 +179,9 @@ def add_job(*, session: Session, storage: Storage, user: User, new: NewVideo, sh
     if new.source_upload is not None:
         input_key = input_file_key(video_id, "source.mp4")
         storage.put_bytes(input_key, new.source_upload[0], "video/mp4")
+    if new.sound_upload is not None:
+        input_key = input_file_key(video_id, f"sound{AUDIO_TYPES[new.sound_upload[2]]}")
+        storage.put_bytes(input_key, new.sound_upload[0], new.sound_upload[2])
     video = Video(
         id=video_id, user_id=user.id, kind=new.kind, model=shape.model, status="queued", progress=0,
         prompt=stored_prompt(new), size=shape.size, seconds=shape.seconds, generate_seconds=shape.generate_seconds,

@@ -31,6 +31,7 @@ from duetto.app.web.routes import (
     people,
     posts,
     provenance,
+    stories,
     studio,
     wellbeing,
 )
@@ -82,8 +83,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
 
     # Each domain's pages in one module. /characters/enroll is declared with the other /characters pages, and
     # their character pages match only character ids, so neither shadows the other.
-    for module in (feed, accounts, library, studio, posts, people, messages, moderation, characters, provenance,
-                   wellbeing):
+    for module in (feed, accounts, library, studio, stories, posts, people, messages, moderation, characters,
+                   provenance, wellbeing):
         app.include_router(module.router)
 
     api_http = app.exception_handlers.get(StarletteHTTPException)

@@ -1,4 +1,5 @@
-"""`/v1/videos`: OpenAI's video endpoints (create, retrieve, list, delete, content, remix, extensions, edits)."""
+"""`/v1/videos`: OpenAI's video endpoints (create, retrieve, list, delete, content, remix, extensions, edits), create
+also making sound for an uploaded video or a picture for an uploaded sound."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from duetto.app.flows.videos import request_video
 from duetto.app.infra.uploads import decode_data_url, require_image, require_mp4
 from duetto.app.provenance.exports import export_mp4, instance_label
 from duetto.app.videos import service
-from duetto.app.videos.probe import probe_upload
+from duetto.app.videos.probe import probe_upload, reference_kind
 from duetto.app.videos.schemas import (
     CreateVideo,
     CreateVideoUpload,
@@ -119,19 +120,38 @@ def _reference_image(fields: dict[str, Any], files: dict[str, bytes], *, max_byt
     return data, require_image(data, param="input_reference")
 
 
+def _create_inputs(fields: dict[str, Any], files: dict[str, bytes], *, max_bytes: int) -> dict[str, Any]:
+    """What a create request starts from, as NewVideo fields: nothing or a first-frame image (kind "create"), a
+    video to make sound for (kind "sound") or a sound to make a picture for (kind "picture"). `input_video` and
+    `input_audio` say which; an uploaded `input_reference` is told by its bytes, because it is the one file
+    part OpenAI's SDK can send (docs/server.md, Sound for a video, a picture for a sound)."""
+    for name in ("input_video", "input_audio"):
+        if name in fields:
+            raise InvalidRequest(f"{name} must be a file upload; send the request as multipart/form-data.",
+                                 param=name)
+    given = [name for name in ("input_reference", "input_video", "input_audio") if name in files]
+    if len(given) > 1:
+        raise InvalidRequest(f"Send one file to start from, not {' and '.join(given)}.", param=given[1])
+    name = given[0] if given else ""
+    kind = reference_kind(files[name], param=name) if name == "input_reference" else name.removeprefix("input_")
+    if kind in ("video", "audio"):
+        return service.made_for_upload(files[name], track=kind, param=name)
+    return {"kind": "create", "image": _reference_image(fields, files, max_bytes=max_bytes)}
+
+
 @router.post("", response_model=VideoObject, openapi_extra=request_body(CreateVideo, CreateVideoUpload))
 async def create_video(
     request: Request, response: Response, services: ServicesDep, session: SessionDep, user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ) -> VideoObject:
     fields, files = await read_body(request, max_upload_bytes=services.settings.max_upload_bytes)
-    # Decoding a picture takes a while: off the event loop.
-    image = await to_thread.run_sync(
-        lambda: _reference_image(fields, files, max_bytes=services.settings.max_upload_bytes))
+    # Decoding a picture, a video or a sound takes a while: off the event loop.
+    inputs = await to_thread.run_sync(
+        lambda: _create_inputs(fields, files, max_bytes=services.settings.max_upload_bytes))
     params = _parse(CreateVideo, fields)
-    new = NewVideo(kind="create", prompt=params.prompt, model=params.model, seconds=params.seconds,
-                   size=params.size, params=_extras(params), webhook_url=params.webhook_url, image=image,
-                   characters=character_ids(params.characters))
+    new = NewVideo(prompt=params.prompt, model=params.model, seconds=params.seconds, size=params.size,
+                   params=_extras(params), webhook_url=params.webhook_url,
+                   characters=character_ids(params.characters), **inputs)
     video = await to_thread.run_sync(_submit, services, session, user, new, idempotency_key)
     return _video_response(response, video, services)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from anyio import to_thread
@@ -23,6 +24,8 @@ from duetto.app.videos import prompt_format
 from duetto.app.web.deps import AccountDep, Csrf, Viewer, ViewerDep, render, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
+# What a post made for its creator's own upload says it is: only the other half was generated.
+MODES = {"sound": "Sound generated for the creator's own video", "picture": "Picture generated for the creator's own sound"}
 
 
 @router.get("/p/{post_id}")
@@ -89,11 +92,17 @@ def _post_context(request: Request, session: SessionDep, viewer: Viewer, post_id
     remixes = posts_service.cards(session=session, viewer_id=viewer.user_id, posts=listed, include_held=viewer.is_admin)
     picture, sound = prompt_format.split(card.video.prompt)
     comments, filtered = engagement.comments_and_hidden(session=session, post=post, viewer_id=viewer.user_id)
+    mine = viewer.user_id == post.user_id
     context = {
         "card": card, "root": root, "remixes": remixes, "picture": picture, "sound": sound,
-        "comments": comments, "filtered": filtered if viewer.user_id == post.user_id else 0,
+        "comments": comments, "filtered": filtered if mine else 0,
         "share_url": str(request.url_for("post_page", post_id=post.id)),
         "relation": graph.relation(session=session, viewer_id=viewer.user_id, other_id=post.user_id),
+        "extended": posts_service.extended_from(session=session, video=card.video),
+        "mode": MODES.get(card.video.kind),
+        # Its creator can extend their own post into a new draft (the form of the draft page).
+        "extend_choices": request.app.state.services.catalog.extend_choices(card.video.model) if mine else (),
+        "extend_values": {}, "extend_key": secrets.token_urlsafe(16),
     }
     return context
 

@@ -1,4 +1,5 @@
-"""Create (with remix prefill), Drafts, live progress over SSE, cancel, post, and the media files."""
+"""Create (with remix prefill, or from an uploaded video or sound), Drafts, live progress over SSE, cancel, extend,
+post, and the media files."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from anyio import to_thread
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
 from duetto.app.api.deps import Services, ServicesDep, SessionDep
 from duetto.app.api.errors import status_for
 from duetto.app.core.db import session_scope
 from duetto.app.core.errors import DomainError, InvalidRequest, NotFound
-from duetto.app.db.models import Account, Video
+from duetto.app.db.models import Account, User, Video
 from duetto.app.flows.videos import request_video
 from duetto.app.infra.uploads import require_image
 from duetto.app.provenance.exports import export_mp4, instance_label
@@ -27,7 +29,7 @@ from duetto.app.social import graph
 from duetto.app.social import posts as posts_service
 from duetto.app.videos import prompt_format, stages
 from duetto.app.videos import service as videos
-from duetto.app.videos.catalog import ModelInfo
+from duetto.app.videos.catalog import ModelCatalog, ModelInfo
 from duetto.app.videos.service import NewVideo
 from duetto.app.web.deps import AccountDep, Csrf, UserDep, ViewerDep, render
 from duetto.app.web.media import serve_bytes
@@ -71,6 +73,13 @@ def _token_count(info: ModelInfo, prompt: str, audio: str) -> dict[str, object]:
             "over": count is not None and count > info.max_prompt_tokens}
 
 
+def _request(services: Services, session: Session, user: User, new: NewVideo, request_key: str | None) -> Video:
+    """A video asked for from a page; the form's one-time key makes a double submit one job."""
+    return request_video(session=session, settings=services.settings, catalog=services.catalog,
+                         storage=services.storage, enqueue=services.queue.enqueue, user=user, new=new,
+                         idempotency_key=f"web:{request_key}" if request_key else None)
+
+
 @router.get("/create/tokens")
 def prompt_tokens(services: ServicesDep, account: AccountDep, prompt: str = "", audio: str = "",
                   model: str = "") -> dict[str, object]:
@@ -89,14 +98,33 @@ def create_page(request: Request, services: ServicesDep, session: SessionDep, ac
     return render(request, "create.html", context, session=session)
 
 
+async def _file(upload: UploadFile | None) -> bytes | None:
+    """An optional file field's bytes; a field left empty posts a part with no name."""
+    return await upload.read() if upload is not None and upload.filename else None
+
+
+def _start_from(image: bytes | None, video: bytes | None, sound: bytes | None) -> dict[str, object]:
+    """NewVideo fields for the one file a create starts from: a first frame, a video to make sound for, or a
+    sound to make a picture for (each decoded now, so that a bad file is said on the form)."""
+    given = [name for name, data in (("image", image), ("video", video), ("sound", sound)) if data]
+    if len(given) > 1:
+        raise InvalidRequest("Choose one file to start from: an image, your video or your sound.", param=given[1])
+    if video:
+        return videos.made_for_upload(video, track="video", param="video")
+    if sound:
+        return videos.made_for_upload(sound, track="audio", param="sound")
+    return {"kind": "create", "image": (image, require_image(image, param="image")) if image else None}
+
+
 @router.post("/create", dependencies=[Csrf])
 async def create(
     request: Request, services: ServicesDep, session: SessionDep, user: UserDep,
     prompt: Annotated[str, Form()], audio: Annotated[str, Form()] = "", seconds: Annotated[str, Form()] = "",
     size: Annotated[str, Form()] = "", remix_of: Annotated[str, Form()] = "",
     request_key: Annotated[str, Form()] = "", image: Annotated[UploadFile | None, File()] = None,
+    video: Annotated[UploadFile | None, File()] = None, sound: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    data = await image.read() if image is not None and image.filename else None
+    data, video_data, sound_data = await _file(image), await _file(video), await _file(sound)
 
     def submit() -> Video:
         if not prompt.strip():
@@ -106,12 +134,13 @@ async def create(
             _, source = posts_service.remix_source(session=session, post_id=remix_of, viewer_id=user.id)
             new = NewVideo(kind="remix", prompt=prompt.strip(), params=params, source=source, surface="web_prompt")
         else:
-            picture = (data, require_image(data, param="image")) if data else None
-            new = NewVideo(kind="create", prompt=prompt.strip(), seconds=seconds or None, size=size or None,
-                           params=params, image=picture, surface="web_prompt")
-        return request_video(session=session, settings=services.settings, catalog=services.catalog,
-                             storage=services.storage, enqueue=services.queue.enqueue, user=user, new=new,
-                             idempotency_key=f"web:{request_key}" if request_key else None)
+            start = _start_from(data, video_data, sound_data)
+            # An uploaded video or sound sets the length (the form's duration is ignored), and a video its shape.
+            made_for_upload = start["kind"] != "create"
+            new = NewVideo(prompt=prompt.strip(), seconds=None if made_for_upload else seconds or None,
+                           size=None if start["kind"] == "sound" else size or None, params=params,
+                           surface="web_prompt", **start)
+        return _request(services, session, user, new, request_key)
 
     try:
         video = await to_thread.run_sync(submit)
@@ -140,11 +169,17 @@ def drafts_page(request: Request, session: SessionDep, account: AccountDep) -> R
 
 
 @router.get("/drafts/{video_id}")
-def draft_page(request: Request, session: SessionDep, account: AccountDep, video_id: str) -> Response:
-    return render(request, "draft.html", _draft_context(session, account.user_id, video_id), session=session)
+def draft_page(request: Request, services: ServicesDep, session: SessionDep, account: AccountDep,
+               video_id: str) -> Response:
+    context = _draft_context(session, account.user_id, video_id, services.catalog)
+    return render(request, "draft.html", context, session=session)
 
 
-def _draft_context(session: SessionDep, user_id: str, video_id: str) -> dict[str, object]:
+# How a draft made for an upload says what was made: the rest of it is the person's own.
+MODES = {"sound": "Sound made for your video", "picture": "Picture made for your sound"}
+
+
+def _draft_context(session: SessionDep, user_id: str, video_id: str, catalog: ModelCatalog) -> dict[str, object]:
     item = posts_service.draft(session=session, user_id=user_id, video_id=video_id)
     parent = None
     if item.video.remixed_from_video_id:
@@ -156,7 +191,10 @@ def _draft_context(session: SessionDep, user_id: str, video_id: str) -> dict[str
     # A post brought in from another instance as a draft keeps its caption, offered when it is posted again.
     imported = (item.video.params or {}).get("imported_post") or {}
     return {"draft": item, "parent": parent, "picture": picture, "sound": sound,
-            "stage": stages.stage_of(item.video, positions.get(item.video.id)), "caption": imported.get("caption")}
+            "stage": stages.stage_of(item.video, positions.get(item.video.id)), "caption": imported.get("caption"),
+            "extended": posts_service.extended_from(session=session, video=item.video),
+            "mode": MODES.get(item.video.kind), "extend_choices": catalog.extend_choices(item.video.model),
+            "extend_values": {}, "extend_key": secrets.token_urlsafe(16)}
 
 
 def _progress(session: SessionDep, video: Video) -> str:
@@ -215,6 +253,35 @@ def _prepare_download(services: Services, video_id: str, instance: str) -> None:
         log.exception("could not prepare the download of video %s; its first viewer will make it", video_id)
 
 
+@router.post("/drafts/{video_id}/extend", dependencies=[Csrf])
+async def extend_draft(
+    request: Request, video_id: str, services: ServicesDep, session: SessionDep, user: UserDep,
+    prompt: Annotated[str, Form()] = "", audio: Annotated[str, Form()] = "", seconds: Annotated[str, Form()] = "",
+    request_key: Annotated[str, Form()] = "",
+) -> Response:
+    """A new draft that continues one of the viewer's finished videos (a draft or a post) by `seconds`, through
+    the API's extension path; its parent is the video it continues."""
+
+    def submit() -> Video:
+        source = videos.get_completed_video(session=session, user=user, video_id=video_id)
+        if not prompt.strip():
+            raise InvalidRequest("Say what happens next.", param="prompt")
+        new = NewVideo(kind="extend", prompt=prompt.strip(), seconds=seconds or None, source=source,
+                       params={"audio_prompt": audio.strip() or None}, surface="web_prompt")
+        return _request(services, session, user, new, request_key)
+
+    try:
+        video = await to_thread.run_sync(submit)
+    except DomainError as error:
+        # A bad length or prompt, or the day's quota: the video's page again, its extend form open with the reason
+        # and what was typed (a video that is not the viewer's stays a 404 here too).
+        session.rollback()
+        context = {**_draft_context(session, user.id, video_id, services.catalog), "extend_error": error.message,
+                   "extend_values": {"prompt": prompt, "audio": audio, "seconds": seconds}}
+        return render(request, "draft.html", context, status_code=status_for(error), session=session)
+    return RedirectResponse(f"/drafts/{video.id}", status_code=303)
+
+
 @router.post("/drafts/{video_id}/post", dependencies=[Csrf])
 def post_draft(request: Request, video_id: str, services: ServicesDep, session: SessionDep, account: AccountDep,
                background: BackgroundTasks, caption: Annotated[str, Form()] = "") -> Response:
@@ -223,7 +290,8 @@ def post_draft(request: Request, video_id: str, services: ServicesDep, session: 
     except InvalidRequest as error:
         # A refused or too long caption: the draft again, with the reason and the caption as typed.
         session.rollback()
-        context = {**_draft_context(session, account.user_id, video_id), "error": error.message, "caption": caption}
+        context = {**_draft_context(session, account.user_id, video_id, services.catalog), "error": error.message,
+                   "caption": caption}
         return render(request, "draft.html", context, status_code=400, session=session)
     background.add_task(_prepare_download, services, video_id, instance_label(services.settings, request.url.netloc))
     return RedirectResponse(f"/p/{post.id}", status_code=303)
