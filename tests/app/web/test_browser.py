@@ -71,10 +71,14 @@ def make_video(page, context, base: str, *, prefix: str) -> tuple[str, list[dict
     page.click("button[type=submit]:has-text('Create'), button[type=submit]:has-text('Remix')")
     page.wait_for_url(f"{base}/drafts/video_*")
     video_id = page.url.rsplit("/", 1)[1]
-    if page.locator("[data-testid=progress-box]").count():
+    in_progress = page.locator("[data-testid=progress-box]").count() > 0
+    if in_progress:
         shot(page, f"{prefix}-progress")
     events = collect_progress(context, base, video_id)
     assert events[-1]["status"] == "completed", events[-1]
+    # On a busy machine the tiny model can finish before the second tab listens; the draft page then still
+    # showed the job in progress, and the stream sends the final state alone.
+    assert len(events) >= 2 or in_progress, events
     page.wait_for_selector("[data-testid=post-form]", timeout=TIMEOUT_MS)
     return video_id, events
 
@@ -100,7 +104,7 @@ def test_the_whole_story_in_chromium(server: str, chromium) -> None:  # noqa: AN
     video_id, events = make_video(alice, alice_ctx, base, prefix="03")
     progress = [e["progress"] for e in events]
     assert events[-1]["status"] == "completed" and progress[-1] == 100
-    assert len(events) >= 2 and progress == sorted(progress), events
+    assert progress == sorted(progress), events
     assert alice.locator("[data-testid=player]").count() == 1
     shot(alice, "04-draft-done-desktop")
     alice.goto(f"{base}/drafts")
