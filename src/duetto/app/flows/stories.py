@@ -190,15 +190,10 @@ def advance(*, session: Session, settings: Settings, catalog: ModelCatalog, stor
         previous = shot.take
     if not state.shots:
         return []
-    stitched = _video(session, story.video_id)
-    if stitched is not None and stitched.deleted_at is None and (stitched.params or {}).get("shots") == state.takes:
+    stitched = stories.live_video(session, story.video_id)
+    if stitched is not None and (stitched.params or {}).get("shots") == state.takes:
         return []  # this stitch is on its way
     return _make_stitch(session=session, story=story, state=state)
-
-
-def _video(session: Session, video_id: str | None) -> Video | None:
-    # A video's primary key is its sequence number; its id is a unique column.
-    return None if video_id is None else session.scalar(select(Video).where(Video.id == video_id))
 
 
 def _claim_shot(session: Session, shot: StoryShot, video_id: str) -> bool:
@@ -304,7 +299,7 @@ def stalled_stories(*, session: Session, quiet_s: float, now: float | None = Non
         if state.status != "making" or max([story.updated_at, *ended]) > now - quiet_s:
             continue
         busy = any(s.status in stories.ACTIVE for s in state.shots)
-        stitched = _video(session, story.video_id)
+        stitched = stories.live_video(session, story.video_id)
         if not busy and not (stitched is not None and stitched.status in stories.ACTIVE):
             stalled.append(story_id)
     return stalled

@@ -174,7 +174,8 @@ def forget_take(*, session: Session, shot: StoryShot) -> None:
     shot.video_id = None
 
 
-def _live(session: Session, video_id: str | None) -> Video | None:
+def live_video(session: Session, video_id: str | None) -> Video | None:
+    """The video with this id unless deleted (a video's primary key is its sequence number, not its id)."""
     if video_id is None:
         return None
     return session.scalar(select(Video).where(Video.id == video_id, Video.deleted_at.is_(None)))
@@ -185,12 +186,12 @@ def story_state(*, session: Session, story: Storyboard) -> StoryState:
     takes) or failed (a shot or the stitch failed; regenerate it)."""
     shots = []
     for shot in shots_of(session=session, story=story):
-        take = _live(session, shot.video_id)
+        take = live_video(session, shot.video_id)
         if take is None:
             shots.append(ShotState(shot, None, "waiting", 0))
         else:
             shots.append(ShotState(shot, take, take.status, 100 if take.status == "completed" else take.progress))
-    stitched = _live(session, story.video_id)
+    stitched = live_video(session, story.video_id)
     takes = [s.take.id for s in shots if s.take is not None]
     current = stitched is not None and (stitched.params or {}).get("shots") == takes and len(takes) == len(shots)
     failed = next((s for s in shots if s.status == "failed"), None)

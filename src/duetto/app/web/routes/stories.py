@@ -61,13 +61,19 @@ async def _image(upload: UploadFile | None, *, max_bytes: int) -> tuple[bytes, s
     return data, await to_thread.run_sync(lambda: require_image(data, param="image"))
 
 
-@router.get("/stories")
-def stories_page(request: Request, services: ServicesDep, session: SessionDep, user: UserDep) -> Response:
+def _list_page(request: Request, session: Session, services: Services, user: User, *, error: str | None = None,
+               values: dict[str, str] | None = None, status_code: int = 200) -> Response:
     items = [stories.story_state(session=session, story=s) for s in stories.list_stories(session=session, user=user)]
     info = services.catalog.get(None)
     return render(request, "stories.html", {"items": items, "status_words": STATUS_WORDS,
-                                            "choices": info.seconds_choices, "default": info.default_seconds},
-                  session=session)
+                                            "choices": info.seconds_choices, "default": info.default_seconds,
+                                            "error": error, **(values or {})},
+                  status_code=status_code, session=session)
+
+
+@router.get("/stories")
+def stories_page(request: Request, services: ServicesDep, session: SessionDep, user: UserDep) -> Response:
+    return _list_page(request, session, services, user)
 
 
 @router.post("/stories", dependencies=[Csrf])
@@ -85,13 +91,8 @@ async def new_story(request: Request, services: ServicesDep, session: SessionDep
         story = await to_thread.run_sync(create)
     except DomainError as error:
         session.rollback()
-        info = services.catalog.get(None)
-        return render(request, "stories.html", {
-            "items": [stories.story_state(session=session, story=s)
-                      for s in stories.list_stories(session=session, user=user)],
-            "status_words": STATUS_WORDS, "choices": info.seconds_choices, "default": info.default_seconds,
-            "error": error.message, "prompt": prompt, "title": title}, status_code=status_for(error),
-            session=session)
+        return _list_page(request, session, services, user, error=error.message,
+                          values={"prompt": prompt, "title": title}, status_code=status_for(error))
     return _back(story.id)
 
 
