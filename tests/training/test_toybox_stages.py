@@ -15,9 +15,10 @@ from duetto.engine.pipeline import Pipeline
 from duetto.training.assemble import assemble, assemble_codecs
 from duetto.training.config import MEL_HOP, _read_yaml, apply_overrides, parse_config
 from duetto.training.curve import END, START, record
-from duetto.training.data import ToyboxClips, object_mask
+from duetto.training.data import ToyboxClips, object_mask, onset_tokens
+from duetto.training.ddp import Dist
 from duetto.training.mel_codec import train_mel_codec
-from duetto.training.twin import aligned_offsets, draw_window, masked_mse, train_twin
+from duetto.training.twin import aligned_offsets, draw_window, encode_clips, masked_mse, onset_weights, train_twin
 from duetto.training.video_codec import train_video_codec
 from duetto.world import vocab
 from duetto.world.dataset import render_item
@@ -92,6 +93,36 @@ def test_weighted_mse_is_a_weighted_mean_over_noisy_frames():
     clean = torch.tensor([[False, True]])  # the second frame is held clean: not in the loss
     assert float(masked_mse(pred, target, clean, 2, weight)) == pytest.approx((1 * 1 + 3 * 9) / 4)
     assert float(masked_mse(pred, target, clean, 2)) == pytest.approx((1 + 9) / 2)
+
+
+def test_onset_latents_are_where_the_impacts_are_heard(codec_run, tmp_path):
+    _, _, _, codecs = codec_run
+    cfg = tiny_toybox("data.num_clips=8")
+    cache = encode_clips(cfg, tmp_path, Dist(), codecs)
+    clips = ToyboxClips(cfg.data)
+    per_latent = clips.audio_samples // cache.audio.shape[1]
+    expected = onset_tokens([clips[i]["onsets"] for i in range(len(clips))], cache.audio.shape[1], per_latent)
+    assert torch.equal(cache.onsets, expected) and cache.onsets.shape == cache.audio.shape[:2]
+
+    # Every impact (its sample from the renderer's truth) is heard on the latents marked for it: the mel rises
+    # there above the latent before. Syllables are marked too, but a soft one need not rise.
+    loudness = cache.audio.float().mean(-1)  # (N, L): the normalised log-mel's mean, per latent
+    heard = []
+    for i in range(len(clips)):
+        truth = render_item(cfg.data.first_clip + i, clips._render_params).truth
+        for event in truth["events"]:
+            k = event["sample"] // per_latent
+            if event["kind"] == "impact" and 1 <= k < cache.audio.shape[1] - 1:
+                assert cache.onsets[i, k] == 1 and cache.onsets[i, k + 1] == 1
+                heard.append(float(loudness[i, k : k + 2].max() - loudness[i, k - 1]))
+    assert len(heard) >= 3 and min(heard) > 0.1, heard
+
+    # The audio loss weighs those latents `twin.onset_weight` times the rest.
+    marks = torch.tensor([[0, 1, 1, 0]], dtype=torch.uint8)
+    error = torch.tensor([[[2.0], [1.0], [1.0], [0.0]]])
+    weighted = masked_mse(error, torch.zeros_like(error), torch.zeros(1, 4, dtype=torch.bool), 1, onset_weights(marks, 5.0))
+    assert float(weighted) == pytest.approx((4 + 5 + 5 + 0) / (1 + 5 + 5 + 1))
+    assert onset_weights(marks, 1.0) is None and onset_weights(None, 5.0) is None
 
 
 def test_runs_continue_a_model_folder(codec_run, tmp_path):

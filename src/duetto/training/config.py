@@ -292,6 +292,7 @@ class TwinStage(OptimConfig):
     window_offsets: bool = False
     offset_tolerance_ms: float = Field(5.0, ge=0)
     object_weight: float = Field(1.0, ge=1)  # video loss weight of latent cells that show an object
+    onset_weight: float = Field(1.0, ge=1)  # audio loss weight of latents where an impact or a syllable starts
     ema_decay: float = Field(0.999, ge=0, lt=1)
     max_minutes: float | None = Field(None, gt=0)  # stop a run after this much wall time (all ranks together)
 

@@ -28,8 +28,13 @@ from duetto.world.dataset import FORMAT_VERSION, decode_frames, read_manifest, r
 logger = logging.getLogger("duetto.training")
 
 
+# The ground-truth events whose sound starts on a known sample: what the audio loss weights up (`onset_tokens`).
+ONSET_KINDS = ("impact", "speech_onset")
+
+
 class ToyboxClips(Dataset):
-    """Clip i of the configured Toybox data: dict(index, frames uint8 (T, H, W, 3), audio float32 (S,), caption).
+    """Clip i of the configured Toybox data: dict(index, frames uint8 (T, H, W, 3), audio float32 (S,), caption,
+    onsets int64 (E,): the audio samples where an impact or a syllable starts, from the renderer's truth).
 
     Frames are the first `data.frames`; audio is the matching `audio_latents × 512` samples, the length the
     pipeline encodes for that many frames.
@@ -43,7 +48,7 @@ class ToyboxClips(Dataset):
             "seconds": cfg.seconds, "sample_rate": cfg.sample_rate, "max_objects": cfg.max_objects,
             "allow_toys": cfg.allow_toys,
         }  # fmt: skip
-        self._entries: list[tuple[Path, int, str]] = []
+        self._entries: list[tuple[Path, int, str, list[dict]]] = []
         self._zips: dict[Path, zipfile.ZipFile] = {}
         if cfg.source == "shards":
             self._index_shards(Path(str(cfg.path)))
@@ -75,15 +80,18 @@ class ToyboxClips(Dataset):
                 raise ValueError(
                     f"{path} has shard format {index.get('version')}, this trainer reads {FORMAT_VERSION}"
                 )
-            self._entries += [(path, clip["index"], clip["caption"]) for clip in index["clips"]]
+            self._entries += [
+                (path, clip["index"], clip["caption"], clip.get("truth", {}).get("events", []))
+                for clip in index["clips"]
+            ]
         if not self._entries:
             raise ValueError(f"dataset {folder} has no complete shard yet")
 
     def __len__(self) -> int:
         return self.n
 
-    def _read_shard_clip(self, i: int) -> tuple[np.ndarray, np.ndarray, str]:
-        path, index, caption = self._entries[i]
+    def _read_shard_clip(self, i: int) -> tuple[np.ndarray, np.ndarray, str, list[dict]]:
+        path, index, caption, events = self._entries[i]
         zf = self._zips.get(path)
         if zf is None:  # one open handle per shard and worker process
             zf = self._zips[path] = zipfile.ZipFile(path)
@@ -94,16 +102,17 @@ class ToyboxClips(Dataset):
             )
 
         frames = decode_frames(part("key"), part("delta_counts"), part("delta_index"), part("delta_rgb"))
-        return frames, part("audio").astype(np.float32), caption
+        return frames, part("audio").astype(np.float32), caption, events
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < self.n:
             raise IndexError(i)
         if self.cfg.source == "render":
             result = render_item(self.cfg.first_clip + i, self._render_params)
-            frames, audio, caption = result.clip.frames, result.clip.audio, result.truth["caption"]
+            frames, audio = result.clip.frames, result.clip.audio
+            caption, events = result.truth["caption"], result.truth["events"]
         else:
-            frames, audio, caption = self._read_shard_clip(self.cfg.first_clip + i)
+            frames, audio, caption, events = self._read_shard_clip(self.cfg.first_clip + i)
         wav = np.zeros(self.audio_samples, np.float32)
         wav[: min(len(audio), self.audio_samples)] = audio[: self.audio_samples]
         return {
@@ -111,7 +120,23 @@ class ToyboxClips(Dataset):
             "frames": torch.from_numpy(np.ascontiguousarray(frames[: self.cfg.frames])),
             "audio": torch.from_numpy(wav),
             "caption": caption,
+            "onsets": torch.tensor(
+                [int(e["sample"]) for e in events if e["kind"] in ONSET_KINDS and e["sample"] < self.audio_samples],
+                dtype=torch.int64,
+            ),
         }
+
+
+def onset_tokens(onsets: list[torch.Tensor], tokens: int, samples_per_token: int) -> torch.Tensor:
+    """Each clip's onset samples → (B, tokens) uint8: 1 on the audio latent an onset falls in and the next
+    one (a mel frame spreads a transient over its window, so the sound's start reaches into both)."""
+    marks = torch.zeros(len(onsets), tokens, dtype=torch.uint8)
+    for row, samples in enumerate(onsets):
+        first = torch.div(samples, samples_per_token, rounding_mode="floor")
+        for shift in (0, 1):
+            k = first + shift
+            marks[row, k[k < tokens]] = 1
+    return marks
 
 
 def object_mask(frames: np.ndarray) -> np.ndarray:
@@ -139,6 +164,7 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "frames": torch.stack([it["frames"] for it in items]),  # (B, T, H, W, 3) uint8
         "audio": torch.stack([it["audio"] for it in items]),  # (B, S) float32
         "captions": [it["caption"] for it in items],
+        "onsets": [it["onsets"] for it in items],  # (E_i,) int64 each
     }
 
 
@@ -193,13 +219,15 @@ class LatentCache:
     """Every clip's latents, encoded once per (video VAE, audio VAE, data) and kept in memory in fp16.
 
     video (N, C, F, h, w) normalised as the pipeline normalises them; audio (N, L, C); captions[N]; objects
-    (N, F, h, w) uint8, 1 where a latent cell shows anything but the backdrop (None if not encoded).
+    (N, F, h, w) uint8, 1 where a latent cell shows anything but the backdrop; onsets (N, L) uint8, 1 on the
+    audio latents where an impact or a syllable starts (see `onset_tokens`). Either is None if not encoded.
     """
 
     video: torch.Tensor
     audio: torch.Tensor
     captions: list[str]
     objects: torch.Tensor | None = None
+    onsets: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -214,14 +242,15 @@ def build_latent_cache(
     """Load the cache in `folder`, or write it first: each rank encodes every world_size-th clip.
 
     `folder` must be named by what the latents depend on (the VAEs' weights and the data config), so a new
-    VAE gets a new cache and an old one is never read by mistake. `encode(batch)` returns (video, audio) or
-    (video, audio, objects).
+    VAE gets a new cache and an old one is never read by mistake. `encode(batch)` returns (video, audio),
+    optionally followed by objects and onsets (see `LatentCache`).
     """
     done = folder / "complete.json"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         mine = list(range(dist.rank, len(dataset), dist.world_size))
-        videos, audios, objects, captions = [], [], [], []
+        videos, audios, captions = [], [], []
+        extras: dict[str, list[torch.Tensor]] = {"objects": [], "onsets": []}
         # Workers render or decode the clips while this process encodes the previous batch.
         batches = DataLoader(
             Subset(dataset, mine),
@@ -232,18 +261,18 @@ def build_latent_cache(
         )
         for number, batch in enumerate(batches):
             with torch.no_grad():
-                video, audio, *cells = encode(batch)
+                video, audio, *marks = encode(batch)
             videos.append(video.to("cpu", torch.float16))
             audios.append(audio.to("cpu", torch.float16))
-            objects += [c.to("cpu", torch.uint8) for c in cells]
+            for name, mark in zip(extras, marks, strict=False):
+                extras[name].append(mark.to("cpu", torch.uint8))
             captions += batch["captions"]
             if dist.is_main and number % 50 == 0:
                 logger.info("latent cache: %d / %d clips on rank 0", len(captions), len(mine))
         if mine:
             tensors = {"video": torch.cat(videos).contiguous(), "audio": torch.cat(audios).contiguous(),
                        "index": torch.tensor(mine)}  # fmt: skip
-            if objects:
-                tensors["objects"] = torch.cat(objects).contiguous()
+            tensors |= {name: torch.cat(parts).contiguous() for name, parts in extras.items() if parts}
             save_file(tensors, str(folder / f"part-{dist.rank:03d}.safetensors"))
             (folder / f"part-{dist.rank:03d}.json").write_text(json.dumps(captions))
         barrier(dist)
@@ -262,10 +291,14 @@ def _load_cache(folder: Path, n: int) -> LatentCache:
         raise ValueError(f"latent cache {folder} is incomplete or from another dataset; delete it and rerun")
     order = torch.argsort(index)
     captions = [c for part in captions_by_part for c in part]
-    has_objects = all("objects" in t for t in tensors)
+
+    def joined(name: str) -> torch.Tensor | None:
+        return torch.cat([t[name] for t in tensors])[order] if all(name in t for t in tensors) else None
+
     return LatentCache(
-        video=torch.cat([t["video"] for t in tensors])[order],
-        audio=torch.cat([t["audio"] for t in tensors])[order],
+        video=joined("video"),
+        audio=joined("audio"),
         captions=[captions[i] for i in order.tolist()],
-        objects=torch.cat([t["objects"] for t in tensors])[order] if has_objects else None,
+        objects=joined("objects"),
+        onsets=joined("onsets"),
     )

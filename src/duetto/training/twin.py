@@ -52,7 +52,14 @@ from duetto.training.assemble import TRAINING_STATE, codec_parts, load_codecs_of
 from duetto.training.audio_codec import log_mel
 from duetto.training.checkpoint import check_fresh_or_resume, load_checkpoint, save_checkpoint
 from duetto.training.config import MEL_HOP, VIDEO_FRAME_STRIDE, DataConfig, TrainConfig, TwinStage
-from duetto.training.data import LatentCache, ToyboxClips, build_latent_cache, object_mask, step_indices
+from duetto.training.data import (
+    LatentCache,
+    ToyboxClips,
+    build_latent_cache,
+    object_mask,
+    onset_tokens,
+    step_indices,
+)
 from duetto.training.ddp import Dist, barrier, init_distributed, mean_over_ranks, wrap
 from duetto.training.loop import (
     MetricsLog,
@@ -264,6 +271,16 @@ def object_weights(objects: Tensor | None, weight: float) -> Tensor | None:
     return (1.0 + (weight - 1.0) * objects.float()).unsqueeze(1)
 
 
+def onset_weights(onsets: Tensor | None, weight: float) -> Tensor | None:
+    """(B, L) audio latents where a sound starts → per-latent loss weights (B, L, 1), None when unweighted.
+
+    Impacts and syllables start on a few latents in a hundred; unweighted, the loss is nearly all ambience,
+    and a model that leaves every impact out pays almost nothing for it (toybox-v2's runs 1–4 did)."""
+    if onsets is None or weight == 1.0:
+        return None
+    return (1.0 + (weight - 1.0) * onsets.float()).unsqueeze(-1)
+
+
 def twin_loss(
     denoiser: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
@@ -273,9 +290,11 @@ def twin_loss(
     cfg: TrainConfig,
     generator: torch.Generator,
     objects: Tensor | None = None,
+    onsets: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """The flow-matching loss of one batch: video0 (B, C, F, h, w) and audio0 (B, L, C) clean latents, and
-    optionally the latent cells (B, F, h, w) that show an object (weighted by `twin.object_weight`)."""
+    optionally the latent cells (B, F, h, w) that show an object (weighted by `twin.object_weight`) and the
+    audio latents (B, L) where a sound starts (weighted by `twin.onset_weight`)."""
     stage = cfg.twin
     batch, device = video0.shape[0], video0.device
     # 1. Captions (some dropped), one σ per sample shared by both towers, independent noise per tower.
@@ -300,7 +319,8 @@ def twin_loss(
     pred_video, pred_audio = denoiser(ids.to(**to), mask.to(**to), (x_video, t_video), (x_audio, t_audio))
     weights = object_weights(objects, stage.object_weight)
     loss_video = masked_mse(pred_video, v_video, masks.video.to(**to), 2, None if weights is None else weights.to(**to))
-    loss_audio = masked_mse(pred_audio, v_audio, masks.audio.to(**to), 1)
+    weights = onset_weights(onsets, stage.onset_weight)
+    loss_audio = masked_mse(pred_audio, v_audio, masks.audio.to(**to), 1, None if weights is None else weights.to(**to))
     loss = stage.video_weight * loss_video + stage.audio_weight * loss_audio
     return loss, {"video": float(loss_video.detach()), "audio": float(loss_audio.detach())}
 
@@ -423,10 +443,12 @@ def encode_clips(cfg: TrainConfig, run_dir: Path, dist: Dist, codecs_dir: Path |
     mean = torch.tensor(vae.config.latents_mean, device=dist.device).view(1, -1, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std, device=dist.device).view(1, -1, 1, 1, 1)
 
-    def encode(batch: dict) -> tuple[Tensor, Tensor, Tensor]:
+    def encode(batch: dict) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         z = vae.encode(to_video_tensor(batch["frames"]).to(dist.device)).latent_dist.mode()
         audio = audio_vae.encode(mel_fn(batch["audio"].to(dist.device))).transpose(1, 2)  # (B, L, C)
-        return (z - mean) / std, audio, object_cells(batch["frames"], stride)
+        # The clips' sound is cut to a whole number of audio latents (`ToyboxClips`), so this division is exact.
+        onsets = onset_tokens(batch["onsets"], audio.shape[1], batch["audio"].shape[1] // audio.shape[1])
+        return (z - mean) / std, audio, object_cells(batch["frames"], stride), onsets
 
     folder = Path(run_dir) / "latents" / cache_key(cfg, tuple(parts.values()))
     return build_latent_cache(folder, ToyboxClips(cfg.data), encode, dist, batch_size=4)
@@ -532,19 +554,22 @@ def _starting_point(
 
 def _batch(
     cache: LatentCache, cfg: TrainConfig, step: int, dist: Dist
-) -> tuple[Tensor, Tensor, Tensor | None, list[str]]:
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, list[str]]:
     """The step's batch, drawn from the step number alone (so a resumed run draws the same): the clips'
-    video and audio latents in one window of time, fp32 on the device, their object cells and captions."""
+    video and audio latents in one window of time, fp32 on the device, their object cells, onset latents
+    and captions."""
     index = torch.tensor(
         step_indices(step, cfg.twin.batch_size, len(cache), cfg.seed + 3, dist.rank, dist.world_size)
     )
     window = draw_window(cfg, step)
     frames = slice(window.offset, window.offset + window.frames)
     video0 = cache.video[index, :, frames].to(dist.device, torch.float32)
-    audio0 = cache.audio[index, window.audio_offset : window.audio_offset + window.audio_frames]
+    audio = slice(window.audio_offset, window.audio_offset + window.audio_frames)
+    audio0 = cache.audio[index, audio]
     objects = cache.objects[index, frames] if cache.objects is not None else None
+    onsets = cache.onsets[index, audio] if cache.onsets is not None else None
     captions = [cache.captions[i] for i in index.tolist()]
-    return video0, audio0.to(dist.device, torch.float32), objects, captions
+    return video0, audio0.to(dist.device, torch.float32), objects, onsets, captions
 
 
 def train_twin(
@@ -596,10 +621,10 @@ def train_twin(
     while step < end and not out_of_time(started, stage.max_minutes, dist):
         seed_everything_for_step(cfg.seed, step, dist.rank)
         generator = step_generator(cfg.seed, step, dist.rank)
-        video0, audio0, objects, captions = _batch(cache, cfg, step, dist)
+        video0, audio0, objects, onsets, captions = _batch(cache, cfg, step, dist)
         set_lr(optimizer, step - progress.run_start, stage)
         with autocast(dist.device, cfg.precision):
-            loss, parts = twin_loss(model, tokenizer, video0, audio0, captions, cfg, generator, objects)
+            loss, parts = twin_loss(model, tokenizer, video0, audio0, captions, cfg, generator, objects, onsets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
