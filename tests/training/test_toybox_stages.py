@@ -18,7 +18,14 @@ from duetto.training.curve import END, START, record
 from duetto.training.data import ToyboxClips, object_mask, onset_tokens
 from duetto.training.ddp import Dist
 from duetto.training.mel_codec import train_mel_codec
-from duetto.training.twin import aligned_offsets, draw_window, encode_clips, masked_mse, onset_weights, train_twin
+from duetto.training.twin import (
+    aligned_offsets,
+    draw_window,
+    encode_clips,
+    masked_mse,
+    onset_weights,
+    train_twin,
+)
 from duetto.training.video_codec import train_video_codec
 from duetto.world import vocab
 from duetto.world.dataset import render_item
