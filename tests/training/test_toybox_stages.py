@@ -22,8 +22,8 @@ from duetto.training.twin import (
     aligned_offsets,
     draw_window,
     encode_clips,
+    marked_weights,
     masked_mse,
-    onset_weights,
     train_twin,
 )
 from duetto.training.video_codec import train_video_codec
@@ -127,9 +127,9 @@ def test_onset_latents_are_where_the_impacts_are_heard(codec_run, tmp_path):
     # The audio loss weighs those latents `twin.onset_weight` times the rest.
     marks = torch.tensor([[0, 1, 1, 0]], dtype=torch.uint8)
     error = torch.tensor([[[2.0], [1.0], [1.0], [0.0]]])
-    weighted = masked_mse(error, torch.zeros_like(error), torch.zeros(1, 4, dtype=torch.bool), 1, onset_weights(marks, 5.0))
+    weighted = masked_mse(error, torch.zeros_like(error), torch.zeros(1, 4, dtype=torch.bool), 1, marked_weights(marks, 5.0, 2))
     assert float(weighted) == pytest.approx((4 + 5 + 5 + 0) / (1 + 5 + 5 + 1))
-    assert onset_weights(marks, 1.0) is None and onset_weights(None, 5.0) is None
+    assert marked_weights(marks, 1.0, 2) is None and marked_weights(None, 5.0, 2) is None
 
 
 def test_runs_continue_a_model_folder(codec_run, tmp_path):

@@ -81,7 +81,7 @@ class ToyboxClips(Dataset):
                     f"{path} has shard format {index.get('version')}, this trainer reads {FORMAT_VERSION}"
                 )
             self._entries += [
-                (path, clip["index"], clip["caption"], clip.get("truth", {}).get("events", []))
+                (path, clip["index"], clip["caption"], clip["truth"]["events"])
                 for clip in index["clips"]
             ]
         if not self._entries:
@@ -120,10 +120,7 @@ class ToyboxClips(Dataset):
             "frames": torch.from_numpy(np.ascontiguousarray(frames[: self.cfg.frames])),
             "audio": torch.from_numpy(wav),
             "caption": caption,
-            "onsets": torch.tensor(
-                [int(e["sample"]) for e in events if e["kind"] in ONSET_KINDS and e["sample"] < self.audio_samples],
-                dtype=torch.int64,
-            ),
+            "onsets": torch.tensor([int(e["sample"]) for e in events if e["kind"] in ONSET_KINDS], dtype=torch.int64),
         }
 
 

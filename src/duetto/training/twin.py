@@ -264,21 +264,16 @@ def masked_mse(
     return total / ((weight.sum(dim=reduce) * keep).sum()).clamp(min=1e-8)
 
 
-def object_weights(objects: Tensor | None, weight: float) -> Tensor | None:
-    """(B, F, h, w) cells that show an object → per-cell loss weights (B, 1, F, h, w), None when unweighted."""
-    if objects is None or weight == 1.0:
+def marked_weights(marks: Tensor | None, weight: float, channel_axis: int) -> Tensor | None:
+    """Per-element loss weights from 0/1 marks: `weight` where marked, else 1, with a size-1 channel axis put
+    at `channel_axis` so they broadcast against the prediction; None when unweighted.
+
+    Video marks are the latent cells (B, F, h, w) that show an object (channels at 1); audio marks the latents
+    (B, L) where an impact or a syllable starts (channels at 2). Both are a few in a hundred: unweighted, a model
+    that leaves every object or impact out pays almost nothing for it (toybox-v2's runs 1–4 left impacts out)."""
+    if marks is None or weight == 1.0:
         return None
-    return (1.0 + (weight - 1.0) * objects.float()).unsqueeze(1)
-
-
-def onset_weights(onsets: Tensor | None, weight: float) -> Tensor | None:
-    """(B, L) audio latents where a sound starts → per-latent loss weights (B, L, 1), None when unweighted.
-
-    Impacts and syllables start on a few latents in a hundred; unweighted, the loss is nearly all ambience,
-    and a model that leaves every impact out pays almost nothing for it (toybox-v2's runs 1–4 did)."""
-    if onsets is None or weight == 1.0:
-        return None
-    return (1.0 + (weight - 1.0) * onsets.float()).unsqueeze(-1)
+    return (1.0 + (weight - 1.0) * marks.float()).unsqueeze(channel_axis)
 
 
 def twin_loss(
@@ -317,9 +312,9 @@ def twin_loss(
 
     # 3. Predict and weigh the two losses; clean frames do not count.
     pred_video, pred_audio = denoiser(ids.to(**to), mask.to(**to), (x_video, t_video), (x_audio, t_audio))
-    weights = object_weights(objects, stage.object_weight)
+    weights = marked_weights(objects, stage.object_weight, 1)
     loss_video = masked_mse(pred_video, v_video, masks.video.to(**to), 2, None if weights is None else weights.to(**to))
-    weights = onset_weights(onsets, stage.onset_weight)
+    weights = marked_weights(onsets, stage.onset_weight, 2)
     loss_audio = masked_mse(pred_audio, v_audio, masks.audio.to(**to), 1, None if weights is None else weights.to(**to))
     loss = stage.video_weight * loss_video + stage.audio_weight * loss_audio
     return loss, {"video": float(loss_video.detach()), "audio": float(loss_audio.detach())}
