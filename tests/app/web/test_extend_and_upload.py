@@ -8,13 +8,13 @@ import html
 import io
 import json
 import re
-import time
 
 import pytest
 from sqlalchemy import func, select
 
 from duetto.app.db.models import Video
 from duetto.media import read_mp4
+from tests.app.servers import wait_until
 from tests.app.sites import Browser, Site
 from tests.app.tracks import (
     FPS,
@@ -34,15 +34,15 @@ FRAME = 1 / FPS
 
 
 def _finished(site: Site, video_id: str, timeout: float = 600) -> Video:
-    deadline = time.time() + timeout
-    while True:
+    def ended() -> Video | None:
         with site.session() as session:
             video = session.scalar(select(Video).where(Video.id == video_id))
             session.expunge(video)
-        if video.status in ("completed", "failed") or time.time() > deadline:
-            assert video.status == "completed", video.error_message
-            return video
-        time.sleep(0.3)
+        return video if video.status in ("completed", "failed") else None
+
+    video = wait_until(ended, timeout=timeout, interval=0.3, what=f"video {video_id} to finish")
+    assert video.status == "completed", video.error_message
+    return video
 
 
 def _made(response) -> str:  # noqa: ANN001 - an httpx response
