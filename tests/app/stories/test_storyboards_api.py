@@ -125,3 +125,22 @@ def test_someone_elses_story_is_not_found(site: Site) -> None:
         response = getattr(site.client, method)(f"/v1/storyboards/{story['id']}{path}", headers=eve_auth)
         assert response.status_code == 404, (method, path, response.text)
     assert np.isclose(story["seconds"], 1.0)
+
+
+def test_making_a_story_again_after_its_stitch_failed_stitches_it_again(engine_site: Site) -> None:
+    ann = engine_site.person("ann")
+    auth = {"Authorization": f"Bearer {api_key_for(engine_site, ann.user_id)}"}
+    created = engine_site.client.post("/v1/storyboards", headers=auth,
+                                      json={"size": "64x64", "shots": SHOTS[:2]}).json()
+    story = ready(engine_site, auth, created["id"])
+    with engine_site.session() as session:  # the stitch job failed (a worker's disk filled up, say)
+        stitched = session.scalar(select(Video).where(Video.id == story["video"]["id"]))
+        stitched.status, stitched.error_message = "failed", "no space left on device"
+    failed = engine_site.client.get(f"/v1/storyboards/{story['id']}", headers=auth).json()
+    assert failed["status"] == "failed" and "Stitching failed" in failed["error"]
+
+    again = engine_site.client.post(f"/v1/storyboards/{story['id']}/make", headers=auth)
+    assert again.status_code == 200, again.text
+    remade = ready(engine_site, auth, story["id"])
+    assert remade["video"]["id"] != story["video"]["id"]
+    assert [s["video_id"] for s in remade["shots"]] == [s["video_id"] for s in story["shots"]]  # takes kept

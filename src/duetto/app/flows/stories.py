@@ -155,7 +155,7 @@ def start(*, session: Session, settings: Settings, catalog: ModelCatalog, storag
     for shot in state.shots:
         if shot.status == "failed":
             stories.forget_take(session=session, shot=shot.shot)
-    if state.status == "failed" and state.video is None and story.video_id is not None:
+    if state.video is not None and state.video.status == "failed":
         story.video_id = None  # a failed stitch of the current takes: stitch again
     story.making = True
     story.updated_at = time.time()
