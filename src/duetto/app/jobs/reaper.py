@@ -86,8 +86,8 @@ class Reaper(threading.Thread):
         settings: Settings,
         enqueue: Callable[[str], None],
         notify_failed: Callable[[str], None],
-        storage: Storage | None = None,
-        catalog: ModelCatalog | None = None,
+        storage: Storage,
+        catalog: ModelCatalog,
     ) -> None:
         super().__init__(name="duetto-reaper", daemon=True)
         self.sessions, self.settings = sessions, settings
@@ -102,12 +102,10 @@ class Reaper(threading.Thread):
             self.enqueue(video_id)
         for video_id in failed:
             self.notify_failed(video_id)
-        if self.storage is not None and self.catalog is not None:
-            self.sweep_stories()
+        self.sweep_stories()
 
     def sweep_stories(self) -> None:
         """Stories left between two jobs (their worker died after one ended, before making the next) go on."""
-        assert self.storage is not None and self.catalog is not None
         with session_scope(self.sessions) as session:
             stalled = stalled_stories(session=session, quiet_s=self.settings.heartbeat_timeout_s)
         for story_id in stalled:

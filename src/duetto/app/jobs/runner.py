@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,8 +75,11 @@ class JobContext:
     # Hands a job to the workers; a story's next job goes this way. None: this worker runs it itself next
     # (a child process that gets its jobs from its parent has no way to hand one back).
     enqueue: Callable[[str], None] | None = None
+    # The models a story's next job is checked against; one per worker, so each model folder is read once.
+    catalog: ModelCatalog = field(init=False)
 
     def __post_init__(self) -> None:
+        self.catalog = ModelCatalog(self.models_dir, default=self.settings.default_model)
         if not self.worker_id:
             # The random part keeps ids unique when a restarted process reuses a pid.
             self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -293,10 +296,9 @@ def _stitch_story(ctx: JobContext, video: Video) -> Any:
 
 def _advance_story(ctx: JobContext, story_id: str) -> None:
     """Make the story's next job, now that one of its jobs ended, and hand it on (or run it here)."""
-    catalog = ModelCatalog(ctx.models_dir, default=ctx.settings.default_model)
     try:
         with session_scope(ctx.sessions) as session:
-            next_ids = advance(session=session, settings=ctx.settings, catalog=catalog, storage=ctx.storage,
+            next_ids = advance(session=session, settings=ctx.settings, catalog=ctx.catalog, storage=ctx.storage,
                                story_id=story_id)
     except Exception:  # the reaper's sweep advances stalled stories; this worker goes on
         log.exception("story %s: could not make its next job", story_id)

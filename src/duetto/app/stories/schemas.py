@@ -7,14 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from duetto.app.stories.service import StoryState
-from duetto.app.videos.schemas import ImageReference, VideoObject
-
-
-def _seconds_text(value: Any) -> Any:
-    # As in /v1/videos: `seconds` is a string, but JSON clients often send a number.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(int(value)) if float(value).is_integer() else str(value)
-    return value
+from duetto.app.videos.schemas import ImageReference, VideoObject, seconds_as_text
 
 
 class ShotRequest(BaseModel):
@@ -28,7 +21,7 @@ class ShotRequest(BaseModel):
     characters: list[Any] | None = Field(default=None, max_length=2, description='[{"id": "char_..."}]')
     input_reference: ImageReference | None = None
 
-    _seconds = field_validator("seconds", mode="before")(_seconds_text)
+    _seconds = field_validator("seconds", mode="before")(seconds_as_text)
 
 
 class CreateStoryboard(BaseModel):
@@ -58,7 +51,7 @@ class RegenerateShot(BaseModel):
     prompt: str | None = Field(default=None, min_length=1)
     seconds: str | None = None
 
-    _seconds = field_validator("seconds", mode="before")(_seconds_text)
+    _seconds = field_validator("seconds", mode="before")(seconds_as_text)
 
 
 class ReorderShots(BaseModel):

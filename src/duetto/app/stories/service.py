@@ -14,8 +14,8 @@ from duetto.app.core.errors import InvalidRequest, NotFound
 from duetto.app.core.security import new_id
 from duetto.app.db.models import Storyboard, StoryShot, User, Video
 from duetto.app.videos.catalog import ModelInfo
+from duetto.app.videos.service import ACTIVE
 
-ACTIVE = ("queued", "in_progress")
 MAX_TITLE = 200
 
 

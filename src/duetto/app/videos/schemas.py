@@ -9,6 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from duetto.app.db.models import Video
 
 
+def seconds_as_text(value: Any) -> Any:
+    """A `seconds` sent as a number, as the string OpenAI's enum has ("4", "2.5"); anything else unchanged."""
+    # OpenAI's `seconds` is a string enum, but JSON clients often send numbers.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
+
+
 class VideoParams(BaseModel):
     """Fields every create-like request shares. Unknown fields are ignored, as OpenAI's SDK may add some."""
 
@@ -29,12 +37,7 @@ class VideoParams(BaseModel):
     @field_validator("seconds", mode="before")
     @classmethod
     def _seconds_as_string(cls, value: Any) -> Any:
-        # OpenAI's `seconds` is a string enum, but JSON clients often send numbers.
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int | float):
-            return str(int(value)) if float(value).is_integer() else str(value)
-        return value
+        return seconds_as_text(value)
 
     @field_validator("webhook_url")
     @classmethod
