@@ -451,9 +451,9 @@ def _stitch(prefix: Clip, new: Clip, overlap_frames: int, pipe: Pipeline) -> Cli
     has no step (the continuation's decoded sound of the overlap is near the original's, not equal to it)."""
     from duetto.media.stitch import stitch
 
-    original = Clip(frames=pipe._fit_frames(prefix.frames, new.width, new.height),
-                    audio=fit_length(pipe._mono(prefix), pipe.num_samples(prefix.num_frames)), fps=new.fps,
-                    sample_rate=new.sample_rate)
+    # stitch() fits each clip's sound to its picture's length.
+    original = Clip(frames=pipe._fit_frames(prefix.frames, new.width, new.height), audio=pipe._mono(prefix),
+                    fps=new.fps, sample_rate=new.sample_rate)
     joined = stitch([original, new], [0, overlap_frames])
-    meta = dict(new.metadata, mode="extend", seconds=joined.num_frames / new.fps)
-    return Clip(frames=joined.frames, audio=joined.audio, fps=new.fps, sample_rate=new.sample_rate, metadata=meta)
+    joined.metadata = dict(new.metadata, mode="extend", seconds=joined.metadata["seconds"])
+    return joined

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import io
 import os
-from fractions import Fraction
 
 import av
 import numpy as np
 
 from duetto.clip import Clip
 from duetto.media._audio import layout_for
+from duetto.media.mp4 import frame_rate
 
 Source = str | os.PathLike[str] | bytes
 
@@ -24,20 +24,20 @@ def _open(source: Source) -> av.container.InputContainer:
         raise ValueError(f"cannot read the file: {getattr(error, 'strerror', None) or error}") from None
 
 
-def read_audio(source: Source, *, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+def read_audio(source: Source) -> tuple[np.ndarray, int]:
     """The first sound track of a file as float32 audio, (samples,) for mono or (2, samples) (more channels are
-    mixed down to two), and its rate (`sample_rate` when given, resampled with libswresample)."""
+    mixed down to two by libswresample), and its rate."""
     with _open(source) as container:
         if not container.streams.audio:
             raise ValueError("the file has no sound track")
         stream = container.streams.audio[0]
         pieces: list[np.ndarray] = []
         resampler: av.AudioResampler | None = None
-        rate = sample_rate
+        rate = None
         try:
             for frame in container.decode(stream):
                 if resampler is None:
-                    rate = sample_rate or frame.sample_rate
+                    rate = frame.sample_rate
                     layout = layout_for(min(frame.layout.nb_channels, 2))
                     resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
                 pieces.extend(f.to_ndarray() for f in resampler.resample(frame))
@@ -78,9 +78,7 @@ def video_seconds(source: Source, *, limit_seconds: float | None = None) -> tupl
         if not container.streams.video:
             raise ValueError("the file has no video track")
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if not rate:
-            raise ValueError("the video track has no frame rate; re-encode it with a constant frame rate")
+        rate = frame_rate(stream)
         count, size = 0, (0, 0)
         try:
             for frame in container.decode(stream):
@@ -91,7 +89,7 @@ def video_seconds(source: Source, *, limit_seconds: float | None = None) -> tupl
             raise ValueError(f"cannot decode the video: {error}") from None
     if not count:
         raise ValueError("the video track holds no decodable frames")
-    return count / float(Fraction(rate)), *size
+    return count / float(rate), *size
 
 
 def retime(clip: Clip, fps: float) -> Clip:

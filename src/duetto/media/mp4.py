@@ -240,7 +240,8 @@ def _open(source: str | os.PathLike[str] | bytes) -> av.container.InputContainer
         raise ValueError(f"cannot read {name} as a video: {reason}") from None
 
 
-def _frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
+def frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    """A video stream's frame rate: its average, else the guessed or base one; a one-line error when it has none."""
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate:
             return Fraction(rate)
@@ -267,7 +268,7 @@ def read_mp4(path: str | os.PathLike[str] | bytes, *, sample_rate: int | None = 
         video = container.streams.video[0]
         audio_stream = container.streams.audio[0] if container.streams.audio else None
         video.thread_type = "AUTO"
-        rate = _frame_rate(video)
+        rate = frame_rate(video)
         tags = {key: value for key, value in container.metadata.items() if key in MP4_TAGS}
 
         frames: list[np.ndarray] = []
@@ -351,7 +352,7 @@ def probe_mp4(path: str | os.PathLike[str]) -> dict[str, Any]:
         for stream in container.streams:
             seconds = float(stream.duration * stream.time_base) if stream.duration else None
             if stream.type == "video" and info["video"] is None:
-                rate = _frame_rate(stream)
+                rate = frame_rate(stream)
                 count = stream.frames or sum(1 for p in container.demux(stream) if p.size)
                 info["video"] = {
                     "codec": stream.codec_context.name, "profile": stream.codec_context.profile,

@@ -72,6 +72,5 @@ def stitch(clips: Sequence[Clip], overlaps: Sequence[int], *, crossfade_s: float
             audio = np.concatenate([audio, later], axis=1)
     joined = np.concatenate(frames)
     audio = fit_length(audio, round(len(joined) / fps * rate))
-    metadata = dict(first.metadata or {}, seconds=len(joined) / fps, mode="story")
     return Clip(frames=joined, audio=audio[0] if channels == 1 else audio, fps=fps, sample_rate=rate,
-                metadata=metadata)
+                metadata=dict(first.metadata or {}, seconds=len(joined) / fps))

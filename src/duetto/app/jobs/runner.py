@@ -290,7 +290,7 @@ def _stitch_story(ctx: JobContext, video: Video) -> Any:
         clip = stitch(clips, overlaps)
     except ValueError as error:
         raise GenerationError("invalid_request", f"The shots could not be joined: {error}.") from None
-    clip.metadata.update(model=video.model, prompt=video.prompt)
+    clip.metadata.update(model=video.model, prompt=video.prompt, mode="story")
     return clip
 
 
