@@ -16,7 +16,7 @@ DECODE_LIMIT_S = 60.0
 SOUND_FORMATS = "WAV, MP3, M4A, OGG or FLAC"
 
 
-def probe_upload(data: bytes, *, param: str = "video") -> tuple[float, str]:
+def probe_upload(data: bytes) -> tuple[float, str]:
     """(seconds, "WxH") of an uploaded MP4 from its headers; 415 when it has no video stream, 400 when unreadable."""
     from duetto.media import probe_mp4  # PyAV only; no torch
 
@@ -27,11 +27,11 @@ def probe_upload(data: bytes, *, param: str = "video") -> tuple[float, str]:
             info = probe_mp4(path)
         except Exception:  # PyAV raises many kinds for a damaged file
             # The person is told what to send; PyAV's exception name would mean nothing to them.
-            raise InvalidRequest(f"{param} could not be read as an MP4; upload an MP4 file with H.264 video.",
-                                 param=param) from None
+            raise InvalidRequest("video could not be read as an MP4; upload an MP4 file with H.264 video.",
+                                 param="video") from None
     video = info.get("video")
     if not video:
-        raise UnsupportedMediaType(f"{param} has no video stream; upload an MP4 with H.264 video.", param=param)
+        raise UnsupportedMediaType("video has no video stream; upload an MP4 with H.264 video.", param="video")
     seconds = video.get("duration") or info.get("duration") or video["frames"] / video["fps"]
     return float(seconds), f"{video['width']}x{video['height']}"
 
@@ -42,7 +42,8 @@ def probe_video_upload(data: bytes, *, param: str) -> tuple[float, str]:
     from duetto.media.decode import video_seconds
 
     require_mp4(data, param=param)
-    probe_upload(data, param=param)
+    if not _has_video(data):
+        raise UnsupportedMediaType(f"{param} has no video stream; upload an MP4 with H.264 video.", param=param)
     try:
         seconds, width, height = video_seconds(data, limit_seconds=DECODE_LIMIT_S)
     except ValueError as error:
