@@ -88,7 +88,7 @@ def create_story(*, session: Session, settings: Settings, catalog: ModelCatalog,
 
 
 def _add_shot(*, session: Session, storage: Storage, story: Storyboard, spec: ShotSpec, seconds: float,
-              position: int | None) -> StoryShot:
+              position: int) -> StoryShot:
     shot_id = new_id("shot")
     image_key = None
     if spec.image is not None:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from duetto.app.core.errors import InvalidRequest, NotFound
@@ -111,12 +111,9 @@ def add_story(*, session: Session, user: User, title: str, model: str, size: str
 
 
 def add_shot(*, session: Session, story: Storyboard, prompt: str, seconds: float, characters: list[str],
-             image_key: str | None, shot_id: str | None = None, position: int | None = None) -> StoryShot:
-    """A shot at the end of the story, or at `position` (not committed)."""
-    if position is None:
-        last = session.scalar(select(func.max(StoryShot.position)).where(StoryShot.storyboard_id == story.id))
-        position = 0 if last is None else last + 1
-    shot = StoryShot(id=shot_id or new_id("shot"), storyboard_id=story.id, position=position, prompt=prompt,
+             image_key: str | None, shot_id: str, position: int) -> StoryShot:
+    """The story's shot at `position` (not committed)."""
+    shot = StoryShot(id=shot_id, storyboard_id=story.id, position=position, prompt=prompt,
                      seconds=seconds, characters=list(characters), image_key=image_key, video_id=None,
                      created_at=time.time())
     session.add(shot)
@@ -184,14 +181,18 @@ def live_video(session: Session, video_id: str | None) -> Video | None:
 def story_state(*, session: Session, story: Storyboard) -> StoryState:
     """Where the story stands: editing (nothing asked for yet), making, ready (stitched from the current
     takes) or failed (a shot or the stitch failed; regenerate it)."""
+    rows = shots_of(session=session, story=story)
+    wanted = [i for i in [*(shot.video_id for shot in rows), story.video_id] if i is not None]
+    # Every take and the stitch in one query (the story pages and the reaper's sweep read this often).
+    live = {v.id: v for v in session.scalars(select(Video).where(Video.id.in_(wanted), Video.deleted_at.is_(None)))}
     shots = []
-    for shot in shots_of(session=session, story=story):
-        take = live_video(session, shot.video_id)
+    for shot in rows:
+        take = live.get(shot.video_id)
         if take is None:
             shots.append(ShotState(shot, None, "waiting", 0))
         else:
             shots.append(ShotState(shot, take, take.status, 100 if take.status == "completed" else take.progress))
-    stitched = live_video(session, story.video_id)
+    stitched = live.get(story.video_id)
     takes = [s.take.id for s in shots if s.take is not None]
     current = stitched is not None and (stitched.params or {}).get("shots") == takes and len(takes) == len(shots)
     failed = next((s for s in shots if s.status == "failed"), None)
